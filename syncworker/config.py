@@ -150,8 +150,9 @@ class Settings:
         budget = RATE_TIERS[tier]
         per_window = text("HUBSPOT_RATE_LIMIT_PER_10S")
         if per_window is not None:
-            budget = RateBudget(int(positive_number("HUBSPOT_RATE_LIMIT_PER_10S", 0)), 10.0,
-                                budget.daily)
+            budget = RateBudget(
+                int(positive_number("HUBSPOT_RATE_LIMIT_PER_10S", 0)), 10.0, budget.daily
+            )
 
         return cls(
             workways_base_url=url("WORKWAYS_BASE_URL"),

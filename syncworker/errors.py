@@ -30,13 +30,11 @@ pass ids, not e-mails.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 
 class SyncWorkerError(Exception):
     """Base class of every error syncworker raises on purpose."""
 
-    retriable: ClassVar[bool] = False
+    retriable: bool = False
 
 
 class ConfigError(SyncWorkerError):
@@ -134,11 +132,8 @@ class HubSpotRateLimitError(HubSpotError):
     def __init__(self, message: str, *, daily: bool, retry_after: float | None = None) -> None:
         self.daily = daily
         self.retry_after = retry_after
+        self.retriable = not daily  # the day's budget does not come back by retrying
         super().__init__(message, status=429, category="RATE_LIMIT")
-
-    @property  # type: ignore[misc]
-    def retriable(self) -> bool:  # type: ignore[override]
-        return not self.daily
 
 
 class HubSpotLockedError(HubSpotError):

@@ -1,0 +1,42 @@
+"""Celery settings for syncworker workers and beat.
+
+Read by ``syncworker.celery_app``. Everything that varies by deployment comes
+from the environment (see the README's configuration table).
+"""
+
+import os
+
+broker_url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+# Task results are not needed: runs are recorded in the database.
+task_ignore_result = True
+result_backend = None
+
+# JSON only: task arguments are ids and flags, never pickled objects.
+task_serializer = "json"
+result_serializer = "json"
+accept_content = ["json"]
+
+# A task is acknowledged after it ran, so a worker killed mid-task has its task
+# redelivered; tasks are idempotent, so a redelivery is harmless.
+task_acks_late = True
+task_reject_on_worker_lost = True
+worker_prefetch_multiplier = 1
+# Redelivery of an unacknowledged task happens after this many seconds.
+broker_transport_options = {
+    "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600")),
+}
+broker_connection_retry_on_startup = True
+worker_hijack_root_logger = False
+worker_send_task_events = False
+timezone = "UTC"
+
+_interval = float(os.environ.get("SYNC_INTERVAL_SECONDS") or 900)
+beat_schedule = {
+    "sync-workways-to-hubspot": {
+        "task": "syncworker.sync_all",
+        "schedule": _interval,
+        "kwargs": {"trigger": "beat"},
+        # A run that could not start in one interval is superseded by the next one.
+        "options": {"expires": _interval},
+    },
+}

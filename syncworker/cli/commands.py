@@ -1,0 +1,136 @@
+"""The CLI's commands; each takes the parsed arguments and settings, returns an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+
+from syncworker.cli import EXIT_ABORTED, EXIT_FAILURES, EXIT_OK, EXIT_USAGE, output
+from syncworker.config import Settings
+from syncworker.engine.sync import RunResult
+from syncworker.services import Services
+from syncworker.store.database import upgrade
+
+
+def exit_code(results: list[RunResult]) -> int:
+    if any(r.status == "aborted" for r in results):
+        return EXIT_ABORTED
+    if any(r.counts["failed"] for r in results):
+        return EXIT_FAILURES
+    return EXIT_OK
+
+
+def db(args: argparse.Namespace, settings: Settings) -> int:
+    services = Services(settings)
+    upgrade(services.db)
+    print(f"database at {services.db.url.render_as_string(hide_password=True)} is up to date")
+    return EXIT_OK
+
+
+def sync(args: argparse.Namespace, settings: Settings) -> int:
+    if args.enqueue:
+        return _enqueue(args, settings)
+    services = Services(settings)
+    progress = None if args.quiet else output.ProgressPrinter()
+    try:
+        results = services.sync(
+            args.entity, full=args.full, dry_run=args.dry_run, trigger="cli", progress=progress
+        )
+    finally:
+        if progress:
+            progress.done()
+    for result in results:
+        print(output.summary(result))
+        if result.dry_run:
+            for line in output.dry_run_report(result):
+                print(line)
+    return exit_code(results)
+
+
+def _enqueue(args: argparse.Namespace, settings: Settings) -> int:
+    if not settings.redis_url:
+        print("syncworker: --enqueue needs REDIS_URL (the Celery broker)", file=sys.stderr)
+        return EXIT_USAGE
+    if args.dry_run:
+        print(
+            "syncworker: --dry-run runs here, not on the workers; drop --enqueue", file=sys.stderr
+        )
+        return EXIT_USAGE
+    from syncworker.tasks import enqueue_sync
+
+    task_id = enqueue_sync(args.entity, full=args.full, trigger="cli")
+    print(f"queued sync of {args.entity} as task {task_id}")
+    return EXIT_OK
+
+
+def status(args: argparse.Namespace, settings: Settings) -> int:
+    services = Services(settings)
+    services.check_database()
+    store = services.store
+    print("Recent runs")
+    print(output.runs_table(store.recent_runs(args.limit)))
+    print("\nSnapshot")
+    for stream, stats in sorted(store.stats().items()):
+        print(
+            f"  {stream:<24} {stats['records']:>8} records, {stats['in_hubspot']:>8} in HubSpot,"
+            f" {stats['archived']:>6} flagged archived"
+        )
+    counts = store.failure_counts()
+    print(
+        f"\nFailures: {counts['failing']} retrying, {counts['quarantined']} quarantined"
+        + (" (see `syncworker failures list`)" if sum(counts.values()) else "")
+    )
+    return EXIT_OK
+
+
+def failures(args: argparse.Namespace, settings: Settings) -> int:
+    services = Services(settings)
+    services.check_database()
+    store = services.store
+    if args.failures_command == "list":
+        rows = store.failures(quarantined=True if args.quarantined else None)
+        print(output.failures_table(rows) if rows else "no failures")
+        return EXIT_OK
+    released = store.release_failures(None if args.all else args.ids)
+    print(f"released {released} failure(s); the next run retries them")
+    if args.now and released:
+        results = services.sync("all", trigger="retry")
+        for result in results:
+            print(output.summary(result))
+        return exit_code(results)
+    return EXIT_OK
+
+
+def sandbox(args: argparse.Namespace, settings: Settings) -> int:
+    from syncworker.sandbox.runner import Sandboxes
+
+    with Sandboxes(
+        users=args.users,
+        orgs=args.orgs,
+        seed=args.seed,
+        host=args.host,
+        workways_port=args.workways_port,
+        hubspot_port=args.hubspot_port,
+        rate_limit_per_10s=args.rate_limit,
+        daily_limit=args.daily_limit,
+        latency_ms=args.latency_ms,
+    ) as boxes:
+        print(
+            f"Workways sandbox: {boxes.workways_url}  ({args.users} users, {args.orgs} "
+            "organizations)"
+        )
+        print(f"HubSpot sandbox:  {boxes.hubspot_url}")
+        print("Credentials: see README (Sandbox credentials). Ctrl-C to stop.")
+        sys.stdout.flush()
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            print("stopping")
+    return EXIT_OK
+
+
+def demo(args: argparse.Namespace, settings: Settings) -> int:
+    from syncworker.demo import run_demo
+
+    return run_demo(users=args.users, orgs=args.orgs, changes=args.changes)

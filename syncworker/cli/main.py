@@ -1,0 +1,134 @@
+"""``syncworker``: the command line for ops.
+
+Exit codes: 0 success; 1 finished with record failures; 2 bad configuration or
+usage; 3 aborted (a service unreachable, credentials refused, a run already in
+progress).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from syncworker import __version__
+from syncworker.cli import EXIT_ABORTED, EXIT_USAGE, output
+from syncworker.config import Settings
+from syncworker.errors import ConfigError, SyncWorkerError
+from syncworker.logs import configure
+
+log = logging.getLogger("syncworker.cli")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="syncworker", description="Keep HubSpot CRM in step with Workways."
+    )
+    parser.add_argument("--version", action="version", version=f"syncworker {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    db = commands.add_parser("db", help="database migrations")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_commands.add_parser("upgrade", help="apply the migrations (DATABASE_URL)")
+
+    sync = commands.add_parser("sync", help="sync Workways into HubSpot")
+    sync.add_argument("--entity", choices=("organizations", "users", "all"), default="all")
+    sync.add_argument(
+        "--full", action="store_true", help="ignore the snapshot and rewrite every record"
+    )
+    sync.add_argument(
+        "--dry-run", action="store_true", help="print what would change; write nothing anywhere"
+    )
+    sync.add_argument(
+        "--enqueue",
+        action="store_true",
+        help="hand the run to the Celery workers (needs REDIS_URL)",
+    )
+    sync.add_argument("--quiet", action="store_true", help="no progress lines")
+
+    status = commands.add_parser("status", help="recent runs, snapshot and failures")
+    status.add_argument("--limit", type=int, default=10)
+
+    failures = commands.add_parser("failures", help="records that failed to sync")
+    failure_commands = failures.add_subparsers(
+        dest="failures_command", required=True, metavar="ACTION"
+    )
+    listing = failure_commands.add_parser("list", help="list failing and quarantined records")
+    listing.add_argument("--quarantined", action="store_true", help="only quarantined ones")
+    retry = failure_commands.add_parser("retry", help="release failures for the next run")
+    which = retry.add_mutually_exclusive_group(required=True)
+    which.add_argument("--id", type=int, action="append", dest="ids", metavar="ID")
+    which.add_argument("--all", action="store_true")
+    retry.add_argument("--now", action="store_true", help="also run a sync right away")
+
+    sandbox = commands.add_parser("sandbox", help="serve the Workways and HubSpot sandboxes")
+    sandbox.add_argument("--users", type=int, default=2000)
+    sandbox.add_argument("--orgs", type=int, default=300)
+    sandbox.add_argument("--seed", type=int, default=42)
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--workways-port", type=int, default=8801)
+    sandbox.add_argument("--hubspot-port", type=int, default=8802)
+    sandbox.add_argument(
+        "--rate-limit",
+        type=int,
+        default=None,
+        metavar="N",
+        help="HubSpot requests per 10 s (default: unlimited)",
+    )
+    sandbox.add_argument("--daily-limit", type=int, default=None, metavar="N")
+    sandbox.add_argument("--latency-ms", type=float, default=0.0)
+
+    demo = commands.add_parser("demo", help="full then incremental sync against the sandboxes")
+    demo.add_argument("--users", type=int, default=300)
+    demo.add_argument("--orgs", type=int, default=40)
+    demo.add_argument(
+        "--changes",
+        type=int,
+        default=12,
+        help="users changed on the Workways side before the second sync",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        print(f"syncworker: configuration error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    configure(settings.log_level, settings.log_format)
+    try:
+        return dispatch(args, settings)
+    except ConfigError as exc:
+        print(f"syncworker: configuration error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ValueError as exc:
+        print(f"syncworker: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except SyncWorkerError as exc:
+        print(f"syncworker: aborted: {output.describe_error(exc)}", file=sys.stderr)
+        return EXIT_ABORTED
+    except KeyboardInterrupt:
+        print("syncworker: interrupted", file=sys.stderr)
+        return EXIT_ABORTED
+
+
+def dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    from syncworker.cli import commands
+
+    handler = {
+        "db": commands.db,
+        "sync": commands.sync,
+        "status": commands.status,
+        "failures": commands.failures,
+        "sandbox": commands.sandbox,
+        "demo": commands.demo,
+    }[args.command]
+    return handler(args, settings)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

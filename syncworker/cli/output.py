@@ -1,0 +1,113 @@
+"""What the CLI prints: summaries, progress lines, tables. Never personal data."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+from typing import TextIO
+
+from syncworker.engine.sync import Progress, RunResult
+from syncworker.errors import (
+    HubSpotAuthError,
+    HubSpotRateLimitError,
+    SourceAuthError,
+    SyncWorkerError,
+)
+from syncworker.redaction import redact
+from syncworker.store.models import RecordFailure, SyncRun
+from syncworker.streams import STREAMS
+
+
+def describe_error(exc: SyncWorkerError) -> str:
+    text = redact(str(exc))
+    if isinstance(exc, HubSpotRateLimitError) and exc.daily:
+        return (
+            f"HubSpot's daily API budget is spent ({text}); the next run after midnight "
+            "(account time zone) will go on where this one stopped"
+        )
+    if isinstance(exc, HubSpotAuthError):
+        return f"HubSpot refused the credentials ({text}); check HUBSPOT_ACCESS_TOKEN and scopes"
+    if isinstance(exc, SourceAuthError):
+        return f"Workways refused the credentials ({text}); check WORKWAYS_API_TOKEN"
+    return f"{type(exc).__name__}: {text}"
+
+
+class ProgressPrinter:
+    """One line per page on stderr, overwritten in place on a terminal."""
+
+    def __init__(self, stream: TextIO = sys.stderr) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+
+    def __call__(self, event: Progress) -> None:
+        c = event.counts
+        line = (
+            f"{event.stream}: page {event.page}/{event.pages or '?'} · seen {c['seen']} · "
+            f"created {c['created']} · updated {c['updated']} · failed {c['failed']}"
+        )
+        self.stream.write(("\r" + line.ljust(100)) if self.tty else line + "\n")
+        self.stream.flush()
+
+    def done(self) -> None:
+        if self.tty:
+            self.stream.write("\n")
+
+
+def summary(result: RunResult) -> str:
+    c = result.counts
+    calls = ", ".join(f"{kind} {n}" for kind, n in sorted(result.hubspot_calls.items())) or "none"
+    head = f"{result.stream} ({result.mode}{', dry run' if result.dry_run else ''})"
+    if result.run_id is not None:
+        head += f" run #{result.run_id}"
+    lines = [
+        f"{head}: {result.status}",
+        f"  seen {c['seen']}, created {c['created']}, updated {c['updated']}, "
+        f"unchanged {c['unchanged']}, archived {c['archived']}, failed {c['failed']}"
+        + (f", quarantined (skipped) {c['quarantined']}" if c["quarantined"] else ""),
+        f"  HubSpot calls: {sum(result.hubspot_calls.values())} ({calls}); "
+        f"Workways calls: {result.source_calls}",
+    ]
+    if result.error:
+        lines.append(f"  error: {result.error}")
+    if c["failed"] and not result.dry_run:
+        lines.append(f"  {c['failed']} record(s) failed: see `syncworker failures list`")
+    return "\n".join(lines)
+
+
+def dry_run_report(result: RunResult) -> Iterable[str]:
+    stream = STREAMS.get(result.stream)
+    personal = stream.mapping.personal_properties() if stream else frozenset()
+    for change in result.planned:
+        yield "  " + change.describe(personal)
+
+
+def runs_table(runs: Iterable[SyncRun]) -> str:
+    header = (
+        f"{'run':>5} {'stream':<24} {'trigger':<8} {'mode':<11} {'status':<22} "
+        f"{'started (UTC)':<19} {'seen':>7} {'new':>6} {'upd':>6} {'same':>7} "
+        f"{'arch':>5} {'fail':>5} {'calls':>6}"
+    )
+    rows = [header]
+    for r in runs:
+        rows.append(
+            f"{r.id:>5} {r.stream:<24} {r.trigger:<8} {r.mode:<11} {r.status:<22} "
+            f"{r.started_at:%Y-%m-%d %H:%M:%S} {r.seen:>7} {r.created:>6} {r.updated:>6} "
+            f"{r.unchanged:>7} {r.archived:>5} {r.failed:>5} {r.hubspot_calls:>6}"
+        )
+        if r.error:
+            rows.append(f"      └ {r.error}")
+    return "\n".join(rows)
+
+
+def failures_table(failures: Iterable[RecordFailure]) -> str:
+    rows = [
+        f"{'id':>5} {'stream':<24} {'record':<26} {'stage':<10} {'tries':>5} "
+        f"{'state':<12} last error"
+    ]
+    for f in failures:
+        state = "quarantined" if f.quarantined_at else "retrying"
+        rows.append(
+            f"{f.id:>5} {f.stream:<24} {f.source_id:<26} {f.stage:<10} "
+            f"{f.attempts:>5} {state:<12} {redact(f.last_error)[:120]}"
+        )
+    return "\n".join(rows)

@@ -1,0 +1,375 @@
+"""The sync engine: source pages in, only what changed out to HubSpot.
+
+No Celery here: the CLI and the Celery tasks run this same code. One call to
+:meth:`SyncEngine.run` syncs one stream:
+
+1. page through the source; compare each record, property by property, with
+   its snapshot; queue what changed and push it in batches of 100;
+2. write a snapshot row only after HubSpot confirmed that record (a rejected
+   record stays as it was and is tried again next run);
+3. associate records with their parent (a user who moved organization loses
+   the old association and gains the new one);
+4. after a complete pass, flag what disappeared as ``workways_archived``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from syncworker.engine.plan import CREATE, PlannedChange, plan_record
+from syncworker.errors import HubSpotError, SourceError, SyncWorkerError
+from syncworker.hubspot.gateway import BATCH_LIMIT, HubSpotGateway
+from syncworker.hubspot.responses import UpsertRecord
+from syncworker.hubspot.schema import ensure_schema
+from syncworker.mapping import ARCHIVED_PROPERTY, custom_properties
+from syncworker.redaction import redact
+from syncworker.store.snapshots import Confirmation, Snapshot, SnapshotStore
+from syncworker.streams import SourcePage, Stream, as_record
+
+log = logging.getLogger(__name__)
+
+COUNTERS = ("seen", "created", "updated", "unchanged", "archived", "failed", "quarantined")
+
+
+@dataclass
+class RunResult:
+    """What one run of one stream did."""
+
+    stream: str
+    run_id: int | None = None
+    mode: str = "incremental"
+    dry_run: bool = False
+    status: str = "running"  # succeeded | finished_with_failures | aborted
+    counts: Counter[str] = field(default_factory=Counter)
+    hubspot_calls: Counter[str] = field(default_factory=Counter)
+    source_calls: int = 0
+    planned: list[PlannedChange] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def hubspot_writes(self) -> int:
+        return sum(
+            n
+            for kind, n in self.hubspot_calls.items()
+            if kind in ("upsert", "associate", "unassociate", "properties")
+        )
+
+
+@dataclass(frozen=True)
+class Progress:
+    stream: str
+    page: int
+    pages: int
+    counts: Counter[str]
+
+
+@dataclass
+class _Pending:
+    change: PlannedChange
+    hubspot_id: str | None
+
+
+@dataclass
+class _RunState:
+    stream: Stream
+    result: RunResult
+    full: bool
+    dry_run: bool
+    seen: set[str] = field(default_factory=set)
+    complete: bool = True
+    pending: list[_Pending] = field(default_factory=list)
+    moves: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
+
+
+class SyncEngine:
+    def __init__(
+        self,
+        store: SnapshotStore,
+        source: Any,
+        gateway: HubSpotGateway | None,
+        *,
+        max_attempts: int = 5,
+        progress: Callable[[Progress], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.source = source
+        self.gateway = gateway
+        self.max_attempts = max_attempts
+        self.progress = progress
+        self._schema_ready: set[str] = set()
+
+    # ------------------------------------------------------------------- runs
+    def run(
+        self, stream: Stream, *, full: bool = False, dry_run: bool = False, trigger: str = "cli"
+    ) -> RunResult:
+        mode = "full" if full else "incremental"
+        result = RunResult(stream.name, mode=mode, dry_run=dry_run)
+        if not dry_run:
+            if self.gateway is None:
+                raise ValueError("a HubSpot gateway is needed unless dry_run is set")
+            result.run_id = self.store.start_run(stream.name, trigger, mode)
+        state = _RunState(stream, result, full, dry_run)
+        calls_before = self._calls()
+        try:
+            for page in stream.pages(self.source):
+                self._process_page(state, page)
+            self._flush(state, everything=True)
+            if stream.association is not None:
+                self._associate(state)
+            if state.complete:
+                self._archive_missing(state)
+            result.status = "finished_with_failures" if result.counts["failed"] else "succeeded"
+        except SyncWorkerError as exc:
+            result.status = "aborted"
+            result.error = redact(f"{type(exc).__name__}: {exc}")
+            raise
+        finally:
+            self._finish(state, calls_before)
+        return result
+
+    def _calls(self) -> tuple[Counter[str], int]:
+        hubspot = Counter(self.gateway.calls) if self.gateway else Counter[str]()
+        return hubspot, int(getattr(self.source, "calls", 0))
+
+    def _finish(self, state: _RunState, before: tuple[Counter[str], int]) -> None:
+        result = state.result
+        hubspot, source = self._calls()
+        result.hubspot_calls = hubspot - before[0]
+        result.source_calls = source - before[1]
+        if result.run_id is not None:
+            counts = {name: result.counts[name] for name in COUNTERS if name != "quarantined"}
+            counts["hubspot_calls"] = sum(result.hubspot_calls.values())
+            counts["source_calls"] = result.source_calls
+            self.store.finish_run(result.run_id, result.status, counts, result.error)
+        log.info(
+            "run %s of %s: %s %s", result.run_id, result.stream, result.status, dict(result.counts)
+        )
+
+    # ------------------------------------------------------------------ pages
+    def _process_page(self, state: _RunState, page: SourcePage) -> None:
+        stream, counts = state.stream, state.result.counts
+        for rejected in page.rejected:
+            counts["failed"] += 1
+            if rejected.record_id:
+                state.seen.add(rejected.record_id)
+            else:
+                state.complete = False  # a record we cannot name: do not archive anything
+            self._fail(state, rejected.record_id or f"page-{page.page}", "source", str(rejected))
+        key_field = stream.mapping.key.source
+        records = {str(rec[key_field]): rec for rec in map(as_record, page.items)}
+        state.seen.update(records)
+        counts["seen"] += len(records)
+        snapshots = self.store.load(stream.name, records)
+        held = self.store.quarantined(stream.name, records)
+        for source_id, record in records.items():
+            if source_id in held:
+                counts["quarantined"] += 1
+                continue
+            snapshot = snapshots.get(source_id)
+            desired = self._desired(state, source_id, record, snapshot)
+            if desired is None:
+                continue
+            change = plan_record(stream.name, source_id, desired, snapshot, full=state.full)
+            if change is None:
+                counts["unchanged"] += 1
+            else:
+                state.pending.append(_Pending(change, snapshot.hubspot_id if snapshot else None))
+            if stream.association is not None:
+                parent = desired.get(stream.association.parent_property) or None
+                current = snapshot.associated_to if snapshot else None
+                if parent != current or (state.full and parent):
+                    state.moves[source_id] = (current, parent)
+        if not state.dry_run:
+            self.store.mark_seen(stream.name, records)
+        self._flush(state)
+        if self.progress:
+            self.progress(Progress(stream.name, page.page, page.pages, counts))
+
+    def _desired(
+        self, state: _RunState, source_id: str, record: dict[str, Any], snapshot: Snapshot | None
+    ) -> dict[str, str] | None:
+        mapping, stream = state.stream.mapping, state.stream
+        desired = mapping.to_properties(record)
+        if not mapping.detail_fields or stream.detail is None:
+            return desired
+        listed_changed = (
+            snapshot is None
+            or state.full
+            or any(snapshot.properties.get(k) != v for k, v in desired.items())
+        )
+        if not listed_changed and snapshot is not None:
+            # Details are fetched only when the listed record changed (one call each).
+            return desired | {
+                f.target: snapshot.properties.get(f.target, "") for f in mapping.detail_fields
+            }
+        try:
+            detail = stream.detail(self.source, source_id)
+        except SourceError as exc:
+            if exc.retriable:
+                raise
+            state.result.counts["failed"] += 1
+            self._fail(state, source_id, "source", f"details unavailable: {exc}")
+            return None
+        return mapping.to_properties(record, detail)
+
+    # ----------------------------------------------------------------- pushes
+    def _flush(self, state: _RunState, everything: bool = False) -> None:
+        while len(state.pending) >= BATCH_LIMIT or (everything and state.pending):
+            batch, state.pending = state.pending[:BATCH_LIMIT], state.pending[BATCH_LIMIT:]
+            if state.dry_run:
+                self._plan_only(state, [p.change for p in batch])
+            else:
+                self._push(state, batch)
+
+    def _plan_only(self, state: _RunState, changes: list[PlannedChange]) -> None:
+        state.result.planned.extend(changes)
+        for change in changes:
+            name = {"create": "created", "update": "updated", "archive": "archived"}
+            state.result.counts[name[change.action]] += 1
+
+    def _push(self, state: _RunState, batch: list[_Pending]) -> None:
+        assert self.gateway is not None
+        stream, counts = state.stream, state.result.counts
+        if stream.object_type not in self._schema_ready:
+            ensure_schema(self.gateway, custom_properties(stream.mapping))
+            self._schema_ready.add(stream.object_type)
+        by_key = {p.change.source_id: p.change for p in batch}
+        known = {p.hubspot_id: p.change.source_id for p in batch if p.hubspot_id}
+        outcomes = self.gateway.upsert(
+            stream.object_type,
+            stream.id_property,
+            [UpsertRecord(p.change.source_id, p.change.properties) for p in batch],
+            key_by_hubspot_id=known,
+        )
+        confirmations = []
+        for outcome in outcomes:
+            change = by_key[outcome.key]
+            if not outcome.ok or outcome.hubspot_id is None:
+                counts["failed"] += 1
+                self._fail(
+                    state,
+                    outcome.key,
+                    "upsert",
+                    outcome.message or "rejected",
+                    category=outcome.category,
+                    existing_id=outcome.existing_id,
+                )
+                continue
+            newly_archived = change.properties.get(ARCHIVED_PROPERTY) == "true" and (
+                change.previous.get(ARCHIVED_PROPERTY) != "true"
+            )
+            if change.action == "archive" or newly_archived:
+                counts["archived"] += 1
+            if change.action != "archive":
+                counts["created" if outcome.created else "updated"] += 1
+            # HubSpot created anew a record we thought it had: keep only what we sent,
+            # so the next run sends the rest.
+            confirmations.append(
+                Confirmation(
+                    outcome.key,
+                    outcome.hubspot_id,
+                    change.properties,
+                    replace=outcome.created and change.action != CREATE,
+                )
+            )
+        self.store.confirm(stream.name, confirmations)
+
+    def _fail(
+        self,
+        state: _RunState,
+        source_id: str,
+        stage: str,
+        message: str,
+        category: str | None = None,
+        existing_id: str | None = None,
+    ) -> None:
+        log.warning("%s %s failed at %s: %s", state.stream.name, source_id, stage, message)
+        if state.dry_run:
+            return
+        self.store.record_failure(
+            state.stream.name,
+            source_id,
+            stage=stage,
+            message=message,
+            category=category,
+            existing_id=existing_id,
+            run_id=state.result.run_id,
+            max_attempts=self.max_attempts,
+        )
+
+    # ----------------------------------------------------------- associations
+    def _associate(self, state: _RunState) -> None:
+        link = state.stream.association
+        if link is None or not state.moves:
+            return
+        contacts = self.store.hubspot_ids(state.stream.name, state.moves)
+        parents_wanted = {p for move in state.moves.values() for p in move if p}
+        parents = self.store.hubspot_ids(link.parent_stream, parents_wanted)
+        removals: list[tuple[str, str]] = []
+        additions: dict[str, tuple[str, str]] = {}
+        settled: dict[str, str | None] = {}
+        for source_id, (old, new) in state.moves.items():
+            contact = contacts.get(source_id)
+            if contact is None:
+                continue  # not in HubSpot yet: its own failure is recorded already
+            if old and old != new and old in parents:
+                removals.append((contact, parents[old]))
+            if new is None:
+                settled[source_id] = None
+            elif new in parents:
+                additions[source_id] = (contact, parents[new])
+            else:
+                state.result.counts["failed"] += 1
+                self._fail(
+                    state,
+                    source_id,
+                    "associate",
+                    f"its company (organization {new}) is not in HubSpot yet",
+                )
+        if state.dry_run:
+            for source_id, (_, new) in state.moves.items():
+                state.result.planned.append(
+                    PlannedChange(
+                        state.stream.name, source_id, "associate", {link.parent_property: new or ""}
+                    )
+                )
+            return
+        assert self.gateway is not None
+        try:
+            if removals:
+                self.gateway.remove_associations(removals)
+            confirmed = self.gateway.associate(list(additions.values())) if additions else set()
+        except HubSpotError as exc:
+            if exc.retriable:
+                raise
+            for source_id in additions:
+                self._fail(state, source_id, "associate", str(exc), category=exc.category)
+            state.result.counts["failed"] += len(additions)
+            return
+        for source_id, pair in additions.items():
+            if pair in confirmed:
+                settled[source_id] = state.moves[source_id][1]
+            else:
+                state.result.counts["failed"] += 1
+                self._fail(state, source_id, "associate", "HubSpot did not confirm the association")
+        self.store.set_associations(state.stream.name, settled)
+
+    # ---------------------------------------------------------------- archive
+    def _archive_missing(self, state: _RunState) -> None:
+        gone = self.store.unseen_active(state.stream.name, state.seen)
+        if not gone:
+            return
+        known = self.store.hubspot_ids(state.stream.name, gone)
+        state.pending = [
+            _Pending(
+                PlannedChange(state.stream.name, sid, "archive", {ARCHIVED_PROPERTY: "true"}),
+                known[sid],
+            )
+            for sid in gone
+            if sid in known
+        ]
+        self._flush(state, everything=True)

@@ -1,0 +1,361 @@
+"""The one door to HubSpot.
+
+Every HubSpot call syncworker makes goes through :class:`HubSpotGateway`, built
+on the official ``hubspot-api-client``. The gateway:
+
+- paces every request through a :class:`~.ratelimit.RateLimiter` and learns
+  the real budget from HubSpot's headers;
+- retries what is worth retrying (429 other than DAILY, 423, 5xx, timeouts,
+  connection errors) with exponential backoff and jitter — the SDK's own
+  urllib3 retries are switched off, so retries happen at this layer only;
+- packs writes into batches of at most 100 and reports one outcome per
+  record: a 207, a 400 or a 409 on one record never hides the others (a batch
+  rejected whole is split to isolate the records at fault);
+- counts its calls by kind for the run summary.
+
+It reads raw answers (``_preload_content=False``) so that every documented
+status, 207 included, is parsed the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, TypeVar
+
+import urllib3
+from hubspot import HubSpot
+from hubspot.crm import associations as _assoc_pkg  # noqa: F401  (loads v4)
+from hubspot.crm.associations.v4 import ApiException as AssociationsApiException
+from hubspot.crm.associations.v4.models import (
+    BatchInputPublicAssociationMultiArchive,
+    BatchInputPublicDefaultAssociationMultiPost,
+    PublicAssociationMultiArchive,
+    PublicDefaultAssociationMultiPost,
+    PublicObjectId,
+)
+from hubspot.crm.companies import ApiException as CompaniesApiException
+from hubspot.crm.contacts import ApiException as ContactsApiException
+from hubspot.crm.contacts.models import (
+    BatchInputSimplePublicObjectBatchInputUpsert,
+    BatchReadInputSimplePublicObjectId,
+    SimplePublicObjectBatchInputUpsert,
+    SimplePublicObjectId,
+)
+from hubspot.crm.properties import ApiException as PropertiesApiException
+
+from syncworker.config import RateBudget, Secret
+from syncworker.errors import (
+    HubSpotBadRequestError,
+    HubSpotConflictError,
+    HubSpotConnectionError,
+    HubSpotError,
+    HubSpotLockedError,
+    HubSpotRateLimitError,
+    HubSpotTimeoutError,
+    is_retriable,
+)
+from syncworker.hubspot.ratelimit import RateLimiter, SlidingWindowLimiter
+from syncworker.hubspot.responses import (
+    RecordOutcome,
+    UpsertRecord,
+    association_pairs,
+    error_from_response,
+    header,
+    parse_body,
+    upsert_outcomes,
+)
+from syncworker.redaction import register_secret
+
+log = logging.getLogger(__name__)
+
+BATCH_LIMIT = 100  # HubSpot's maximum inputs per CRM batch write
+ASSOCIATION_BATCH_LIMIT = 1000  # well within v4's documented 2,000 per batch create
+ISOLATION_CALL_BUDGET = 40  # calls one rejected batch may spend isolating its bad records
+MAX_RATE_LIMIT_WAITS = 30
+
+_API_EXCEPTIONS = (
+    ContactsApiException,
+    CompaniesApiException,
+    PropertiesApiException,
+    AssociationsApiException,
+)
+
+T = TypeVar("T")
+Answer = tuple[int, dict[str, str], Any]
+
+
+def chunked(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class HubSpotGateway:
+    """Typed operations on HubSpot CRM, paced, retried and counted."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: Secret,
+        *,
+        limiter: RateLimiter | None = None,
+        budget: RateBudget | None = None,
+        timeout: float = 30.0,
+        max_attempts: int = 5,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        register_secret(token.reveal())
+        budget = budget or RateBudget()
+        self.limiter: RateLimiter = limiter or SlidingWindowLimiter(
+            budget.per_window, budget.window_seconds
+        )
+        self.calls: Counter[str] = Counter()
+        self.rate_limited = 0
+        self._timeout = (min(10.0, timeout), timeout)
+        self._max_attempts = max_attempts
+        self._backoff = (backoff_base, backoff_cap)
+        self._sleep = sleep
+        self._jitter = jitter
+        # retry=False switches urllib3's own retries off: retries live here only.
+        client = HubSpot(access_token=token.reveal(), host=base_url, retry=False)
+        crm = client.crm
+        self._batch = {"contacts": crm.contacts.batch_api, "companies": crm.companies.batch_api}
+        self._search = {"contacts": crm.contacts.search_api, "companies": crm.companies.search_api}
+        self.properties_api = crm.properties.core_api
+        self.properties_batch_api = crm.properties.batch_api
+        self.groups_api = crm.properties.groups_api
+        self._associations = crm.associations.v4.batch_api
+
+    @property
+    def total_calls(self) -> int:
+        return sum(self.calls.values())
+
+    # ---------------------------------------------------------------- transport
+    def _delay(self, attempt: int) -> float:
+        base, cap = self._backoff
+        return float(min(cap, base * 2 ** (attempt - 1)) * (0.5 + self._jitter() / 2))
+
+    def send(self, kind: str, method: Callable[..., Any], *args: Any) -> Answer:
+        """Call one SDK method; retry what is retriable; raise typed errors."""
+        attempt = rate_waits = 0
+        while True:
+            self.limiter.acquire()
+            self.calls[kind] += 1
+            try:
+                status, headers, body = self._raw(method, *args)
+            except HubSpotError as exc:  # timeouts and connection errors
+                error: HubSpotError = exc
+            else:
+                self.limiter.observe(headers)
+                if 200 <= status < 300:
+                    return status, headers, body
+                error = error_from_response(status, headers, body)
+            if isinstance(error, HubSpotRateLimitError):
+                self.rate_limited += 1
+                rate_waits += 1
+                if error.daily or rate_waits > MAX_RATE_LIMIT_WAITS:
+                    raise error
+                self.limiter.pause(error.retry_after if error.retry_after is not None else 1.0)
+                continue
+            attempt += 1
+            if not is_retriable(error) or attempt >= self._max_attempts:
+                raise error
+            delay = self._delay(attempt)
+            if isinstance(error, HubSpotLockedError):
+                delay = max(delay, 2.0)  # HubSpot: wait at least 2 s after a 423
+            log.warning(
+                "HubSpot %s call failed (%s); retry %d in %.1fs",
+                kind,
+                type(error).__name__,
+                attempt,
+                delay,
+            )
+            self._sleep(delay)
+
+    def _raw(self, method: Callable[..., Any], *args: Any) -> Answer:
+        try:
+            response = method(*args, _preload_content=False, _request_timeout=self._timeout)
+        except _API_EXCEPTIONS as exc:
+            return int(exc.status or 0), dict(exc.headers or {}), parse_body(exc.body)
+        except urllib3.exceptions.TimeoutError as exc:
+            raise HubSpotTimeoutError(
+                f"HubSpot did not answer in time ({type(exc).__name__})"
+            ) from None
+        except urllib3.exceptions.HTTPError as exc:
+            raise HubSpotConnectionError(f"HubSpot unreachable ({type(exc).__name__})") from None
+        return int(response.status), dict(response.headers), parse_body(response.data)
+
+    # ------------------------------------------------------------------ upserts
+    def upsert(
+        self,
+        object_type: str,
+        id_property: str,
+        records: Sequence[UpsertRecord],
+        *,
+        key_by_hubspot_id: dict[str, str] | None = None,
+    ) -> list[RecordOutcome]:
+        """Create or update ``records`` keyed on ``id_property``; one outcome each."""
+        outcomes: list[RecordOutcome] = []
+        for chunk in chunked(records, BATCH_LIMIT):
+            budget = [ISOLATION_CALL_BUDGET]
+            outcomes += self._upsert_isolating(
+                object_type, id_property, chunk, budget, key_by_hubspot_id or {}
+            )
+        return outcomes
+
+    def _upsert_isolating(
+        self,
+        object_type: str,
+        id_property: str,
+        chunk: Sequence[UpsertRecord],
+        budget: list[int],
+        known_ids: dict[str, str],
+    ) -> list[RecordOutcome]:
+        try:
+            _, _, body = self._upsert_call(object_type, id_property, chunk)
+        except (HubSpotBadRequestError, HubSpotConflictError) as exc:
+            budget[0] -= 1
+            if len(chunk) == 1 or budget[0] <= 0:
+                return [RecordOutcome.failed(r.key, exc) for r in chunk]
+            middle = len(chunk) // 2
+            return self._upsert_isolating(
+                object_type, id_property, chunk[:middle], budget, known_ids
+            ) + self._upsert_isolating(object_type, id_property, chunk[middle:], budget, known_ids)
+        outcomes, unresolved = upsert_outcomes(chunk, id_property, body, known_ids)
+        if unresolved:
+            outcomes += self._resolve(object_type, id_property, unresolved, body)
+        return outcomes
+
+    def _upsert_call(
+        self, object_type: str, id_property: str, chunk: Sequence[UpsertRecord]
+    ) -> Answer:
+        payload = BatchInputSimplePublicObjectBatchInputUpsert(
+            inputs=[
+                SimplePublicObjectBatchInputUpsert(
+                    id=r.key, id_property=id_property, properties=dict(r.properties)
+                )
+                for r in chunk
+            ]
+        )
+        return self.send("upsert", self._batch[object_type].upsert, payload)
+
+    def _resolve(
+        self, object_type: str, id_property: str, records: Sequence[UpsertRecord], body: Any
+    ) -> list[RecordOutcome]:
+        """Results HubSpot gave without naming their record: read the keys back."""
+        found = self.read(object_type, id_property, [r.key for r in records], [id_property])
+        key_by_id = {obj["id"]: key for key, obj in found.items()}
+        outcomes, still = upsert_outcomes(records, id_property, body, key_by_id)
+        return outcomes + [
+            RecordOutcome.failed(r.key, "HubSpot did not confirm this record") for r in still
+        ]
+
+    # -------------------------------------------------------------------- reads
+    def read(
+        self, object_type: str, id_property: str, keys: Sequence[str], properties: Iterable[str]
+    ) -> dict[str, dict[str, Any]]:
+        """Objects by their unique property value: ``{key: {"id", "properties"}}``."""
+        wanted = sorted(set(properties) | {id_property})
+        found: dict[str, dict[str, Any]] = {}
+        folded = {k.lower(): k for k in keys}
+        for chunk in chunked(list(keys), BATCH_LIMIT):
+            payload = BatchReadInputSimplePublicObjectId(
+                id_property=id_property,
+                properties=wanted,
+                inputs=[SimplePublicObjectId(id=k) for k in chunk],
+            )
+            _, _, body = self.send("read", self._batch[object_type].read, payload)
+            for result in (body or {}).get("results") or []:
+                props = result.get("properties") or {}
+                key = folded.get(str(props.get(id_property, "")).lower())
+                if key is not None:
+                    found[key] = {"id": str(result["id"]), "properties": props}
+        return found
+
+    def search_modified_since(
+        self, object_type: str, since_ms: int, properties: Sequence[str]
+    ) -> Iterator[dict[str, Any]]:
+        """Objects modified at or after ``since_ms``, oldest first.
+
+        Re-anchors the filter at the last timestamp seen before the search
+        API's 10,000-result cap; the caller de-duplicates.
+        """
+        stamp = "lastmodifieddate" if object_type == "contacts" else "hs_lastmodifieddate"
+        anchor, after = since_ms, None
+        while True:
+            request: dict[str, Any] = {
+                "filterGroups": [
+                    {"filters": [{"propertyName": stamp, "operator": "GTE", "value": str(anchor)}]}
+                ],
+                "sorts": [{"propertyName": stamp, "direction": "ASCENDING"}],
+                "properties": sorted(set(properties) | {stamp}),
+                "limit": 200,
+            }
+            if after:
+                request["after"] = after
+            _, _, body = self.send("search", self._search[object_type].do_search, request)
+            results = (body or {}).get("results") or []
+            yield from results
+            after = (((body or {}).get("paging") or {}).get("next") or {}).get("after")
+            if not after or not results:
+                return
+            if int(after) + 200 > 10_000:
+                last = results[-1].get("properties", {}).get(stamp)
+                anchor, after = _epoch_ms(last, anchor), None
+
+    # ------------------------------------------------------------- associations
+    def associate(self, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Default contact→company associations; returns the pairs HubSpot confirmed."""
+        confirmed: set[tuple[str, str]] = set()
+        for chunk in chunked(list(pairs), ASSOCIATION_BATCH_LIMIT):
+            payload = BatchInputPublicDefaultAssociationMultiPost(
+                inputs=[
+                    PublicDefaultAssociationMultiPost(
+                        _from=PublicObjectId(id=c), to=PublicObjectId(id=o)
+                    )
+                    for c, o in chunk
+                ]
+            )
+            _, _, body = self.send(
+                "associate", self._associations.create_default, "contacts", "companies", payload
+            )
+            confirmed |= association_pairs(body) & set(chunk)
+        return confirmed
+
+    def remove_associations(self, pairs: Sequence[tuple[str, str]]) -> None:
+        """Remove contact→company associations (all labels); raises if HubSpot refuses."""
+        for chunk in chunked(list(pairs), ASSOCIATION_BATCH_LIMIT):
+            payload = BatchInputPublicAssociationMultiArchive(
+                inputs=[
+                    PublicAssociationMultiArchive(
+                        _from=PublicObjectId(id=c), to=[PublicObjectId(id=o)]
+                    )
+                    for c, o in chunk
+                ]
+            )
+            self.send("unassociate", self._associations.archive, "contacts", "companies", payload)
+
+    # ------------------------------------------------------------------ helpers
+    def rate_limit_headers(self, headers: dict[str, str]) -> dict[str, str | None]:
+        names = ("Max", "Remaining", "Interval-Milliseconds", "Daily", "Daily-Remaining")
+        return {n: header(headers, f"X-HubSpot-RateLimit-{n}") for n in names}
+
+
+def _epoch_ms(value: Any, default: int) -> int:
+    from datetime import datetime
+
+    if value is None:
+        return default
+    text = str(value)
+    if text.isdigit():
+        return int(text)
+    try:
+        return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+    except ValueError:
+        return default

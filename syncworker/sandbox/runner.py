@@ -1,0 +1,84 @@
+"""Both sandboxes together, served on loopback: for the CLI, the demo and tests."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from syncworker.sandbox import (
+    SANDBOX_HUBSPOT_CLIENT_SECRET,
+    SANDBOX_HUBSPOT_TOKEN,
+    SANDBOX_WORKWAYS_TOKEN,
+)
+from syncworker.sandbox.hubspot_app import HubSpotSandbox
+from syncworker.sandbox.server import ServerThread
+from syncworker.sandbox.workways import WorkwaysSandbox
+
+
+class Sandboxes:
+    """A Workways sandbox and a HubSpot sandbox, each in its own server thread."""
+
+    def __init__(
+        self,
+        *,
+        users: int = 200,
+        orgs: int = 30,
+        seed: int = 42,
+        host: str = "127.0.0.1",
+        workways_port: int = 0,
+        hubspot_port: int = 0,
+        rate_limit_per_10s: int | None = None,
+        daily_limit: int | None = None,
+        latency_ms: float = 0.0,
+        workways_latency_ms: float = 0.0,
+    ) -> None:
+        self.workways = WorkwaysSandbox(
+            users=users, orgs=orgs, seed=seed, latency_ms=workways_latency_ms
+        )
+        self.hubspot = HubSpotSandbox(
+            rate_limit_per_10s=rate_limit_per_10s,
+            daily_limit=daily_limit,
+            latency_ms=latency_ms,
+            seed=seed,
+        )
+        self._workways_server = ServerThread(self.workways.app, host, workways_port)
+        self._hubspot_server = ServerThread(self.hubspot.app, host, hubspot_port)
+
+    @property
+    def workways_url(self) -> str:
+        return self._workways_server.url
+
+    @property
+    def hubspot_url(self) -> str:
+        return self._hubspot_server.url
+
+    def environment(self, database_url: str) -> dict[str, str]:
+        """The settings that point syncworker at these sandboxes."""
+        return {
+            "WORKWAYS_BASE_URL": self.workways_url,
+            "WORKWAYS_API_TOKEN": SANDBOX_WORKWAYS_TOKEN,
+            "HUBSPOT_BASE_URL": self.hubspot_url,
+            "HUBSPOT_ACCESS_TOKEN": SANDBOX_HUBSPOT_TOKEN,
+            "HUBSPOT_CLIENT_SECRET": SANDBOX_HUBSPOT_CLIENT_SECRET,
+            "DATABASE_URL": database_url,
+        }
+
+    def start(self) -> Sandboxes:
+        self._workways_server.start()
+        try:
+            self._hubspot_server.start()
+        except BaseException:
+            self._workways_server.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        self._hubspot_server.stop()
+        self._workways_server.stop()
+
+    def __enter__(self) -> Sandboxes:
+        return self.start()
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

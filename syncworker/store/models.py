@@ -1,0 +1,106 @@
+"""The snapshot store: what HubSpot last confirmed, run history and failures.
+
+Typed SQLAlchemy 2.0 models; the schema itself is owned by the Alembic
+migrations in ``migrations/`` (``syncworker db upgrade``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores naive ones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), dict[str, str]: JSON()}
+
+
+class SyncedRecord(Base):
+    """One source record and what HubSpot last confirmed for it."""
+
+    __tablename__ = "synced_records"
+    __table_args__ = (UniqueConstraint("stream", "source_id", name="uq_synced_records_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stream: Mapped[str] = mapped_column(String(64))
+    source_id: Mapped[str] = mapped_column(String(64))
+    hubspot_id: Mapped[str | None] = mapped_column(String(32))
+    properties: Mapped[dict[str, str]] = mapped_column(default=dict)
+    content_hash: Mapped[str] = mapped_column(String(64), default="")
+    # users: the organization (source id) whose company HubSpot confirms as associated
+    associated_to: Mapped[str | None] = mapped_column(String(64))
+    archived: Mapped[bool] = mapped_column(default=False)  # flagged workways_archived in HubSpot
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_pushed_at: Mapped[datetime | None]
+
+
+class SyncRun(Base):
+    """One run of one stream: when, why, and what it did."""
+
+    __tablename__ = "sync_runs"
+    __table_args__ = (Index("ix_sync_runs_stream_started", "stream", "started_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stream: Mapped[str] = mapped_column(String(64))
+    trigger: Mapped[str] = mapped_column(String(32))  # cli | beat | demo | retry | webhook
+    mode: Mapped[str] = mapped_column(String(16))  # incremental | full
+    status: Mapped[str] = mapped_column(String(32), default="running")
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    seen: Mapped[int] = mapped_column(Integer, default=0)
+    created: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    archived: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    conflicts: Mapped[int] = mapped_column(Integer, default=0)
+    hubspot_calls: Mapped[int] = mapped_column(Integer, default=0)
+    source_calls: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)  # redacted
+
+
+class RecordFailure(Base):
+    """A record that could not be synced: retried on every run, then quarantined."""
+
+    __tablename__ = "record_failures"
+    __table_args__ = (UniqueConstraint("stream", "source_id", name="uq_record_failures_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stream: Mapped[str] = mapped_column(String(64))
+    source_id: Mapped[str] = mapped_column(String(64))
+    stage: Mapped[str] = mapped_column(String(32))  # source | upsert | associate | archive
+    category: Mapped[str | None] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    first_error: Mapped[str] = mapped_column(Text)  # redacted
+    last_error: Mapped[str] = mapped_column(Text)  # redacted
+    existing_hubspot_id: Mapped[str | None] = mapped_column(String(32))
+    first_failed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_failed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    next_retry_at: Mapped[datetime | None]
+    quarantined_at: Mapped[datetime | None]
+    last_run_id: Mapped[int | None]

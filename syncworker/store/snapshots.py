@@ -1,0 +1,305 @@
+"""Reads and writes of the snapshot store, one short transaction each.
+
+The engine calls these between HubSpot calls; a snapshot row only moves in
+:meth:`SnapshotStore.confirm`, after HubSpot confirmed that record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from syncworker.mapping import content_hash
+from syncworker.redaction import redact
+from syncworker.store.models import RecordFailure, SyncedRecord, SyncRun, utcnow
+
+LOOKUP_CHUNK = 500  # ids per IN (...) query
+
+
+def _chunks(ids: Collection[str]) -> Iterator[list[str]]:
+    items = list(ids)
+    for start in range(0, len(items), LOOKUP_CHUNK):
+        yield items[start : start + LOOKUP_CHUNK]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A detached, read-only view of one snapshot row."""
+
+    source_id: str
+    hubspot_id: str | None
+    properties: Mapping[str, str]
+    content_hash: str
+    associated_to: str | None
+    archived: bool
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """What HubSpot confirmed for one record: the properties it now holds."""
+
+    source_id: str
+    hubspot_id: str
+    properties: Mapping[str, str]
+    replace: bool = False  # HubSpot created it anew: forget older values
+
+
+class SnapshotStore:
+    def __init__(self, sessions: sessionmaker[Session], clock: Callable[[], datetime] = utcnow):
+        self._sessions = sessions
+        self._clock = clock
+
+    # ---------------------------------------------------------------- snapshots
+    def load(self, stream: str, source_ids: Collection[str]) -> dict[str, Snapshot]:
+        found: dict[str, Snapshot] = {}
+        with self._sessions() as session:
+            for chunk in _chunks(source_ids):
+                rows = session.scalars(
+                    select(SyncedRecord).where(
+                        SyncedRecord.stream == stream, SyncedRecord.source_id.in_(chunk)
+                    )
+                )
+                for row in rows:
+                    found[row.source_id] = Snapshot(
+                        row.source_id,
+                        row.hubspot_id,
+                        dict(row.properties),
+                        row.content_hash,
+                        row.associated_to,
+                        row.archived,
+                    )
+        return found
+
+    def hubspot_ids(self, stream: str, source_ids: Collection[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        with self._sessions() as session:
+            for chunk in _chunks(source_ids):
+                rows = session.execute(
+                    select(SyncedRecord.source_id, SyncedRecord.hubspot_id).where(
+                        SyncedRecord.stream == stream,
+                        SyncedRecord.source_id.in_(chunk),
+                        SyncedRecord.hubspot_id.is_not(None),
+                    )
+                )
+                found.update({sid: hid for sid, hid in rows if hid})
+        return found
+
+    def confirm(self, stream: str, confirmations: Iterable[Confirmation]) -> None:
+        """Record what HubSpot confirmed, in one transaction."""
+        now = self._clock()
+        items = {c.source_id: c for c in confirmations}
+        if not items:
+            return
+        with self._sessions.begin() as session:
+            rows = {
+                row.source_id: row
+                for chunk in _chunks(items)
+                for row in session.scalars(
+                    select(SyncedRecord).where(
+                        SyncedRecord.stream == stream, SyncedRecord.source_id.in_(chunk)
+                    )
+                )
+            }
+            for sid, item in items.items():
+                row = rows.get(sid)
+                if row is None:
+                    row = SyncedRecord(
+                        stream=stream,
+                        source_id=sid,
+                        properties={},
+                        first_seen_at=now,
+                        last_seen_at=now,
+                    )
+                    session.add(row)
+                merged = (
+                    dict(item.properties)
+                    if item.replace
+                    else {**(row.properties or {}), **item.properties}
+                )
+                row.properties = merged
+                row.content_hash = content_hash(merged)
+                row.hubspot_id = item.hubspot_id
+                row.archived = merged.get("workways_archived") == "true"
+                row.last_pushed_at = now
+            session.execute(
+                delete(RecordFailure).where(
+                    RecordFailure.stream == stream, RecordFailure.source_id.in_(list(items))
+                )
+            )
+
+    def set_associations(self, stream: str, associated: Mapping[str, str | None]) -> None:
+        with self._sessions.begin() as session:
+            for sid, parent in associated.items():
+                session.execute(
+                    update(SyncedRecord)
+                    .where(SyncedRecord.stream == stream, SyncedRecord.source_id == sid)
+                    .values(associated_to=parent)
+                )
+
+    def mark_seen(self, stream: str, source_ids: Collection[str]) -> None:
+        now = self._clock()
+        with self._sessions.begin() as session:
+            for chunk in _chunks(source_ids):
+                session.execute(
+                    update(SyncedRecord)
+                    .where(SyncedRecord.stream == stream, SyncedRecord.source_id.in_(chunk))
+                    .values(last_seen_at=now)
+                )
+
+    def unseen_active(self, stream: str, seen: Collection[str]) -> list[str]:
+        """Ids in the snapshot, not flagged archived, that a complete pass did not see."""
+        seen_set = set(seen)
+        with self._sessions() as session:
+            ids = session.scalars(
+                select(SyncedRecord.source_id).where(
+                    SyncedRecord.stream == stream, SyncedRecord.archived.is_(False)
+                )
+            )
+            return [sid for sid in ids if sid not in seen_set]
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        with self._sessions() as session:
+            rows = session.execute(
+                select(
+                    SyncedRecord.stream,
+                    func.count(),
+                    func.count(SyncedRecord.hubspot_id),
+                    func.sum(func.cast(SyncedRecord.archived, type_=SyncRun.seen.type)),
+                ).group_by(SyncedRecord.stream)
+            )
+            return {
+                s: {"records": n, "in_hubspot": h, "archived": int(a or 0)} for s, n, h, a in rows
+            }
+
+    # --------------------------------------------------------------------- runs
+    def start_run(self, stream: str, trigger: str, mode: str) -> int:
+        with self._sessions.begin() as session:
+            run = SyncRun(
+                stream=stream,
+                trigger=trigger,
+                mode=mode,
+                status="running",
+                started_at=self._clock(),
+            )
+            session.add(run)
+            session.flush()
+            return run.id
+
+    def finish_run(
+        self, run_id: int, status: str, counts: Mapping[str, int], error: str | None = None
+    ) -> None:
+        with self._sessions.begin() as session:
+            run = session.get_one(SyncRun, run_id)
+            run.status = status
+            run.finished_at = self._clock()
+            run.error = redact(error) if error else None
+            for name, value in counts.items():
+                setattr(run, name, value)
+
+    def recent_runs(self, limit: int = 10, stream: str | None = None) -> list[SyncRun]:
+        with self._sessions() as session:
+            query = select(SyncRun).order_by(SyncRun.id.desc()).limit(limit)
+            if stream:
+                query = query.where(SyncRun.stream == stream)
+            return list(session.scalars(query))
+
+    # ----------------------------------------------------------------- failures
+    def record_failure(
+        self,
+        stream: str,
+        source_id: str,
+        *,
+        stage: str,
+        message: str,
+        category: str | None = None,
+        existing_id: str | None = None,
+        run_id: int | None = None,
+        max_attempts: int = 5,
+    ) -> RecordFailure:
+        now, text = self._clock(), redact(message)[:2000]
+        with self._sessions.begin() as session:
+            row = session.scalars(
+                select(RecordFailure).where(
+                    RecordFailure.stream == stream, RecordFailure.source_id == source_id
+                )
+            ).first()
+            if row is None:
+                row = RecordFailure(
+                    stream=stream,
+                    source_id=source_id,
+                    stage=stage,
+                    attempts=0,
+                    first_error=text,
+                    last_error=text,
+                    first_failed_at=now,
+                )
+                session.add(row)
+            row.attempts += 1
+            row.stage, row.category, row.last_error, row.last_failed_at = stage, category, text, now
+            row.existing_hubspot_id = existing_id or row.existing_hubspot_id
+            row.last_run_id = run_id
+            if row.attempts >= max_attempts:
+                row.quarantined_at = row.quarantined_at or now
+                row.next_retry_at = None
+            else:
+                row.next_retry_at = now + timedelta(minutes=min(60, 2**row.attempts))
+            session.flush()
+            session.expunge(row)
+            return row
+
+    def quarantined(self, stream: str, source_ids: Collection[str]) -> set[str]:
+        found: set[str] = set()
+        with self._sessions() as session:
+            for chunk in _chunks(source_ids):
+                found.update(
+                    session.scalars(
+                        select(RecordFailure.source_id).where(
+                            RecordFailure.stream == stream,
+                            RecordFailure.source_id.in_(chunk),
+                            RecordFailure.quarantined_at.is_not(None),
+                        )
+                    )
+                )
+        return found
+
+    def failures(self, *, quarantined: bool | None = None) -> list[RecordFailure]:
+        with self._sessions() as session:
+            query = select(RecordFailure).order_by(RecordFailure.last_failed_at.desc())
+            if quarantined is not None:
+                query = query.where(
+                    RecordFailure.quarantined_at.is_not(None)
+                    if quarantined
+                    else RecordFailure.quarantined_at.is_(None)
+                )
+            return list(session.scalars(query))
+
+    def release_failures(self, ids: Collection[int] | None = None) -> int:
+        """Un-quarantine failures (all when ``ids`` is None) so the next run retries them."""
+        with self._sessions.begin() as session:
+            query = update(RecordFailure).values(
+                quarantined_at=None, attempts=0, next_retry_at=self._clock()
+            )
+            if ids is not None:
+                query = query.where(RecordFailure.id.in_(list(ids)))
+            return int(session.execute(query).rowcount or 0)  # type: ignore[attr-defined]
+
+    def failure_counts(self) -> dict[str, int]:
+        with self._sessions() as session:
+            total = session.scalar(select(func.count()).select_from(RecordFailure)) or 0
+            held = (
+                session.scalar(
+                    select(func.count())
+                    .select_from(RecordFailure)
+                    .where(RecordFailure.quarantined_at.is_not(None))
+                )
+                or 0
+            )
+            return {"failing": int(total) - int(held), "quarantined": int(held)}
+
+    def describe(self) -> dict[str, Any]:
+        return {"snapshot": self.stats(), "failures": self.failure_counts()}
