@@ -25,21 +25,22 @@ ARCHIVED_PROPERTY = "workways_archived"
 class Kind(Enum):
     """Value kinds, with the HubSpot ``type`` / ``fieldType`` they are created as."""
 
-    STRING = ("string", "text")
-    TEXT = ("string", "textarea")
-    EMAIL = ("string", "text")
-    PHONE = ("string", "phonenumber")
-    BOOL = ("bool", "booleancheckbox")
-    NUMBER = ("number", "number")
-    DATE = ("date", "date")
+    # (our name, HubSpot type, HubSpot fieldType): the first item keeps members distinct
+    STRING = ("string", "string", "text")
+    TEXT = ("text", "string", "textarea")
+    EMAIL = ("email", "string", "text")
+    PHONE = ("phone", "string", "phonenumber")
+    BOOL = ("bool", "bool", "booleancheckbox")
+    NUMBER = ("number", "number", "number")
+    DATE = ("date", "date", "date")
 
     @property
     def hubspot_type(self) -> str:
-        return self.value[0]
+        return self.value[1]
 
     @property
     def field_type(self) -> str:
-        return self.value[1]
+        return self.value[2]
 
 
 def normalise(kind: Kind, value: Any) -> str:

@@ -31,7 +31,9 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bww_dev_[0-9A-Za-z]+"), REDACTED),
     (re.compile(r"\bpat-[a-z0-9]+-[0-9a-fA-F-]{8,}"), REDACTED),
     (re.compile(r"(?i)(client[_-]?secret['\"]?\s*[:=]\s*['\"]?)[^\s'\",}]+"), r"\1" + REDACTED),
-    # e-mail addresses (also the odd ones HubSpot echoes back in validation errors)
+    # HubSpot's INVALID_EMAIL message quotes the rejected value, whatever it is
+    (re.compile(r"(?i)(email address\s+)\S+(\s+is invalid)"), r"\1" + REDACTED + r"\2"),
+    # e-mail addresses
     (re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"), REDACTED),
     # phone numbers: + or digit, then digits with spaces, dots, dashes, brackets (>= 8 digits)
     (re.compile(r"(?<![\w/-])\+?\(?\d(?:[\s.()-]*\d){7,}(?![\w/-])"), REDACTED),

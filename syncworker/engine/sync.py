@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from syncworker.engine.plan import CREATE, PlannedChange, plan_record
-from syncworker.errors import HubSpotError, SourceError, SyncWorkerError
+from syncworker.errors import HubSpotError, SourceError
 from syncworker.hubspot.gateway import BATCH_LIMIT, HubSpotGateway
 from syncworker.hubspot.responses import UpsertRecord
 from syncworker.hubspot.schema import ensure_schema
@@ -123,7 +123,7 @@ class SyncEngine:
             if state.complete:
                 self._archive_missing(state)
             result.status = "finished_with_failures" if result.counts["failed"] else "succeeded"
-        except SyncWorkerError as exc:
+        except BaseException as exc:  # a failure, or an interruption (Ctrl-C, shutdown)
             result.status = "aborted"
             result.error = redact(f"{type(exc).__name__}: {exc}")
             raise

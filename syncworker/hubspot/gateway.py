@@ -24,6 +24,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import urllib3
@@ -68,7 +69,7 @@ from syncworker.hubspot.responses import (
     parse_body,
     upsert_outcomes,
 )
-from syncworker.redaction import register_secret
+from syncworker.redaction import REDACTED, register_secret
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +208,8 @@ class HubSpotGateway:
             outcomes += self._upsert_isolating(
                 object_type, id_property, chunk, budget, key_by_hubspot_id or {}
             )
-        return outcomes
+        by_key = {r.key: r for r in records}
+        return [scrub_outcome(o, by_key[o.key]) if not o.ok else o for o in outcomes]
 
     def _upsert_isolating(
         self,
@@ -345,6 +347,15 @@ class HubSpotGateway:
     def rate_limit_headers(self, headers: dict[str, str]) -> dict[str, str | None]:
         names = ("Max", "Remaining", "Interval-Milliseconds", "Daily", "Daily-Remaining")
         return {n: header(headers, f"X-HubSpot-RateLimit-{n}") for n in names}
+
+
+def scrub_outcome(outcome: RecordOutcome, record: UpsertRecord) -> RecordOutcome:
+    """HubSpot echoes rejected values (an invalid e-mail…): keep none of them."""
+    message = outcome.message or ""
+    for value in sorted(record.properties.values(), key=len, reverse=True):
+        if len(value) >= 3 and value in message:
+            message = message.replace(value, REDACTED)
+    return replace(outcome, message=message)
 
 
 def _epoch_ms(value: Any, default: int) -> int:

@@ -178,7 +178,13 @@ class SnapshotStore:
 
     # --------------------------------------------------------------------- runs
     def start_run(self, stream: str, trigger: str, mode: str) -> int:
+        """Open a run; earlier runs of the stream still marked running died unfinished."""
         with self._sessions.begin() as session:
+            session.execute(
+                update(SyncRun)
+                .where(SyncRun.stream == stream, SyncRun.status == "running")
+                .values(status="interrupted", finished_at=self._clock())
+            )
             run = SyncRun(
                 stream=stream,
                 trigger=trigger,

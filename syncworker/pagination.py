@@ -1,0 +1,137 @@
+"""Page-number pagination with a loop guard, for any source.
+
+A source that pages with ``page=1..pages`` hands :class:`PageNumberPaginator`
+a ``fetch(page_number)`` function returning a page object (anything with
+``page``, ``pages``, ``total`` and ``record_ids()``, see :class:`NumberedPage`).
+The paginator asks for page 1, 2, ... and stops after page ``pages`` as
+announced by the first page. It never holds more than one page, plus one
+fixed-size fingerprint per page seen.
+
+It raises :class:`~syncworker.errors.PaginationLoopError` instead of looping
+or silently skipping records when:
+
+* a page comes back numbered differently from the one asked for;
+* a page holds exactly the same record ids as an earlier page (the source
+  ignores ``page`` and serves the same records again);
+* ``pages`` changes mid-run (records were added or removed: following the new
+  count could loop, ignoring it could skip);
+* ``total`` goes down mid-run (records removed: the following records shift
+  to earlier pages, and one or more would be skipped).
+
+``total`` going *up* with ``pages`` unchanged is tolerated: inserted records
+shift the following ones to later pages, so a record may be seen twice but
+none is skipped. It is logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from typing import Generic, Protocol, TypeVar
+
+from syncworker.errors import PaginationLoopError
+
+__all__ = ["NumberedPage", "PageNumberPaginator"]
+
+logger = logging.getLogger(__name__)
+
+
+class NumberedPage(Protocol):
+    """What the paginator needs to know about one page."""
+
+    @property
+    def page(self) -> int: ...
+
+    @property
+    def pages(self) -> int: ...
+
+    @property
+    def total(self) -> int: ...
+
+    def record_ids(self) -> Sequence[str]:
+        """Ids of the records on this page (valid or not), in any order."""
+        ...
+
+
+P = TypeVar("P", bound=NumberedPage)
+
+
+class PageNumberPaginator(Generic[P]):
+    """Iterate pages ``1..pages`` of one listing, guarding against loops.
+
+    ``source`` names the listing in error messages (e.g. ``"Workways GET
+    /api/user-info"``); it must not contain secrets or personal data. Each
+    iteration starts a fresh walk from page 1.
+    """
+
+    def __init__(self, fetch: Callable[[int], P], *, source: str) -> None:
+        self._fetch = fetch
+        self._source = source
+
+    def __iter__(self) -> Iterator[P]:
+        guard = _LoopGuard(self._source)
+        number = 1
+        while True:
+            page = self._fetch(number)
+            guard.check(number, page)
+            yield page
+            if number >= page.pages:
+                return
+            number += 1
+
+
+class _LoopGuard:
+    """State of one walk: what the first page announced, and what was seen."""
+
+    def __init__(self, source: str) -> None:
+        self._source = source
+        self._pages: int | None = None
+        self._total: int | None = None
+        self._seen: dict[bytes, int] = {}
+
+    def check(self, number: int, page: NumberedPage) -> None:
+        where = f"{self._source} page {number}"
+        if page.page != number:
+            raise PaginationLoopError(
+                f"{where}: the source answered with page {page.page} instead; pagination would loop"
+            )
+        if self._pages is None or self._total is None:
+            self._pages, self._total = page.pages, page.total
+        else:
+            if page.pages != self._pages:
+                raise PaginationLoopError(
+                    f"{where}: page count changed mid-run from {self._pages} to {page.pages} "
+                    f"(total {self._total} -> {page.total}); pagination would loop or skip"
+                )
+            if page.total < self._total:
+                raise PaginationLoopError(
+                    f"{where}: total went down mid-run from {self._total} to {page.total}; "
+                    "records would be skipped"
+                )
+            if page.total > self._total:
+                logger.info(
+                    "%s: total went up mid-run from %d to %d; some records may repeat",
+                    where,
+                    self._total,
+                    page.total,
+                )
+                self._total = page.total
+        ids = page.record_ids()
+        if not ids:
+            return
+        fingerprint = _fingerprint(ids)
+        earlier = self._seen.get(fingerprint)
+        if earlier is not None:
+            raise PaginationLoopError(
+                f"{where}: same {len(ids)} record ids as page {earlier}; pagination would loop"
+            )
+        self._seen[fingerprint] = number
+
+
+def _fingerprint(ids: Sequence[str]) -> bytes:
+    digest = hashlib.sha256()
+    for record_id in sorted(ids):
+        digest.update(record_id.encode("utf-8", "surrogatepass"))
+        digest.update(b"\x00")
+    return digest.digest()

@@ -1,0 +1,166 @@
+"""Shared fixtures: real PostgreSQL and Redis, the sandboxes, and a wired engine.
+
+PostgreSQL and Redis are the machine's real servers (127.0.0.1:5432 trust auth,
+127.0.0.1:6379). When one is missing, tests that need it are skipped locally
+and FAIL in CI (CI=true): a missing service is never a silent skip there.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+import redis
+from sqlalchemy import Connection, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from syncworker.config import Settings
+from syncworker.engine.sync import SyncEngine
+from syncworker.hubspot.gateway import HubSpotGateway
+from syncworker.sandbox.runner import Sandboxes
+from syncworker.services import Services
+from syncworker.store.database import make_engine, upgrade
+from syncworker.store.snapshots import SnapshotStore
+from syncworker.workways.client import WorkwaysClient
+
+IN_CI = os.environ.get("CI") == "true"
+POSTGRES_ADMIN_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def service_missing(what: str, exc: BaseException) -> None:
+    message = f"{what} is not reachable: {type(exc).__name__}: {exc}"
+    if IN_CI:
+        pytest.fail(f"{message} (CI=true: a missing service is a failure)", pytrace=False)
+    pytest.skip(message)
+
+
+# ---------------------------------------------------------------------- postgres
+
+
+def create_database(name: str) -> str:
+    """A fresh, migrated PostgreSQL database; returns its URL."""
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    return url
+
+
+def drop_database(name: str) -> None:
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    name = f"syncworker_test_{os.getpid()}"
+    try:
+        url = create_database(name)
+    except Exception as exc:
+        service_missing("PostgreSQL at 127.0.0.1:5432", exc)
+    yield url
+    drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def postgres_engine(postgres_url: str):  # type: ignore[no-untyped-def]
+    engine = make_engine(postgres_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def pg_connection(postgres_engine) -> Iterator[Connection]:  # type: ignore[no-untyped-def]
+    """One transaction per test, rolled back at the end (warehouse style)."""
+    connection = postgres_engine.connect()
+    transaction = connection.begin()
+    yield connection
+    transaction.rollback()
+    connection.close()
+
+
+@pytest.fixture
+def sessions(pg_connection: Connection) -> sessionmaker[Session]:
+    """Sessions bound to the test's transaction: their commits become savepoints."""
+    return sessionmaker(bind=pg_connection, expire_on_commit=False,
+                        join_transaction_mode="create_savepoint")
+
+
+@pytest.fixture
+def store(sessions: sessionmaker[Session]) -> SnapshotStore:
+    return SnapshotStore(sessions)
+
+
+# ------------------------------------------------------------------------- redis
+
+
+@pytest.fixture
+def redis_client() -> Iterator[redis.Redis[bytes]]:
+    client: redis.Redis[bytes] = redis.Redis.from_url(REDIS_TEST_URL)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        service_missing("Redis at 127.0.0.1:6379", exc)
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+# --------------------------------------------------------------------- sandboxes
+
+
+@pytest.fixture
+def sandboxes() -> Iterator[Sandboxes]:
+    with Sandboxes(users=120, orgs=20, seed=11) as boxes:
+        yield boxes
+
+
+@dataclass
+class Wired:
+    """Everything a sync needs, pointed at the sandboxes and the test database."""
+
+    boxes: Sandboxes
+    store: SnapshotStore
+    workways: WorkwaysClient
+    gateway: HubSpotGateway
+    settings: Settings
+
+    def engine(self, **kw: object) -> SyncEngine:
+        return SyncEngine(self.store, self.workways, self.gateway, **kw)  # type: ignore[arg-type]
+
+    def sync_all(self, **kw: object) -> list:  # type: ignore[type-arg]
+        from syncworker.streams import WORKWAYS_STREAMS
+
+        engine = self.engine()
+        return [engine.run(stream, **kw) for stream in WORKWAYS_STREAMS]  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def wired(sandboxes: Sandboxes, store: SnapshotStore) -> Iterator[Wired]:
+    settings = Settings.from_env(sandboxes.environment("sqlite://"))
+    services = Services(settings)
+    workways = services.workways()
+    gateway = services.gateway()
+    yield Wired(sandboxes, store, workways, gateway, settings)
+    workways.close()
+
+
+def unique_name(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:8]}"

@@ -1,0 +1,203 @@
+"""The sync engine against the sandboxes, with the snapshot store on real PostgreSQL."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from syncworker.hubspot.gateway import HubSpotGateway
+from syncworker.hubspot.responses import RecordOutcome, UpsertRecord
+from syncworker.streams import WORKWAYS_ORGANIZATIONS, WORKWAYS_USERS
+from tests.checks import assert_converged, hubspot_by_key
+from tests.conftest import Wired
+
+WRITE_PATHS = ("/batch/upsert", "/batch/associate", "/batch/archive", "/batch/create",
+               "/batch/update")
+
+
+def write_calls(wired: Wired) -> int:
+    return sum(wired.boxes.hubspot.count(method="POST", path_contains=p) for p in WRITE_PATHS)
+
+
+class RecordingGateway(HubSpotGateway):
+    """The real gateway, remembering what each upsert carried (a spy, not a mock)."""
+
+    sent: list[tuple[str, UpsertRecord]]
+
+    def upsert(self, object_type: str, id_property: str, records: Sequence[UpsertRecord],
+               **kw: Any) -> list[RecordOutcome]:
+        self.sent.extend((object_type, r) for r in records)
+        return super().upsert(object_type, id_property, records, **kw)
+
+
+@pytest.fixture
+def spy(wired: Wired) -> RecordingGateway:
+    gateway = RecordingGateway(wired.boxes.hubspot_url, wired.settings.require_hubspot()[1])
+    gateway.sent = []
+    wired.gateway = gateway
+    return gateway
+
+
+def test_first_sync_creates_everything_in_full_batches(wired: Wired) -> None:
+    users, orgs = wired.boxes.workways.users(), wired.boxes.workways.organizations()
+    results = wired.sync_all()
+    assert [r.status for r in results] == ["succeeded", "succeeded"]
+    assert results[0].counts["created"] == len(orgs)
+    assert results[1].counts["created"] == len(users)
+    hubspot = wired.boxes.hubspot
+    assert hubspot.count(path_contains="/companies/batch/upsert") == math.ceil(len(orgs) / 100)
+    assert hubspot.count(path_contains="/contacts/batch/upsert") == math.ceil(len(users) / 100)
+    assert_converged(wired.boxes, wired.store)
+
+
+def test_second_sync_with_nothing_changed_makes_no_hubspot_call(wired: Wired) -> None:
+    wired.sync_all()
+    wired.boxes.hubspot.clear_log()
+    results = wired.sync_all()
+    assert sum(r.counts["unchanged"] for r in results) == sum(r.counts["seen"] for r in results)
+    assert len(wired.boxes.hubspot.request_log) == 0
+
+
+def test_changes_push_exactly_the_changed_records_and_properties(
+    wired: Wired, spy: RecordingGateway
+) -> None:
+    wired.sync_all()
+    spy.sent.clear()
+    ww = wired.boxes.workways
+    active = [u for u in ww.users() if not u["isUserArchived"]]
+    changed_users = {u["_id"]: u for u in active[:7]}
+    for n, user_id in enumerate(changed_users):
+        ww.update_user(user_id, title=f"Head of plants {n}")
+    org = ww.organizations()[0]
+    ww.update_organization(org["_id"], renewalMonths=(org["renewalMonths"] or 0) + 6)
+
+    results = wired.sync_all()
+
+    assert results[0].counts["updated"] == 1 and results[1].counts["updated"] == 7
+    sent_users = {r.key: r.properties for kind, r in spy.sent if kind == "contacts"}
+    assert set(sent_users) == set(changed_users)
+    for props in sent_users.values():
+        # the title and Workways' own "last update" date, nothing else
+        assert set(props) <= {"jobtitle", "workways_updated_at"} and "jobtitle" in props
+    sent_orgs = {r.key: r.properties for kind, r in spy.sent if kind == "companies"}
+    assert set(sent_orgs) == {org["_id"]}
+    assert "workways_renewal_months" in sent_orgs[org["_id"]]
+    assert "name" not in sent_orgs[org["_id"]]
+    assert_converged(wired.boxes, wired.store)
+
+
+def test_changed_email_keeps_the_same_contact(wired: Wired) -> None:
+    wired.sync_all()
+    user = wired.boxes.workways.users()[0]
+    before = hubspot_by_key(wired.boxes, "contacts", "workways_user_id")[user["_id"]]
+    wired.boxes.workways.update_user(user["_id"], email="  New.Address@Example.ORG ")
+    wired.sync_all()
+    after = hubspot_by_key(wired.boxes, "contacts", "workways_user_id")[user["_id"]]
+    assert after["id"] == before["id"]
+    assert after["properties"]["email"] == "new.address@example.org"
+    assert_converged(wired.boxes, wired.store)
+
+
+def test_user_moving_organization_changes_association(wired: Wired) -> None:
+    wired.sync_all()
+    ww = wired.boxes.workways
+    user = next(u for u in ww.users() if u["organizationId"])
+    target = next(o for o in ww.organizations() if o["_id"] != user["organizationId"])
+    ww.update_user(user["_id"], organizationId=target["_id"])
+    wired.sync_all()
+    contact = hubspot_by_key(wired.boxes, "contacts", "workways_user_id")[user["_id"]]
+    company = hubspot_by_key(wired.boxes, "companies", "workways_org_id")[target["_id"]]
+    assert wired.boxes.hubspot.store.associations("contacts", contact["id"], "companies") == [
+        company["id"]
+    ]
+    assert_converged(wired.boxes, wired.store)
+
+
+def test_removed_and_archived_records_are_flagged_never_deleted(wired: Wired) -> None:
+    wired.sync_all()
+    ww = wired.boxes.workways
+    active = [u for u in ww.users() if not u["isUserArchived"]]
+    gone, archived = active[0], active[1]
+    ww.remove_user(gone["_id"])
+    ww.update_user(archived["_id"], isUserArchived=True)
+    results = wired.sync_all()
+    assert results[1].counts["archived"] == 2
+    contacts = hubspot_by_key(wired.boxes, "contacts", "workways_user_id")
+    assert contacts[gone["_id"]]["properties"]["workways_archived"] == "true"
+    assert contacts[archived["_id"]]["properties"]["workways_archived"] == "true"
+    assert not contacts[gone["_id"]]["archived"]
+    wired.boxes.hubspot.clear_log()
+    assert wired.sync_all()[1].counts["archived"] == 0  # flagged once only
+    assert write_calls(wired) == 0
+
+
+def test_dry_run_writes_nothing_anywhere(wired: Wired) -> None:
+    engine = wired.engine()
+    result = engine.run(WORKWAYS_ORGANIZATIONS, dry_run=True)
+    assert result.counts["created"] == len(wired.boxes.workways.organizations())
+    assert {c.action for c in result.planned} == {"create"}
+    assert len(wired.boxes.hubspot.request_log) == 0
+    assert wired.store.recent_runs() == []
+    assert wired.store.load(WORKWAYS_ORGANIZATIONS.name, [c.source_id for c in result.planned]) == {}
+
+
+def test_dry_run_lists_changed_fields(wired: Wired) -> None:
+    wired.sync_all()
+    user = wired.boxes.workways.users()[3]
+    wired.boxes.workways.update_user(user["_id"], title="Barista", phone="+33 6 11 22 33 44")
+    result = wired.engine().run(WORKWAYS_USERS, dry_run=True)
+    (change,) = result.planned
+    line = change.describe(WORKWAYS_USERS.mapping.personal_properties())
+    assert "jobtitle" in line and "'Barista'" in line
+    assert "phone (changed)" in line and "11 22 33" not in line
+
+
+def test_full_resync_rewrites_every_record(wired: Wired) -> None:
+    wired.sync_all()
+    results = wired.sync_all(full=True)
+    assert sum(r.counts["updated"] for r in results) == sum(r.counts["seen"] for r in results)
+    assert_converged(wired.boxes, wired.store)
+
+
+def test_record_rejected_by_hubspot_is_retried_next_run(wired: Wired) -> None:
+    ww = wired.boxes.workways
+    bad = next(u for u in ww.users() if not u["isUserArchived"])
+    ww.update_user(bad["_id"], email="not-an-email")
+    results = wired.sync_all()
+    assert results[1].counts["failed"] == 1
+    assert results[1].status == "finished_with_failures"
+    (failure,) = wired.store.failures()
+    assert failure.source_id == bad["_id"] and failure.stage == "upsert"
+    assert "not-an-email" not in failure.last_error
+    assert wired.store.load(WORKWAYS_USERS.name, [bad["_id"]]) == {}
+    ww.update_user(bad["_id"], email="fixed@example.com")
+    results = wired.sync_all()
+    assert results[1].counts["created"] == 1 and results[1].counts["failed"] == 0
+    assert wired.store.failures() == []
+    assert_converged(wired.boxes, wired.store)
+
+
+def test_interrupted_sync_converges_on_rerun(wired: Wired, spy: RecordingGateway) -> None:
+    def crash_on(page: int) -> Any:
+        def progress(event: Any) -> None:
+            if event.page == page:
+                raise KeyboardInterrupt  # as a killed process would stop, mid-run
+
+        return progress
+
+    wired.workways.page_size = 8  # 3 pages of organizations, 15 of users
+    with pytest.raises(KeyboardInterrupt):
+        wired.engine(progress=crash_on(2)).run(WORKWAYS_ORGANIZATIONS)
+    wired.engine().run(WORKWAYS_ORGANIZATIONS)  # completes, so users find their companies
+    with pytest.raises(KeyboardInterrupt):
+        wired.engine(progress=crash_on(14)).run(WORKWAYS_USERS)  # after one batch of 100
+    assert any(kind == "contacts" for kind, _ in spy.sent), "the crash came after a push"
+    assert wired.store.recent_runs()[0].status == "aborted"
+    spy.sent.clear()
+    wired.sync_all()
+    resent = [r.key for kind, r in spy.sent if kind == "contacts"]
+    assert len(resent) == len(set(resent)) <= 20  # only what the crash left unconfirmed
+    assert_converged(wired.boxes, wired.store)
