@@ -57,6 +57,11 @@ class Services:
         base_url, token = self.settings.require_workways()
         return WorkwaysClient(base_url, token, timeout=self.settings.http_timeout_seconds)
 
+    @cached_property
+    def hubspot(self) -> HubSpotGateway:
+        """One gateway per process: it keeps its connection pools and rate window."""
+        return self.gateway()
+
     def gateway(self) -> HubSpotGateway:
         base_url, token = self.settings.require_hubspot()
         budget = self.settings.rate_budget
@@ -91,7 +96,7 @@ class Services:
         """Run ``streams`` in order, each under its cluster-wide lock."""
         chosen = select_streams(streams) if isinstance(streams, str) else streams
         self.check_database()
-        gateway = None if dry_run else self.gateway()
+        gateway = None if dry_run else self.hubspot
         results = []
         with self.workways() as source:
             for stream in chosen:

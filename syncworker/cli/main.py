@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -99,7 +100,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"syncworker: configuration error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    configure(settings.log_level, settings.log_format)
+    # The CLI prints its own summaries; logs only speak up for warnings unless asked.
+    level = settings.log_level if os.environ.get("LOG_LEVEL") else "WARNING"
+    configure(level, settings.log_format)
     try:
         return dispatch(args, settings)
     except ConfigError as exc:

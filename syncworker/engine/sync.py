@@ -100,7 +100,6 @@ class SyncEngine:
         self.gateway = gateway
         self.max_attempts = max_attempts
         self.progress = progress
-        self._schema_ready: set[str] = set()
 
     # ------------------------------------------------------------------- runs
     def run(
@@ -234,9 +233,9 @@ class SyncEngine:
     def _push(self, state: _RunState, batch: list[_Pending]) -> None:
         assert self.gateway is not None
         stream, counts = state.stream, state.result.counts
-        if stream.object_type not in self._schema_ready:
+        if stream.object_type not in self.gateway.schema_ready:
             ensure_schema(self.gateway, custom_properties(stream.mapping))
-            self._schema_ready.add(stream.object_type)
+            self.gateway.schema_ready.add(stream.object_type)
         by_key = {p.change.source_id: p.change for p in batch}
         known = {p.hubspot_id: p.change.source_id for p in batch if p.hubspot_id}
         outcomes = self.gateway.upsert(

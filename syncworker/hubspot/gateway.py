@@ -117,6 +117,7 @@ class HubSpotGateway:
             budget.per_window, budget.window_seconds
         )
         self.calls: Counter[str] = Counter()
+        self.schema_ready: set[str] = set()  # object types whose properties were ensured
         self.rate_limited = 0
         self._timeout = (min(10.0, timeout), timeout)
         self._max_attempts = max_attempts

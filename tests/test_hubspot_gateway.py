@@ -1,0 +1,169 @@
+"""The HubSpot gateway against the HubSpot sandbox, over real HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from syncworker.config import Secret
+from syncworker.errors import HubSpotAuthError, HubSpotRateLimitError, HubSpotTimeoutError
+from syncworker.hubspot.gateway import HubSpotGateway
+from syncworker.hubspot.responses import UpsertRecord
+from syncworker.hubspot.schema import ensure_schema
+from syncworker.mapping import COMPANY_MAPPING, CONTACT_MAPPING, custom_properties
+from syncworker.sandbox import SANDBOX_HUBSPOT_TOKEN
+from syncworker.sandbox.hubspot_app import HubSpotSandbox
+from syncworker.sandbox.server import ServerThread
+
+SCHEMA = custom_properties(CONTACT_MAPPING, COMPANY_MAPPING)
+
+
+@pytest.fixture
+def hubspot() -> Iterator[tuple[HubSpotSandbox, str]]:
+    sandbox = HubSpotSandbox()
+    with ServerThread(sandbox.app) as server:
+        yield sandbox, server.url
+
+
+def gateway_for(url: str, **kw: object) -> HubSpotGateway:
+    kw.setdefault("sleep", lambda seconds: None)  # backoff without waiting
+    return HubSpotGateway(url, Secret(SANDBOX_HUBSPOT_TOKEN), **kw)  # type: ignore[arg-type]
+
+
+def contacts(n: int, start: int = 0) -> list[UpsertRecord]:
+    return [
+        UpsertRecord(f"u{i:05d}", {"workways_user_id": f"u{i:05d}", "email": f"person{i}@example.com",
+                                   "firstname": f"Person {i}", "workways_newsletter_optin": "true"})
+        for i in range(start, start + n)
+    ]
+
+
+@pytest.fixture
+def ready(hubspot: tuple[HubSpotSandbox, str]) -> tuple[HubSpotSandbox, HubSpotGateway]:
+    sandbox, url = hubspot
+    gateway = gateway_for(url)
+    ensure_schema(gateway, SCHEMA)
+    sandbox.clear_log()
+    return sandbox, gateway
+
+
+def test_schema_is_created_once_with_unique_keys(hubspot: tuple[HubSpotSandbox, str]) -> None:
+    sandbox, url = hubspot
+    gateway = gateway_for(url)
+    assert ensure_schema(gateway, SCHEMA) == len(SCHEMA)
+    assert ensure_schema(gateway, SCHEMA) == 0
+    definitions = sandbox.store.property_definitions("contacts")
+    assert definitions["workways_user_id"]["hasUniqueValue"] is True
+    assert definitions["workways_newsletter_optin"]["type"] == "bool"
+    assert sandbox.store.property_definitions("companies")["workways_org_id"]["hasUniqueValue"]
+
+
+def test_upserts_250_contacts_in_3_calls_and_rerun_creates_nothing(
+    ready: tuple[HubSpotSandbox, HubSpotGateway],
+) -> None:
+    sandbox, gateway = ready
+    first = gateway.upsert("contacts", "workways_user_id", contacts(250))
+    assert sandbox.count(path_contains="/contacts/batch/upsert") == 3
+    assert [r.batch_size for r in sandbox.request_log] == [100, 100, 50]
+    assert len(first) == 250 and all(o.ok and o.created for o in first)
+    again = gateway.upsert("contacts", "workways_user_id", contacts(250))
+    assert all(o.ok and not o.created for o in again)
+    assert {o.hubspot_id for o in again} == {o.hubspot_id for o in first}
+    assert len(sandbox.store.objects("contacts")) == 250
+
+
+@pytest.mark.parametrize("mode", ["multi-status", "reject-batch"])
+def test_invalid_email_fails_alone(ready: tuple[HubSpotSandbox, HubSpotGateway], mode: str) -> None:
+    sandbox, gateway = ready
+    sandbox.invalid_email_mode = mode
+    records = contacts(100)
+    records[37] = UpsertRecord(records[37].key, {**records[37].properties, "email": "broken@@x"})
+    outcomes = {o.key: o for o in gateway.upsert("contacts", "workways_user_id", records)}
+    bad = outcomes.pop(records[37].key)
+    assert not bad.ok and bad.category == "VALIDATION_ERROR"
+    assert "INVALID_EMAIL" in (bad.message or "") and "broken@@x" not in (bad.message or "")
+    assert all(o.ok for o in outcomes.values()) and len(outcomes) == 99
+    assert len(sandbox.store.objects("contacts")) == 99
+
+
+def test_email_owned_by_another_contact_is_a_conflict_for_that_record_only(
+    ready: tuple[HubSpotSandbox, HubSpotGateway],
+) -> None:
+    sandbox, gateway = ready
+    (owner,) = gateway.upsert("contacts", "workways_user_id", contacts(1, start=500))
+    records = contacts(10)
+    records[4] = UpsertRecord(records[4].key, {**records[4].properties,
+                                               "email": "person500@example.com"})
+    outcomes = {o.key: o for o in gateway.upsert("contacts", "workways_user_id", records)}
+    conflict = outcomes.pop(records[4].key)
+    assert not conflict.ok and conflict.category == "CONFLICT"
+    assert conflict.existing_id == owner.hubspot_id
+    assert all(o.ok for o in outcomes.values())
+
+
+def test_server_errors_are_retried_then_succeed(ready: tuple[HubSpotSandbox, HubSpotGateway]) -> None:
+    sandbox, gateway = ready
+    sandbox.set_fault(fail_next=2, fail_status=502)
+    outcomes = gateway.upsert("contacts", "workways_user_id", contacts(5))
+    assert all(o.ok for o in outcomes)
+    assert sandbox.count(path_contains="/batch/upsert", status=502) == 2
+    assert gateway.calls["upsert"] == 3
+
+
+def test_timeouts_become_typed_errors(hubspot: tuple[HubSpotSandbox, str]) -> None:
+    sandbox, url = hubspot
+    gateway = gateway_for(url, timeout=0.3, max_attempts=2)
+    sandbox.set_fault(timeout_rate=1.0, timeout_seconds=2.0)
+    with pytest.raises(HubSpotTimeoutError):
+        ensure_schema(gateway, SCHEMA)
+    assert gateway.calls["properties"] == 2
+
+
+def test_bad_token_is_an_auth_error_and_not_retried(hubspot: tuple[HubSpotSandbox, str]) -> None:
+    _, url = hubspot
+    gateway = HubSpotGateway(url, Secret("pat-na1-00000000-0000-0000-0000-000000000000"),
+                             sleep=lambda s: None)
+    with pytest.raises(HubSpotAuthError) as caught:
+        ensure_schema(gateway, SCHEMA)
+    assert gateway.total_calls == 1
+    assert "pat-na1" not in str(caught.value)
+
+
+def test_daily_limit_stops_at_once(ready: tuple[HubSpotSandbox, HubSpotGateway]) -> None:
+    sandbox, gateway = ready
+    sandbox.set_rate_limit(per_10s=None, daily=1)
+    gateway.upsert("contacts", "workways_user_id", contacts(1))
+    with pytest.raises(HubSpotRateLimitError) as caught:
+        gateway.upsert("contacts", "workways_user_id", contacts(1, start=1))
+    assert caught.value.daily and not caught.value.retriable
+    assert sandbox.count(status=429) == 1
+
+
+def test_associations_are_created_and_removed(ready: tuple[HubSpotSandbox, HubSpotGateway]) -> None:
+    sandbox, gateway = ready
+    (person,) = gateway.upsert("contacts", "workways_user_id", contacts(1))
+    companies = gateway.upsert("companies", "workways_org_id", [
+        UpsertRecord(f"o{i}", {"workways_org_id": f"o{i}", "name": f"Org {i}"}) for i in range(2)
+    ])
+    first, second = (c.hubspot_id or "" for c in companies)
+    pid = person.hubspot_id or ""
+    assert gateway.associate([(pid, first)]) == {(pid, first)}
+    gateway.remove_associations([(pid, first)])
+    assert gateway.associate([(pid, second)]) == {(pid, second)}
+    assert sandbox.store.associations("contacts", pid, "companies") == [second]
+
+
+@pytest.mark.slow
+def test_burst_under_a_small_rate_limit_is_paced(hubspot: tuple[HubSpotSandbox, str]) -> None:
+    """10 requests per 10 s: 30 calls all succeed and HubSpot answers few 429s."""
+    sandbox, url = hubspot
+    gateway = HubSpotGateway(url, Secret(SANDBOX_HUBSPOT_TOKEN))  # real clock and sleep
+    ensure_schema(gateway, SCHEMA)
+    sandbox.clear_log()
+    sandbox.set_rate_limit(per_10s=10)
+    for n in range(30):
+        outcomes = gateway.upsert("contacts", "workways_user_id", contacts(1, start=n))
+        assert outcomes[0].ok
+    assert sandbox.count(path_contains="/batch/upsert", status=200) == 30
+    assert sandbox.count(status=429) <= 3
