@@ -65,9 +65,11 @@ def configure(level: str = "INFO", fmt: str = "text", stream: object = None) -> 
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.set_name("syncworker")
     root = logging.getLogger()
     for existing in list(root.handlers):
-        root.removeHandler(existing)
+        if existing.get_name() == "syncworker":  # ours from an earlier call; others stay
+            root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(level)
     for name in QUIET_LOGGERS:

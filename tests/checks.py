@@ -83,7 +83,10 @@ def assert_no_duplicates(boxes: Sandboxes) -> None:
 
 def assert_snapshot_equals_hubspot(boxes: Sandboxes, store: SnapshotStore) -> None:
     problems = []
-    for stream, object_type in ((WORKWAYS_ORGANIZATIONS, "companies"), (WORKWAYS_USERS, "contacts")):
+    for stream, object_type in (
+        (WORKWAYS_ORGANIZATIONS, "companies"),
+        (WORKWAYS_USERS, "contacts"),
+    ):
         hubspot = hubspot_by_key(boxes, object_type, stream.id_property)
         snapshot = store.load(stream.name, list(hubspot))
         for source_id, snap in snapshot.items():

@@ -98,8 +98,9 @@ def pg_connection(postgres_engine) -> Iterator[Connection]:  # type: ignore[no-u
 @pytest.fixture
 def sessions(pg_connection: Connection) -> sessionmaker[Session]:
     """Sessions bound to the test's transaction: their commits become savepoints."""
-    return sessionmaker(bind=pg_connection, expire_on_commit=False,
-                        join_transaction_mode="create_savepoint")
+    return sessionmaker(
+        bind=pg_connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+    )
 
 
 @pytest.fixture

@@ -33,8 +33,15 @@ def gateway_for(url: str, **kw: object) -> HubSpotGateway:
 
 def contacts(n: int, start: int = 0) -> list[UpsertRecord]:
     return [
-        UpsertRecord(f"u{i:05d}", {"workways_user_id": f"u{i:05d}", "email": f"person{i}@example.com",
-                                   "firstname": f"Person {i}", "workways_newsletter_optin": "true"})
+        UpsertRecord(
+            f"u{i:05d}",
+            {
+                "workways_user_id": f"u{i:05d}",
+                "email": f"person{i}@example.com",
+                "firstname": f"Person {i}",
+                "workways_newsletter_optin": "true",
+            },
+        )
         for i in range(start, start + n)
     ]
 
@@ -90,11 +97,12 @@ def test_invalid_email_fails_alone(ready: tuple[HubSpotSandbox, HubSpotGateway],
 def test_email_owned_by_another_contact_is_a_conflict_for_that_record_only(
     ready: tuple[HubSpotSandbox, HubSpotGateway],
 ) -> None:
-    sandbox, gateway = ready
+    _, gateway = ready
     (owner,) = gateway.upsert("contacts", "workways_user_id", contacts(1, start=500))
     records = contacts(10)
-    records[4] = UpsertRecord(records[4].key, {**records[4].properties,
-                                               "email": "person500@example.com"})
+    records[4] = UpsertRecord(
+        records[4].key, {**records[4].properties, "email": "person500@example.com"}
+    )
     outcomes = {o.key: o for o in gateway.upsert("contacts", "workways_user_id", records)}
     conflict = outcomes.pop(records[4].key)
     assert not conflict.ok and conflict.category == "CONFLICT"
@@ -102,7 +110,9 @@ def test_email_owned_by_another_contact_is_a_conflict_for_that_record_only(
     assert all(o.ok for o in outcomes.values())
 
 
-def test_server_errors_are_retried_then_succeed(ready: tuple[HubSpotSandbox, HubSpotGateway]) -> None:
+def test_server_errors_are_retried_then_succeed(
+    ready: tuple[HubSpotSandbox, HubSpotGateway],
+) -> None:
     sandbox, gateway = ready
     sandbox.set_fault(fail_next=2, fail_status=502)
     outcomes = gateway.upsert("contacts", "workways_user_id", contacts(5))
@@ -122,8 +132,9 @@ def test_timeouts_become_typed_errors(hubspot: tuple[HubSpotSandbox, str]) -> No
 
 def test_bad_token_is_an_auth_error_and_not_retried(hubspot: tuple[HubSpotSandbox, str]) -> None:
     _, url = hubspot
-    gateway = HubSpotGateway(url, Secret("pat-na1-00000000-0000-0000-0000-000000000000"),
-                             sleep=lambda s: None)
+    gateway = HubSpotGateway(
+        url, Secret("pat-na1-00000000-0000-0000-0000-000000000000"), sleep=lambda s: None
+    )
     with pytest.raises(HubSpotAuthError) as caught:
         ensure_schema(gateway, SCHEMA)
     assert gateway.total_calls == 1
@@ -143,9 +154,11 @@ def test_daily_limit_stops_at_once(ready: tuple[HubSpotSandbox, HubSpotGateway])
 def test_associations_are_created_and_removed(ready: tuple[HubSpotSandbox, HubSpotGateway]) -> None:
     sandbox, gateway = ready
     (person,) = gateway.upsert("contacts", "workways_user_id", contacts(1))
-    companies = gateway.upsert("companies", "workways_org_id", [
-        UpsertRecord(f"o{i}", {"workways_org_id": f"o{i}", "name": f"Org {i}"}) for i in range(2)
-    ])
+    companies = gateway.upsert(
+        "companies",
+        "workways_org_id",
+        [UpsertRecord(f"o{i}", {"workways_org_id": f"o{i}", "name": f"Org {i}"}) for i in range(2)],
+    )
     first, second = (c.hubspot_id or "" for c in companies)
     pid = person.hubspot_id or ""
     assert gateway.associate([(pid, first)]) == {(pid, first)}

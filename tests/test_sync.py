@@ -14,8 +14,13 @@ from syncworker.streams import WORKWAYS_ORGANIZATIONS, WORKWAYS_USERS
 from tests.checks import assert_converged, hubspot_by_key
 from tests.conftest import Wired
 
-WRITE_PATHS = ("/batch/upsert", "/batch/associate", "/batch/archive", "/batch/create",
-               "/batch/update")
+WRITE_PATHS = (
+    "/batch/upsert",
+    "/batch/associate",
+    "/batch/archive",
+    "/batch/create",
+    "/batch/update",
+)
 
 
 def write_calls(wired: Wired) -> int:
@@ -27,8 +32,9 @@ class RecordingGateway(HubSpotGateway):
 
     sent: list[tuple[str, UpsertRecord]]
 
-    def upsert(self, object_type: str, id_property: str, records: Sequence[UpsertRecord],
-               **kw: Any) -> list[RecordOutcome]:
+    def upsert(
+        self, object_type: str, id_property: str, records: Sequence[UpsertRecord], **kw: Any
+    ) -> list[RecordOutcome]:
         self.sent.extend((object_type, r) for r in records)
         return super().upsert(object_type, id_property, records, **kw)
 
@@ -141,7 +147,9 @@ def test_dry_run_writes_nothing_anywhere(wired: Wired) -> None:
     assert {c.action for c in result.planned} == {"create"}
     assert len(wired.boxes.hubspot.request_log) == 0
     assert wired.store.recent_runs() == []
-    assert wired.store.load(WORKWAYS_ORGANIZATIONS.name, [c.source_id for c in result.planned]) == {}
+    assert (
+        wired.store.load(WORKWAYS_ORGANIZATIONS.name, [c.source_id for c in result.planned]) == {}
+    )
 
 
 def test_dry_run_lists_changed_fields(wired: Wired) -> None:

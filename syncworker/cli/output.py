@@ -35,15 +35,16 @@ def describe_error(exc: SyncWorkerError) -> str:
 class ProgressPrinter:
     """One line per page on stderr, overwritten in place on a terminal."""
 
-    def __init__(self, stream: TextIO = sys.stderr) -> None:
-        self.stream = stream
-        self.tty = stream.isatty()
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
 
     def __call__(self, event: Progress) -> None:
         c = event.counts
         line = (
             f"{event.stream}: page {event.page}/{event.pages or '?'} · seen {c['seen']} · "
-            f"created {c['created']} · updated {c['updated']} · failed {c['failed']}"
+            f"unchanged {c['unchanged']} · queued {event.queued} · created {c['created']} · "
+            f"updated {c['updated']} · failed {c['failed']}"
         )
         self.stream.write(("\r" + line.ljust(100)) if self.tty else line + "\n")
         self.stream.flush()

@@ -65,6 +65,7 @@ class Progress:
     page: int
     pages: int
     counts: Counter[str]
+    queued: int = 0  # changes waiting for a full batch
 
 
 @dataclass
@@ -186,7 +187,7 @@ class SyncEngine:
             self.store.mark_seen(stream.name, records)
         self._flush(state)
         if self.progress:
-            self.progress(Progress(stream.name, page.page, page.pages, counts))
+            self.progress(Progress(stream.name, page.page, page.pages, counts, len(state.pending)))
 
     def _desired(
         self, state: _RunState, source_id: str, record: dict[str, Any], snapshot: Snapshot | None

@@ -1,0 +1,42 @@
+"""Generates the README's mapping table from :mod:`syncworker.mapping`.
+
+``python -m syncworker.docs`` prints it; a test checks the README holds it verbatim.
+"""
+
+from __future__ import annotations
+
+from syncworker.mapping import COMPANY_MAPPING, CONTACT_MAPPING, FieldMap, ObjectMapping
+
+
+def _row(f: FieldMap, detail: bool) -> str:
+    notes = []
+    if f.unique:
+        notes.append("unique key")
+    if f.standard:
+        notes.append("HubSpot standard")
+    if f.personal:
+        notes.append("personal data")
+    if f.writeback:
+        notes.append(f"two-way: `{f.writeback}`")
+    if detail:
+        notes.append("single-mode detail, summarised")
+    source = f"`{f.source}`"
+    return f"| {source} | `{f.target}` | {f.kind.hubspot_type} | {', '.join(notes)} |"
+
+
+def mapping_table(mapping: ObjectMapping) -> str:
+    rows = ["| Workways field | HubSpot property | type | notes |", "|---|---|---|---|"]
+    rows += [_row(f, False) for f in mapping.fields]
+    rows += [_row(f, True) for f in mapping.detail_fields]
+    return "\n".join(rows)
+
+
+def mapping_tables() -> str:
+    return (
+        "#### Users → contacts\n\n" + mapping_table(CONTACT_MAPPING) + "\n\n"
+        "#### Organizations → companies\n\n" + mapping_table(COMPANY_MAPPING) + "\n"
+    )
+
+
+if __name__ == "__main__":
+    print(mapping_tables())

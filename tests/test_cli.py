@@ -1,0 +1,115 @@
+"""The command line, in-process, against the sandboxes and a SQLite store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from syncworker.cli.main import main
+from syncworker.locks import stream_lock
+from syncworker.sandbox.runner import Sandboxes
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Sandboxes]:
+    with Sandboxes(users=60, orgs=8, seed=5) as boxes:
+        for name, value in boxes.environment(f"sqlite:///{tmp_path / 'cli.db'}").items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.delenv("REDIS_URL", raising=False)
+        monkeypatch.delenv("LOG_LEVEL", raising=False)
+        yield boxes
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_malformed_setting_is_one_line_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HUBSPOT_BASE_URL", "api.hubapi.com")
+    code, _, err = run(capsys, "status")
+    assert code == 2
+    assert err.strip().count("\n") == 0 and "HUBSPOT_BASE_URL" in err
+    assert "Traceback" not in err
+
+
+def test_missing_credentials_exit_2(
+    env: Sandboxes, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("WORKWAYS_API_TOKEN")
+    assert run(capsys, "db", "upgrade")[0] == 0
+    code, _, err = run(capsys, "sync")
+    assert code == 2 and "WORKWAYS_API_TOKEN" in err
+
+
+def test_unmigrated_database_is_explained(
+    env: Sandboxes, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "sync")
+    assert code == 2 and "syncworker db upgrade" in err
+
+
+def test_laptop_mode_sync_status_and_dry_run(
+    env: Sandboxes, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(capsys, "db", "upgrade")[0] == 0
+    code, out, err = run(capsys, "sync")
+    assert code == 0, err
+    assert "workways.users (incremental) run #2: succeeded" in out
+    assert "seen 60, created 60" in out and "HubSpot calls:" in out
+    assert "page 1/1" in err  # progress
+    user = env.workways.users()[0]
+    env.workways.update_user(user["_id"], title="Night porter")
+    code, out, _ = run(capsys, "sync", "--entity", "users", "--dry-run")
+    assert code == 0 and "'Night porter'" in out and "updated 1" in out
+    code, out, _ = run(capsys, "status")
+    assert code == 0 and "workways.users" in out and "0 retrying, 0 quarantined" in out
+    assert len(env.hubspot.store.objects("contacts")) == 60
+
+
+def test_record_failures_exit_1_and_can_be_retried(
+    env: Sandboxes, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "db", "upgrade")
+    bad = next(u for u in env.workways.users() if not u["isUserArchived"])
+    env.workways.update_user(bad["_id"], email="nobody-at-example")
+    code, out, _ = run(capsys, "sync")
+    assert code == 1 and "1 record(s) failed: see `syncworker failures list`" in out
+    code, out, _ = run(capsys, "failures", "list")
+    assert bad["_id"] in out and "upsert" in out and "nobody-at-example" not in out
+    env.workways.update_user(bad["_id"], email="somebody@example.com")
+    code, out, _ = run(capsys, "failures", "retry", "--all", "--now")
+    assert code == 0 and "released 1 failure(s)" in out
+    assert run(capsys, "failures", "list")[1].strip() == "no failures"
+
+
+def test_refused_credentials_abort_with_exit_3(
+    env: Sandboxes, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "db", "upgrade")
+    monkeypatch.setenv("WORKWAYS_API_TOKEN", "ww_dev_" + "0" * 64)
+    code, out, err = run(capsys, "sync")
+    assert code == 3 and "Workways refused the credentials" in err
+    assert "ww_dev_" not in err + out
+
+
+def test_run_in_progress_is_refused(
+    env: Sandboxes,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    redis_client: redis.Redis[bytes],
+) -> None:
+    from tests.conftest import REDIS_TEST_URL
+
+    run(capsys, "db", "upgrade")
+    monkeypatch.setenv("REDIS_URL", REDIS_TEST_URL)
+    with stream_lock(redis_client, "workways.organizations"):
+        code, _, err = run(capsys, "sync")
+    assert code == 3 and "already in progress" in err
+    assert run(capsys, "sync")[0] == 0
