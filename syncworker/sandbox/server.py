@@ -29,12 +29,18 @@ class ServerThread:
         self.host = host
         self.port = port or free_port(host)
         config = uvicorn.Config(
-            app, host=self.host, port=self.port, log_level="warning", access_log=False,
-            lifespan="off", timeout_keep_alive=30,
+            app,
+            host=self.host,
+            port=self.port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_keep_alive=30,
         )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True,
-                                        name=f"sandbox:{self.port}")
+        self._thread = threading.Thread(
+            target=self._server.run, daemon=True, name=f"sandbox:{self.port}"
+        )
 
     @property
     def url(self) -> str:
