@@ -30,7 +30,7 @@ import logging
 from collections.abc import Callable, Iterator, Sequence
 from typing import Generic, Protocol, TypeVar
 
-from syncworker.errors import PaginationLoopError
+from syncworker.errors import PaginationLoopError, SourceDataError
 
 __all__ = ["NumberedPage", "PageNumberPaginator"]
 
@@ -65,15 +65,33 @@ class PageNumberPaginator(Generic[P]):
     iteration starts a fresh walk from page 1.
     """
 
-    def __init__(self, fetch: Callable[[int], P], *, source: str) -> None:
+    def __init__(
+        self,
+        fetch: Callable[[int], P],
+        *,
+        source: str,
+        unreadable: Callable[[int, int, int, SourceDataError], P] | None = None,
+    ) -> None:
+        """``unreadable(number, pages, total, error)``, when given, stands in for a page
+        after the first whose answer was malformed, so the walk goes on; the
+        first page (which says how many there are) must always be readable."""
         self._fetch = fetch
         self._source = source
+        self._unreadable = unreadable
 
     def __iter__(self) -> Iterator[P]:
         guard = _LoopGuard(self._source)
         number = 1
         while True:
-            page = self._fetch(number)
+            try:
+                page = self._fetch(number)
+            except PaginationLoopError:
+                raise
+            except SourceDataError as exc:
+                if self._unreadable is None or guard.pages is None or guard.total is None:
+                    raise
+                logger.warning("%s page %d unreadable, skipped: %s", self._source, number, exc)
+                page = self._unreadable(number, guard.pages, guard.total, exc)
             guard.check(number, page)
             yield page
             if number >= page.pages:
@@ -89,6 +107,15 @@ class _LoopGuard:
         self._pages: int | None = None
         self._total: int | None = None
         self._seen: dict[bytes, int] = {}
+
+    @property
+    def pages(self) -> int | None:
+        """The page count the first page announced (None before it)."""
+        return self._pages
+
+    @property
+    def total(self) -> int | None:
+        return self._total
 
     def check(self, number: int, page: NumberedPage) -> None:
         where = f"{self._source} page {number}"

@@ -1231,14 +1231,32 @@ def _page_2_is(response: Callable[[], httpx.Response]) -> Handler:
 def test_malformed_pages_are_data_errors_naming_endpoint_and_page(
     response: Callable[[], httpx.Response], words: str
 ) -> None:
+    """A malformed page after the first is reported and skipped; the walk goes on."""
     client, harness = make(_page_2_is(response))
-    seen: list[WorkwaysUser] = []
-    err = raises(SourceDataError, lambda: seen.extend(client.iter_users()))
+    pages = list(client.iter_user_pages())
+    assert [len(p.items) for p in pages] == [200, 0, 200]  # pages 1 and 3 delivered
+    (err,) = pages[1].rejected
+    assert err.record_id is None and err.page == 2
     assert "Workways GET /api/user-info page 2" in str(err)
     assert words in str(err)
+    assert client.calls == 3 and harness.sleeps == []  # not retried
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        lambda: body(200, '{"retcode": 1, "data": {"items": ['),
+        lambda: body(200, "<!DOCTYPE html><html>502</html>", "text/html"),
+        lambda: httpx.Response(200, json={"retcode": 1, "data": {"items": {}, "total": 1}}),
+    ],
+    ids=["broken-json", "html", "items-dict"],
+)
+def test_malformed_first_page_stops_the_walk(response: Callable[[], httpx.Response]) -> None:
+    """Without a readable first page nobody knows how many pages there are."""
+    client, _ = make(lambda request: response())
+    err = raises(SourceDataError, lambda: list(client.iter_users()))
+    assert "Workways GET /api/user-info page 1" in str(err)
     assert not isinstance(err, (SourceNotFoundError, RecordValidationError))
-    assert len(seen) == 200  # page 1 was delivered
-    assert client.calls == 2 and harness.sleeps == []  # not retried
 
 
 # --------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from pydantic import BaseModel
 from syncworker import __version__
 from syncworker.config import Secret
 from syncworker.errors import (
+    RecordValidationError,
     SourceAuthError,
     SourceConnectionError,
     SourceDataError,
@@ -250,7 +251,20 @@ class WorkwaysClient:
             data = self._call("GET", path, where, params=query, page=number)
             return parse_page(data, model, where=where, number=number)
 
-        return iter(PageNumberPaginator(fetch, source=f"Workways GET {path}"))
+        def unreadable(number: int, pages: int, total: int, error: SourceDataError) -> Page[R]:
+            rejection = RecordValidationError(str(error), record_id=None, page=number)
+            return Page(
+                items=[],
+                total=total,
+                page=number,
+                limit=self.page_size,
+                pages=pages,
+                rejected=[rejection],
+            )
+
+        return iter(
+            PageNumberPaginator(fetch, source=f"Workways GET {path}", unreadable=unreadable)
+        )
 
     def _call(
         self,
