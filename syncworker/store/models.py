@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -104,3 +104,67 @@ class RecordFailure(Base):
     next_retry_at: Mapped[datetime | None]
     quarantined_at: Mapped[datetime | None]
     last_run_id: Mapped[int | None]
+
+
+class WebhookEvent(Base):
+    """One HubSpot webhook event, stored raw as received (after its signature checked)."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (Index("ix_webhook_events_pending", "processed_at", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    event_id: Mapped[str | None] = mapped_column(String(64))  # not guaranteed unique by HubSpot
+    subscription_type: Mapped[str] = mapped_column(String(64))  # "contact.propertyChange"
+    object_type: Mapped[str] = mapped_column(String(32))  # "contacts" | "companies"
+    object_id: Mapped[str] = mapped_column(String(32))  # HubSpot id
+    property_name: Mapped[str | None] = mapped_column(String(128))
+    occurred_at: Mapped[int | None] = mapped_column(BigInteger)  # epoch ms, as HubSpot sent it
+    raw: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    processed_at: Mapped[datetime | None]
+
+
+class WritebackIntent(Base):
+    """The outbox: one HubSpot → Workways change to apply, written before calling Workways."""
+
+    __tablename__ = "writeback_intents"
+    __table_args__ = (Index("ix_writeback_intents_open", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stream: Mapped[str] = mapped_column(String(64))  # "workways.users"
+    source_id: Mapped[str] = mapped_column(String(64))
+    hubspot_id: Mapped[str] = mapped_column(String(32))
+    property: Mapped[str] = mapped_column(String(128))  # HubSpot property
+    parameter: Mapped[str] = mapped_column(String(64))  # Workways parameter ("optin", "rentalEndAt")
+    value: Mapped[str] = mapped_column(Text)  # as HubSpot stores it
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    # pending | done | superseded | quarantined
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)  # redacted
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    done_at: Mapped[datetime | None]
+
+
+class Checkpoint(Base):
+    """Where a polling stream stopped: HubSpot's last-modified stamp, epoch ms."""
+
+    __tablename__ = "checkpoints"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TaskDelivery(Base):
+    """How many times a Celery task was delivered: stops a poison task looping forever."""
+
+    __tablename__ = "task_deliveries"
+
+    task_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    task_name: Mapped[str] = mapped_column(String(128))
+    deliveries: Mapped[int] = mapped_column(Integer, default=1)
+    first_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_at: Mapped[datetime] = mapped_column(default=utcnow)
+    quarantined_at: Mapped[datetime | None]
