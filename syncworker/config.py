@@ -73,6 +73,7 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str | None = None
     sync_interval_seconds: int = 900
+    lock_ttl_seconds: int = 300
     http_timeout_seconds: float = 30.0
     max_record_attempts: int = 5
     rate_budget: RateBudget = field(default_factory=RateBudget)
@@ -162,6 +163,7 @@ class Settings:
             database_url=database_url,
             redis_url=redis_url,
             sync_interval_seconds=int(positive_number("SYNC_INTERVAL_SECONDS", 900)),
+            lock_ttl_seconds=int(positive_number("SYNC_LOCK_TTL_SECONDS", 300)),
             http_timeout_seconds=positive_number("HTTP_TIMEOUT_SECONDS", 30.0),
             max_record_attempts=int(positive_number("MAX_RECORD_ATTEMPTS", 5)),
             rate_budget=budget,

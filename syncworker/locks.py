@@ -16,7 +16,7 @@ from redis.exceptions import LockError
 
 from syncworker.errors import RunInProgressError
 
-LOCK_TTL_SECONDS = 600
+LOCK_TTL_SECONDS = 300  # renewed on every page; SYNC_LOCK_TTL_SECONDS overrides
 
 
 class Heartbeat(Protocol):
@@ -43,11 +43,12 @@ def stream_lock(
         raise RunInProgressError(f"a run of {stream} is already in progress; try again later")
 
     def heartbeat() -> None:
-        with contextlib.suppress(LockError):
+        # Redis briefly away: the lock lives on until its expiry; the run goes on.
+        with contextlib.suppress(LockError, redis.RedisError):
             lock.reacquire()
 
     try:
         yield heartbeat
     finally:
-        with contextlib.suppress(LockError):
+        with contextlib.suppress(LockError, redis.RedisError):
             lock.release()

@@ -100,7 +100,9 @@ class Services:
         results = []
         with self.workways() as source:
             for stream in chosen:
-                with stream_lock(None if dry_run else self.redis, stream.name) as heartbeat:
+                lock_client = None if dry_run else self.redis
+                ttl = self.settings.lock_ttl_seconds
+                with stream_lock(lock_client, stream.name, ttl) as heartbeat:
 
                     def on_page(event: Progress, beat: Callable[[], None] = heartbeat) -> None:
                         beat()

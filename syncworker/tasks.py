@@ -1,8 +1,11 @@
 """Celery tasks: thin wrappers that call the same services the CLI uses.
 
-Task arguments are entity names and flags only: never personal data or
-credentials. Tasks are late-acknowledged and idempotent (a redelivered sync
-pushes at most what was not confirmed yet).
+Task arguments are entity names, flags and database ids only: never personal
+data or credentials. Tasks are late-acknowledged and idempotent: a redelivered
+sync pushes at most what was not confirmed yet. Retries of failed HTTP calls
+happen in one layer only, the clients; a run that still fails is recorded as
+aborted and the next scheduled run starts over. A task that keeps killing its
+worker is counted in the database and quarantined after a few deliveries.
 """
 
 from __future__ import annotations
@@ -15,9 +18,10 @@ from celery import Task, chain
 
 from syncworker.celery_app import app
 from syncworker.config import Settings
-from syncworker.errors import RunInProgressError, SyncWorkerError, is_retriable
+from syncworker.errors import RunInProgressError
 from syncworker.logs import log_context
 from syncworker.services import Services
+from syncworker.store.ledger import TaskLedger
 
 log = logging.getLogger(__name__)
 
@@ -29,25 +33,26 @@ def services() -> Services:
 
 
 class SyncWorkerTask(Task):  # type: ignore[misc]
-    """Base of every task: log context, late acks, retries of retriable errors only."""
+    """Base of every task: log context, late acks, poison-task quarantine."""
 
     acks_late = True
     reject_on_worker_lost = True
-    max_retries = 5
-    retry_backoff_base = 30
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        with log_context(task_id=self.request.id, task=self.name):
+        task_id = self.request.id
+        with log_context(task_id=task_id, task=self.name):
+            if task_id is None:  # called directly, not delivered by a broker
+                return super().__call__(*args, **kwargs)
+            ledger = TaskLedger(services().store.sessions)
+            if not ledger.deliver(task_id, self.name):
+                log.error(
+                    "task %s quarantined: delivered too many times without finishing", task_id
+                )
+                return {"quarantined": task_id}
             try:
                 return super().__call__(*args, **kwargs)
-            except SyncWorkerError as exc:
-                if is_retriable(exc) and self.request.retries < self.max_retries:
-                    countdown = self.retry_backoff_base * 2**self.request.retries
-                    log.warning(
-                        "%s failed (%s); retrying in %ss", self.name, type(exc).__name__, countdown
-                    )
-                    raise self.retry(countdown=countdown, exc=None) from None
-                raise
+            finally:
+                ledger.finished(task_id)
 
 
 @app.task(base=SyncWorkerTask, bind=True, name="syncworker.sync_stream")

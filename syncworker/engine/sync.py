@@ -25,6 +25,7 @@ from syncworker.errors import HubSpotError, SourceError
 from syncworker.hubspot.gateway import BATCH_LIMIT, HubSpotGateway
 from syncworker.hubspot.responses import UpsertRecord
 from syncworker.hubspot.schema import ensure_schema
+from syncworker.logs import log_context
 from syncworker.mapping import ARCHIVED_PROPERTY, custom_properties
 from syncworker.redaction import redact
 from syncworker.store.snapshots import Confirmation, Snapshot, SnapshotStore
@@ -114,6 +115,12 @@ class SyncEngine:
             result.run_id = self.store.start_run(stream.name, trigger, mode)
         state = _RunState(stream, result, full, dry_run)
         calls_before = self._calls()
+        with log_context(run_id=result.run_id, stream=stream.name):
+            self._run(state, calls_before)
+        return result
+
+    def _run(self, state: _RunState, calls_before: tuple[Counter[str], int]) -> None:
+        stream, result = state.stream, state.result
         try:
             for page in stream.pages(self.source):
                 self._process_page(state, page)
@@ -129,7 +136,6 @@ class SyncEngine:
             raise
         finally:
             self._finish(state, calls_before)
-        return result
 
     def _calls(self) -> tuple[Counter[str], int]:
         hubspot = Counter(self.gateway.calls) if self.gateway else Counter[str]()

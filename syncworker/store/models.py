@@ -135,7 +135,7 @@ class WritebackIntent(Base):
     source_id: Mapped[str] = mapped_column(String(64))
     hubspot_id: Mapped[str] = mapped_column(String(32))
     property: Mapped[str] = mapped_column(String(128))  # HubSpot property
-    parameter: Mapped[str] = mapped_column(String(64))  # Workways parameter ("optin", "rentalEndAt")
+    parameter: Mapped[str] = mapped_column(String(64))  # Workways name: "optin", "rentalEndAt"
     value: Mapped[str] = mapped_column(Text)  # as HubSpot stores it
     status: Mapped[str] = mapped_column(String(16), default="pending")
     # pending | done | superseded | quarantined

@@ -51,6 +51,7 @@ class Confirmation:
 
 class SnapshotStore:
     def __init__(self, sessions: sessionmaker[Session], clock: Callable[[], datetime] = utcnow):
+        self.sessions = sessions
         self._sessions = sessions
         self._clock = clock
 
