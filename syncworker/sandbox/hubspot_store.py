@@ -1,0 +1,402 @@
+"""Thread-safe in-memory state of the HubSpot sandbox.
+
+Objects (contacts, companies), their property definitions and groups, and the
+associations between them. The batch/search logic lives in
+``hubspot_objects`` and ``hubspot_search``; this module keeps the state, the
+unique-value index and the public inspection API that tests use.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from syncworker.sandbox.hubspot_assoc import AssociationIndex
+from syncworker.sandbox.hubspot_common import (
+    JSON,
+    MODIFIED_PROP,
+    ApiError,
+    BatchOutcome,
+    always_props,
+    invalid_json,
+    iso_ms,
+    missing_attributes,
+    normalize_type,
+    standard_error,
+)
+from syncworker.sandbox.hubspot_schema import (
+    MAX_UNIQUE_PROPERTIES,
+    build_group,
+    build_property,
+    check_value,
+    patch_property,
+)
+from syncworker.sandbox.hubspot_seeds import seed_groups, seed_properties
+
+HISTORY_DEPTH = 20
+
+
+@dataclass
+class Record:
+    id: str
+    props: dict[str, str]
+    created: float
+    updated: float
+    archived: bool = False
+    archived_at: float | None = None
+    # property -> [(value, epoch seconds, sourceType)], newest last
+    history: dict[str, list[tuple[str, float, str]]] = field(default_factory=dict)
+    # what search sees: [(written at, property snapshot)], oldest first
+    versions: list[tuple[float, dict[str, str]]] = field(default_factory=list)
+
+
+class HubSpotStore:
+    """All sandbox state behind one re-entrant lock."""
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.time,
+        invalid_email_mode: str = "multi-status",
+        search_index_lag_seconds: float = 0.0,
+        first_id: int = 1001,
+    ) -> None:
+        if invalid_email_mode not in ("multi-status", "reject-batch"):
+            raise ValueError("invalid_email_mode must be 'multi-status' or 'reject-batch'")
+        self.lock = threading.RLock()
+        self.clock = clock
+        self.invalid_email_mode = invalid_email_mode
+        self.search_index_lag_seconds = search_index_lag_seconds
+        self._next_id = first_id
+        self.records: dict[str, dict[str, Record]] = {"contacts": {}, "companies": {}}
+        self.props: dict[str, dict[str, JSON]] = {t: seed_properties(t) for t in self.records}
+        self.groups: dict[str, dict[str, JSON]] = {t: seed_groups(t) for t in self.records}
+        self.assoc = AssociationIndex()
+        # object type -> unique property -> normalized value -> object id
+        self._unique: dict[str, dict[str, dict[str, str]]] = {
+            "contacts": {"email": {}},
+            "companies": {},
+        }
+
+    # ---------------------------------------------------------- public API
+    def objects(self, object_type: str, include_archived: bool = False) -> list[JSON]:
+        object_type = normalize_type(object_type)
+        with self.lock:
+            return [
+                self._plain(r)
+                for r in self.records[object_type].values()
+                if include_archived or not r.archived
+            ]
+
+    def get(self, object_type: str, object_id: str) -> JSON | None:
+        object_type = normalize_type(object_type)
+        with self.lock:
+            record = self.records[object_type].get(str(object_id))
+            return self._plain(record) if record else None
+
+    def find_by_property(self, object_type: str, name: str, value: str) -> list[JSON]:
+        object_type = normalize_type(object_type)
+        fold = object_type == "contacts" and name == "email"
+        wanted = value.lower() if fold else value
+        with self.lock:
+            return [
+                self._plain(r)
+                for r in self.records[object_type].values()
+                if not r.archived
+                and name in r.props
+                and (r.props[name].lower() if fold else r.props[name]) == wanted
+            ]
+
+    def associations(self, from_type: str, from_id: str, to_type: str) -> list[str]:
+        from_type, to_type = normalize_type(from_type), normalize_type(to_type)
+        with self.lock:
+            if not self.exists(from_type, str(from_id)) or from_type == to_type:
+                return []
+            return [
+                i for i in self.assoc.neighbors(from_type, str(from_id)) if self.exists(to_type, i)
+            ]
+
+    def edit_property(self, object_type: str, object_id: str, name: str, value: str | None) -> None:
+        """Change a value as a person in the HubSpot UI would (bumps the modified date).
+
+        Raises KeyError for an unknown object or property, ValueError for a value
+        the property refuses.
+        """
+        object_type = normalize_type(object_type)
+        with self.lock:
+            record = self.records[object_type].get(str(object_id))
+            if record is None or record.archived:
+                raise KeyError(f"{object_type} {object_id} does not exist")
+            definition = self.props[object_type].get(name)
+            if definition is None:
+                raise KeyError(f"property {name} does not exist on {object_type}")
+            normal, problem = check_value(object_type, definition, value or "")
+            if problem is not None:
+                raise ValueError(problem.message)
+            owner = self.owner(object_type, name, normal)
+            if owner is not None and owner != record.id:
+                raise ValueError(f"value of {name} already belongs to {owner}")
+            self.write(object_type, record, {name: normal}, "CRM_UI")
+
+    def property_definitions(self, object_type: str) -> dict[str, JSON]:
+        object_type = normalize_type(object_type)
+        with self.lock:
+            return copy.deepcopy(self.props[object_type])
+
+    # -------------------------------------------------------- state helpers
+    @staticmethod
+    def _plain(record: Record) -> JSON:
+        out: JSON = {
+            "id": record.id,
+            "properties": dict(record.props),
+            "createdAt": iso_ms(record.created),
+            "updatedAt": iso_ms(record.updated),
+            "archived": record.archived,
+        }
+        if record.archived_at is not None:
+            out["archivedAt"] = iso_ms(record.archived_at)
+        return out
+
+    def exists(self, object_type: str, object_id: str) -> bool:
+        record = self.records[object_type].get(object_id)
+        return record is not None and not record.archived
+
+    def unique_names(self, object_type: str) -> list[str]:
+        return list(self._unique[object_type])
+
+    @staticmethod
+    def fold(object_type: str, name: str, value: str) -> str:
+        return value.lower() if object_type == "contacts" and name == "email" else value
+
+    def owner(self, object_type: str, name: str, value: str) -> str | None:
+        index = self._unique[object_type].get(name)
+        if index is None or value == "":
+            return None
+        return index.get(self.fold(object_type, name, value))
+
+    def lookup(self, object_type: str, name: str, value: str) -> Record | None:
+        """The live object whose (unique, or hs_object_id) property ``name`` equals value."""
+        if name == "hs_object_id":
+            record = self.records[object_type].get(value)
+            return record if record is not None and not record.archived else None
+        owner = self.owner(object_type, name, value)
+        return self.records[object_type][owner] if owner else None
+
+    def new_id(self) -> str:
+        self._next_id += 1
+        return str(self._next_id - 1)
+
+    def create(
+        self, object_type: str, object_id: str, changes: dict[str, str], source: str = "API"
+    ) -> Record:
+        now = self.clock()
+        record = Record(id=object_id, props={}, created=now, updated=now)
+        self.records[object_type][object_id] = record
+        system = {"hs_object_id": object_id, "createdate": iso_ms(now)}
+        self.write(object_type, record, {**changes, **system}, source, force=True)
+        return record
+
+    def write(
+        self,
+        object_type: str,
+        record: Record,
+        changes: dict[str, str],
+        source: str,
+        *,
+        force: bool = False,
+    ) -> bool:
+        """Apply normalized values ("" clears); bump the modified date if anything changed."""
+        now = self.clock()
+        changed = False
+        for name, value in changes.items():
+            if record.props.get(name, "") == value:
+                continue
+            changed = True
+            old = record.props.pop(name, "")
+            index = self._unique[object_type].get(name)
+            if index is not None and old:
+                index.pop(self.fold(object_type, name, old), None)
+            if value:
+                record.props[name] = value
+                if index is not None:
+                    index[self.fold(object_type, name, value)] = record.id
+            history = record.history.setdefault(name, [])
+            history.append((value, now, source))
+            del history[:-HISTORY_DEPTH]
+        if not (changed or force):
+            return False
+        record.updated = now
+        record.props[MODIFIED_PROP[object_type]] = iso_ms(now)
+        self._snapshot(record, now)
+        return True
+
+    def _snapshot(self, record: Record, now: float) -> None:
+        record.versions.append((now, dict(record.props)))
+        horizon = now - self.search_index_lag_seconds
+        settled = [i for i, (t, _) in enumerate(record.versions) if t <= horizon]
+        if settled:
+            del record.versions[: settled[-1]]
+
+    def archive(self, object_type: str, object_id: str) -> None:
+        record = self.records[object_type].get(object_id)
+        if record is None or record.archived:
+            return
+        record.archived = True
+        record.archived_at = self.clock()
+        for name, index in self._unique[object_type].items():
+            value = record.props.get(name)
+            if value and index.get(self.fold(object_type, name, value)) == record.id:
+                del index[self.fold(object_type, name, value)]
+
+    def render(
+        self,
+        object_type: str,
+        record: Record,
+        names: list[str] | None,
+        history: list[str] | None = None,
+        *,
+        nulls: bool = True,
+    ) -> JSON:
+        wanted = list(names) if names is not None else []
+        for name in always_props(object_type):
+            if name not in wanted:
+                wanted.append(name)
+        known = self.props[object_type]
+        props: dict[str, str | None] = {}
+        for name in wanted:
+            if name in known and (nulls or name in record.props):
+                props[name] = record.props.get(name)
+        out: JSON = {
+            "id": record.id,
+            "properties": props,
+            "createdAt": iso_ms(record.created),
+            "updatedAt": iso_ms(record.updated),
+            "archived": record.archived,
+        }
+        if record.archived_at is not None:
+            out["archivedAt"] = iso_ms(record.archived_at)
+        if history:
+            out["propertiesWithHistory"] = {
+                name: [
+                    {"value": v, "timestamp": iso_ms(t), "sourceType": s}
+                    for v, t, s in reversed(record.history.get(name, []))
+                ]
+                for name in history
+                if name in known
+            }
+        return out
+
+    # ---------------------------------------------------------- properties
+    def property(self, object_type: str, name: str, archived: bool = False) -> JSON:
+        definition = self.props[object_type].get(name)
+        if definition is None or definition["archived"] != archived:
+            raise ApiError(
+                404,
+                f"Unable to find property {name} for object type {object_type}",
+                "OBJECT_NOT_FOUND",
+                context={"propertyName": [name]},
+            )
+        return copy.deepcopy(definition)
+
+    def list_properties(self, object_type: str, archived: bool = False) -> list[JSON]:
+        return [
+            copy.deepcopy(d) for d in self.props[object_type].values() if d["archived"] == archived
+        ]
+
+    def create_property(self, object_type: str, body: Any) -> JSON:
+        definition = build_property(body, self.groups[object_type], self.clock())
+        name = definition["name"]
+        if name in self.props[object_type]:
+            raise ApiError(
+                409,
+                f"Property named '{name}' already exists.",
+                "OBJECT_ALREADY_EXISTS",
+                context={"name": [name]},
+            )
+        if definition["hasUniqueValue"]:
+            count = sum(1 for d in self.props[object_type].values() if d["hasUniqueValue"])
+            if count >= MAX_UNIQUE_PROPERTIES:
+                raise ApiError(
+                    400,
+                    f"Cannot create property {name}: the {object_type} object "
+                    f"already has the maximum of {MAX_UNIQUE_PROPERTIES} "
+                    "unique value properties.",
+                    context={"limit": [str(MAX_UNIQUE_PROPERTIES)]},
+                )
+            self._unique[object_type][name] = {}
+        self.props[object_type][name] = definition
+        return copy.deepcopy(definition)
+
+    def update_property(self, object_type: str, name: str, body: Any) -> JSON:
+        current = self.property(object_type, name)
+        updated = patch_property(current, body, self.groups[object_type], self.clock())
+        self.props[object_type][name] = updated
+        return copy.deepcopy(updated)
+
+    def batch_create_properties(self, object_type: str, body: Any) -> BatchOutcome:
+        outcome = BatchOutcome()
+        for item in _inputs(body, "BatchInputPropertyCreate"):
+            try:
+                outcome.results.append(self.create_property(object_type, item))
+            except ApiError as exc:
+                outcome.errors.append(
+                    standard_error(exc.message, exc.category, exc.context or {}, exc.errors)
+                )
+        return outcome
+
+    def batch_read_properties(self, object_type: str, body: Any) -> BatchOutcome:
+        archived = bool(body.get("archived", False)) if isinstance(body, dict) else False
+        outcome = BatchOutcome()
+        missing: list[str] = []
+        for item in _inputs(body, "BatchReadInputPropertyName"):
+            if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+                raise missing_attributes("PropertyName", ["name"])
+            try:
+                outcome.results.append(self.property(object_type, item["name"], archived))
+            except ApiError:
+                missing.append(item["name"])
+        if missing:
+            outcome.errors.append(
+                standard_error(
+                    f"Unable to find properties {missing} for object type {object_type}",
+                    "OBJECT_NOT_FOUND",
+                    {"propertyName": missing},
+                )
+            )
+        return outcome
+
+    def group(self, object_type: str, name: str) -> JSON:
+        group = self.groups[object_type].get(name)
+        if group is None:
+            raise ApiError(
+                404,
+                f"Unable to find property group {name} for object type {object_type}",
+                "OBJECT_NOT_FOUND",
+                context={"groupName": [name]},
+            )
+        return dict(group)
+
+    def create_group(self, object_type: str, body: Any) -> JSON:
+        group = build_group(body)
+        if group["name"] in self.groups[object_type]:
+            raise ApiError(
+                409,
+                f"Property group named '{group['name']}' already exists.",
+                "OBJECT_ALREADY_EXISTS",
+                context={"name": [group["name"]]},
+            )
+        self.groups[object_type][group["name"]] = group
+        return dict(group)
+
+
+def _inputs(body: Any, model: str) -> list[Any]:
+    if not isinstance(body, dict) or not isinstance(body.get("inputs"), list):
+        raise missing_attributes(model, ["inputs"])
+    inputs: list[Any] = body["inputs"]
+    if not inputs:
+        raise invalid_json(f"{model}.inputs must not be empty")
+    return inputs
