@@ -22,8 +22,14 @@ task_acks_late = True
 task_reject_on_worker_lost = True
 worker_prefetch_multiplier = 1
 # Redelivery of an unacknowledged task happens after this many seconds.
+# The sweep that puts messages of dead workers back runs every
+# CELERY_RESTORE_INTERVAL seconds and redelivers those unacknowledged for longer
+# than CELERY_VISIBILITY_TIMEOUT.
 broker_transport_options = {
     "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600")),
+    "unacked_restore_interval": int(os.environ.get("CELERY_RESTORE_INTERVAL", "60")),
+    "unacked_restore_throttle": 1,
+    "socket_connect_timeout": 5,
 }
 broker_connection_retry_on_startup = True
 worker_hijack_root_logger = False

@@ -40,9 +40,11 @@ def holds(check: Callable[[], None]) -> Callable[[], bool]:
 
 
 @contextmanager
-def celery_process(kind: str, env: dict[str, str], *args: str) -> Iterator[subprocess.Popen[bytes]]:
-    """``celery -A syncworker.celery_app <kind>`` in its own process group."""
-    command = [sys.executable, "-m", "celery", "-A", "syncworker.celery_app", kind, *args]
+def celery_process(
+    args: tuple[str, ...], env: dict[str, str], app: str = "syncworker.celery_app"
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``celery -A <app> <args>`` in its own process group, stopped on exit."""
+    command = [sys.executable, "-m", "celery", "-A", app, *args]
     full_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
         command,
@@ -56,6 +58,14 @@ def celery_process(kind: str, env: dict[str, str], *args: str) -> Iterator[subpr
         yield process
     finally:
         stop(process)
+
+
+def send_task(broker_url: str, name: str, **kwargs: object) -> str:
+    """Queue a task on ``broker_url`` by name, as beat or the CLI would."""
+    from syncworker.celery_app import app
+
+    with app.connection_for_write(broker_url) as connection:
+        return str(app.send_task(name, kwargs=kwargs, connection=connection).id)
 
 
 def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> str:
@@ -72,6 +82,7 @@ def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> str:
 
 
 def worker_args(name: str, concurrency: int = 1) -> tuple[str, ...]:
+    """Arguments of a worker process; the process pool, as in production."""
     return (
         "worker",
         f"--concurrency={concurrency}",

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from syncworker.config import Settings
 from syncworker.sandbox.runner import Sandboxes
 from syncworker.services import Services
-from syncworker.config import Settings
 from syncworker.store.snapshots import SnapshotStore
 from tests.checks import assert_converged
 from tests.conftest import Wired
@@ -54,7 +54,10 @@ def test_5000_users_and_600_organizations(big: Wired) -> None:
     assert [r.counts["updated"] for r in results] == [4, 37]
     sent = {(kind, r.key): set(r.properties) for kind, r in gateway.sent}
     assert set(sent) == {("companies", o["_id"]) for o in orgs} | {
-        ("contacts", u["_id"]) for u in users}
-    assert all(props <= {"mobilephone", "workways_vat_number", "workways_updated_at"}
-               for props in sent.values())
+        ("contacts", u["_id"]) for u in users
+    }
+    assert all(
+        props <= {"mobilephone", "workways_vat_number", "workways_updated_at"}
+        for props in sent.values()
+    )
     assert_converged(big.boxes, big.store)

@@ -54,8 +54,8 @@ def test_worker_and_beat_keep_hubspot_converged(broker: str, database: str, tmp_
         env = {**boxes.environment(database), "REDIS_URL": broker, "SYNC_INTERVAL_SECONDS": "2"}
         beat_args = ("beat", f"--schedule={tmp_path / 'beat-schedule'}", "--loglevel=WARNING")
         with (
-            celery_process(worker_args("it")[0], env, *worker_args("it")[1:]) as worker,
-            celery_process(beat_args[0], env, *beat_args[1:]) as beat,
+            celery_process(worker_args("it"), env) as worker,
+            celery_process(beat_args, env) as beat,
         ):
             wait_until(
                 holds(lambda: assert_converged(boxes, store)), 90, "HubSpot to converge to Workways"

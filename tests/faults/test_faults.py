@@ -1,0 +1,120 @@
+"""Fault injection on real worker processes, Redis and PostgreSQL, and the sandboxes.
+
+Every scenario ends with the same three checks: HubSpot equals Workways, no
+duplicates, snapshot equals HubSpot.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+import redis
+from sqlalchemy import select
+
+from syncworker.config import Settings
+from syncworker.sandbox.runner import Sandboxes
+from syncworker.services import Services
+from syncworker.store.database import make_engine, session_factory
+from syncworker.store.ledger import TaskLedger
+from syncworker.store.models import TaskDelivery
+from syncworker.store.snapshots import SnapshotStore
+from tests.checks import assert_converged
+from tests.conftest import REDIS_TEST_URL, create_database, drop_database, service_missing
+from tests.integration import celery_process, holds, send_task, stop, wait_until, worker_args
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+BROKER_URL = REDIS_TEST_URL.rsplit("/", 1)[0] + "/13"
+
+
+@pytest.fixture
+def broker() -> Iterator[str]:
+    client: redis.Redis[bytes] = redis.Redis.from_url(BROKER_URL)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        service_missing("Redis at 127.0.0.1:6379", exc)
+    client.flushdb()
+    yield BROKER_URL
+    client.flushdb()
+
+
+@pytest.fixture
+def database() -> Iterator[str]:
+    name = f"syncworker_faults_{os.getpid()}"
+    try:
+        url = create_database(name)
+    except Exception as exc:
+        service_missing("PostgreSQL at 127.0.0.1:5432", exc)
+    yield url
+    drop_database(name)
+
+
+@pytest.fixture
+def store(database: str) -> Iterator[SnapshotStore]:
+    engine = make_engine(database)
+    yield SnapshotStore(session_factory(engine))
+    engine.dispose()
+
+
+def test_hubspot_answering_500_to_30_percent(database: str, store: SnapshotStore) -> None:
+    with Sandboxes(users=400, orgs=40, seed=8) as boxes:
+        services = Services(Settings.from_env(boxes.environment(database)))
+        services.hubspot._sleep = lambda seconds: None  # backoff without waiting
+        boxes.hubspot.set_fault(error_rate=0.3, error_status=500, seed=1234)
+        try:
+            results = services.sync("all", trigger="cli")
+            statuses = {r.status for r in results}
+        except Exception as exc:  # failed clearly: the error names HubSpot
+            assert "HubSpot" in f"{type(exc).__name__}: {exc}"
+            statuses = {r.status for r in store.recent_runs()}
+        assert statuses <= {"succeeded", "aborted"}
+        assert boxes.hubspot.count(status=500) > 0
+        boxes.hubspot.set_fault(error_rate=0.0)
+        assert all(r.status == "succeeded" for r in services.sync("all", trigger="cli"))
+        assert_converged(boxes, store)
+        services.db.dispose()
+
+
+def test_sigkill_mid_initial_sync_of_10000_contacts(
+    broker: str, database: str, store: SnapshotStore
+) -> None:
+    with Sandboxes(users=10_000, orgs=300, seed=10, latency_ms=25) as boxes:
+        env = {
+            **boxes.environment(database),
+            "REDIS_URL": broker,
+            "CELERY_VISIBILITY_TIMEOUT": "6",
+            "CELERY_RESTORE_INTERVAL": "1",
+            "SYNC_LOCK_TTL_SECONDS": "4",
+        }
+        services = Services(Settings.from_env(env))
+        with celery_process(worker_args("victim"), env) as victim:
+            send_task(broker, "syncworker.sync_all", trigger="cli")
+            wait_until(
+                lambda: len(boxes.hubspot.store.objects("contacts")) >= 2500,
+                120,
+                "the initial sync to be well under way",
+            )
+            stop(victim, sig=9)  # SIGKILL the whole worker, mid-push
+        assert 2500 <= len(boxes.hubspot.store.objects("contacts")) < 10_000
+        with celery_process(worker_args("survivor"), env):
+            wait_until(
+                holds(lambda: assert_converged(boxes, store)), 180, "the redelivered sync to finish"
+            )
+        services.db.dispose()
+
+
+def test_poison_task_is_quarantined_not_redelivered_forever(
+    broker: str, database: str, store: SnapshotStore
+) -> None:
+    env = {"DATABASE_URL": database, "REDIS_URL": broker}
+    task_id = send_task(broker, "tests.poison")
+    ledger = TaskLedger(store.sessions)
+    with celery_process(worker_args("poison"), env, app="tests.faults.poison_app"):
+        wait_until(lambda: ledger.quarantined_count() == 1, 90, "the poison task quarantined")
+    with store.sessions() as session:
+        row = session.scalars(select(TaskDelivery)).one()
+    assert row.task_id == task_id and row.task_name == "tests.poison"
+    assert row.deliveries == 4 and row.quarantined_at is not None
