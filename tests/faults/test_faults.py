@@ -85,7 +85,7 @@ def test_sigkill_mid_initial_sync_of_10000_contacts(
         env = {
             **boxes.environment(database),
             "REDIS_URL": broker,
-            "CELERY_VISIBILITY_TIMEOUT": "6",
+            "CELERY_VISIBILITY_TIMEOUT": "15",
             "CELERY_RESTORE_INTERVAL": "1",
             "SYNC_LOCK_TTL_SECONDS": "4",
         }
