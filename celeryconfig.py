@@ -45,4 +45,10 @@ beat_schedule = {
         # A run that could not start in one interval is superseded by the next one.
         "options": {"expires": _interval},
     },
+    "write-back-hubspot-to-workways": {
+        "task": "syncworker.writeback_poll",
+        "schedule": float(os.environ.get("WRITEBACK_INTERVAL_SECONDS") or 300),
+        "kwargs": {"trigger": "beat"},
+        "options": {"expires": float(os.environ.get("WRITEBACK_INTERVAL_SECONDS") or 300)},
+    },
 }

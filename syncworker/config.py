@@ -74,6 +74,9 @@ class Settings:
     redis_url: str | None = None
     sync_interval_seconds: int = 900
     lock_ttl_seconds: int = 300
+    writeback_interval_seconds: int = 300
+    conflict_policy: str = "hubspot"
+    writeback_retry_seconds: float = 30.0
     http_timeout_seconds: float = 30.0
     max_record_attempts: int = 5
     rate_budget: RateBudget = field(default_factory=RateBudget)
@@ -164,6 +167,9 @@ class Settings:
             redis_url=redis_url,
             sync_interval_seconds=int(positive_number("SYNC_INTERVAL_SECONDS", 900)),
             lock_ttl_seconds=int(positive_number("SYNC_LOCK_TTL_SECONDS", 300)),
+            writeback_interval_seconds=int(positive_number("WRITEBACK_INTERVAL_SECONDS", 300)),
+            writeback_retry_seconds=positive_number("WRITEBACK_RETRY_SECONDS", 30.0),
+            conflict_policy=choice("WRITEBACK_CONFLICT_POLICY", "hubspot", ("hubspot", "workways")),
             http_timeout_seconds=positive_number("HTTP_TIMEOUT_SECONDS", 30.0),
             max_record_attempts=int(positive_number("MAX_RECORD_ATTEMPTS", 5)),
             rate_budget=budget,

@@ -20,7 +20,9 @@ def _row(f: FieldMap, detail: bool) -> str:
         notes.append(f"two-way: `{f.writeback}`")
     if detail:
         notes.append("single-mode detail, summarised")
-    source = f"`{f.source}`"
+    if f.passenger:
+        notes.append("sent with other changes only")
+    source = f"`{f.source}`" if f.source else "— (HubSpot only)"
     return f"| {source} | `{f.target}` | {f.kind.hubspot_type} | {', '.join(notes)} |"
 
 
@@ -28,6 +30,7 @@ def mapping_table(mapping: ObjectMapping) -> str:
     rows = ["| Workways field | HubSpot property | type | notes |", "|---|---|---|---|"]
     rows += [_row(f, False) for f in mapping.fields]
     rows += [_row(f, True) for f in mapping.detail_fields]
+    rows += [_row(f, False) for f in mapping.hubspot_fields]
     return "\n".join(rows)
 
 

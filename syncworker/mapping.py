@@ -74,6 +74,10 @@ class FieldMap:
     personal: bool = False  # personal data: masked in dry-run output, never logged
     writeback: str | None = None  # the Workways write-back parameter (HubSpot → Workways)
     summarise: Callable[[Any], str] | None = None  # detail arrays → readable text
+    # Sent along with the record's other changes, never alone: Workways bumps
+    # ``updatedAt`` on every write, write-backs included, and pushing that
+    # alone would echo every write-back.
+    passenger: bool = False
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,9 @@ class ObjectMapping:
     object_type: str  # "contacts" | "companies"
     fields: tuple[FieldMap, ...]
     detail_fields: tuple[FieldMap, ...] = ()  # single-mode arrays, fetched per record
+    # Edited in HubSpot only and written back; Workways does not return them, so
+    # the sync never pushes them.
+    hubspot_fields: tuple[FieldMap, ...] = ()
 
     @property
     def key(self) -> FieldMap:
@@ -103,11 +110,15 @@ class ObjectMapping:
                 props[f.target] = f.summarise(raw) if f.summarise else normalise(f.kind, raw)
         return props
 
+    def passenger_properties(self) -> frozenset[str]:
+        return frozenset(f.target for f in self.all_fields if f.passenger)
+
     def personal_properties(self) -> frozenset[str]:
         return frozenset(f.target for f in self.all_fields if f.personal)
 
     def writeback_fields(self) -> tuple[FieldMap, ...]:
-        return tuple(f for f in self.all_fields if f.writeback)
+        """The two-way fields: HubSpot edits flow back to Workways."""
+        return tuple(f for f in self.all_fields + self.hubspot_fields if f.writeback)
 
 
 def content_hash(properties: Mapping[str, str]) -> str:
@@ -191,7 +202,7 @@ CONTACT_MAPPING = ObjectMapping(
             B,
             "Workways organization archived",
         ),
-        FieldMap("updatedAt", "workways_updated_at", D, "Workways last update"),
+        FieldMap("updatedAt", "workways_updated_at", D, "Workways last update", passenger=True),
     ),
 )
 
@@ -246,7 +257,7 @@ COMPANY_MAPPING = ObjectMapping(
         FieldMap(
             "contactPhone", "workways_contact_phone", P, "Primary contact phone", personal=True
         ),
-        FieldMap("updatedAt", "workways_updated_at", D, "Workways last update"),
+        FieldMap("updatedAt", "workways_updated_at", D, "Workways last update", passenger=True),
     ),
     detail_fields=(
         FieldMap(
@@ -271,6 +282,10 @@ COMPANY_MAPPING = ObjectMapping(
             summarise=summarise_options,
         ),
     ),
+    hubspot_fields=(
+        FieldMap("", "workways_rental_comment", T, "Rental comment", writeback="rentalComment"),
+        FieldMap("", "workways_rental_url", S, "Client documents URL", writeback="rentalUrl"),
+    ),
 )
 
 
@@ -289,7 +304,7 @@ def custom_properties(*mappings: ObjectMapping) -> list[PropertyDefinition]:
     """Every non-standard property of the given mappings, once each."""
     seen: dict[tuple[str, str], PropertyDefinition] = {}
     for mapping in mappings:
-        for f in mapping.all_fields:
+        for f in mapping.all_fields + mapping.hubspot_fields:
             if not f.standard:
                 seen.setdefault(
                     (mapping.object_type, f.target),

@@ -5,7 +5,7 @@ The CLI and the Celery tasks both come through here, so they run the same code.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -22,7 +22,11 @@ from syncworker.redaction import register_secret
 from syncworker.store.database import make_engine, pending_migrations, session_factory
 from syncworker.store.snapshots import SnapshotStore
 from syncworker.streams import Stream, select_streams
+from syncworker.webhooks.events import WebhookEventStore
 from syncworker.workways.client import WorkwaysClient
+from syncworker.writeback.conflicts import ConflictResolver
+from syncworker.writeback.outbox import Outbox
+from syncworker.writeback.service import WRITEBACK_STREAM, WritebackResult, WritebackService
 
 
 @dataclass
@@ -78,6 +82,45 @@ class Services:
             timeout=self.settings.http_timeout_seconds,
         )
 
+    @cached_property
+    def outbox(self) -> Outbox:
+        return Outbox(self.store.sessions, retry_seconds=self.settings.writeback_retry_seconds)
+
+    @cached_property
+    def webhook_events(self) -> WebhookEventStore:
+        return WebhookEventStore(self.store.sessions)
+
+    def conflicts(self) -> ConflictResolver:
+        return ConflictResolver(self.hubspot, self.outbox, self.settings.conflict_policy)
+
+    def writeback(
+        self, objects: Iterable[tuple[str, str]] | None = None, trigger: str = "poll"
+    ) -> WritebackResult:
+        """Write HubSpot edits back to Workways: ``objects`` given, or found by polling."""
+        self.check_database()
+        with (
+            self.workways() as workways,
+            stream_lock(self.redis, WRITEBACK_STREAM, self.settings.lock_ttl_seconds),
+        ):
+            service = WritebackService(
+                self.store,
+                self.outbox,
+                self.hubspot,
+                workways,
+                max_attempts=self.settings.max_record_attempts,
+            )
+            if objects is None:
+                return service.poll(trigger)
+            return service.run(objects, trigger)
+
+    def process_webhook_events(self, event_ids: list[int]) -> WritebackResult:
+        """The objects named by stored webhook events, re-read and written back."""
+        events = self.webhook_events.get(event_ids)
+        objects = {(e.object_type, e.object_id) for e in events}
+        result = self.writeback(objects, trigger="webhook")
+        self.webhook_events.mark_processed([e.id for e in events])
+        return result
+
     def check_database(self) -> None:
         if pending_migrations(self.db):
             raise ConfigError(
@@ -115,6 +158,7 @@ class Services:
                         gateway,
                         max_attempts=self.settings.max_record_attempts,
                         progress=on_page,
+                        conflicts=None if dry_run else self.conflicts(),
                     )
                     results.append(engine.run(stream, full=full, dry_run=dry_run, trigger=trigger))
         return results

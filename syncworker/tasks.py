@@ -82,3 +82,28 @@ def enqueue_sync(entity: str, *, full: bool = False, trigger: str = "cli") -> st
     if entity == "all":
         return str(sync_all.delay(full=full, trigger=trigger).id)
     return str(sync_stream.delay(entity, full=full, trigger=trigger).id)
+
+
+@app.task(base=SyncWorkerTask, bind=True, name="syncworker.process_webhook_events")
+def process_webhook_events(self: SyncWorkerTask, event_ids: list[int]) -> dict[str, int]:
+    """Re-read the objects these stored events name; write their changes back."""
+    try:
+        result = services().process_webhook_events(event_ids)
+    except RunInProgressError:
+        # Another write-back is running; the events stay pending for the next poll.
+        return {"skipped": len(event_ids)}
+    return {"written": result.written, "failed": result.failed}
+
+
+@app.task(base=SyncWorkerTask, bind=True, name="syncworker.writeback_poll")
+def writeback_poll(self: SyncWorkerTask, trigger: str = "beat") -> dict[str, int]:
+    """The polling fallback: HubSpot objects modified since the checkpoint, plus retries."""
+    svc = services()
+    try:
+        pending = [e.id for e in svc.webhook_events.pending()]
+        if pending:  # events whose dispatch was lost
+            svc.process_webhook_events(pending)
+        result = svc.writeback(trigger=trigger)
+    except RunInProgressError:
+        return {"skipped": 1}
+    return {"written": result.written, "failed": result.failed}

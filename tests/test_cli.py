@@ -113,3 +113,24 @@ def test_run_in_progress_is_refused(
         code, _, err = run(capsys, "sync")
     assert code == 3 and "already in progress" in err
     assert run(capsys, "sync")[0] == 0
+
+
+def test_writeback_command_and_outbox(env: Sandboxes, capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "db", "upgrade")
+    assert run(capsys, "sync")[0] == 0
+    org = next(o for o in env.workways.organizations() if not o["isArchived"])
+    company = next(
+        c
+        for c in env.hubspot.store.objects("companies")
+        if c["properties"]["workways_org_id"] == org["_id"]
+    )
+    env.hubspot.store.edit_property(
+        "companies", company["id"], "workways_rental_comment", "Keys at the front desk"
+    )
+    code, out, _ = run(capsys, "writeback")
+    assert code == 0 and "1 written to Workways" in out
+    assert env.workways.get_organization(org["_id"])["rentalComment"] == "Keys at the front desk"
+    code, out, _ = run(capsys, "writeback", "list", "--status", "done")
+    assert code == 0 and "rentalComment" in out and org["_id"] in out
+    code, out, _ = run(capsys, "status")
+    assert "Write-back outbox: 0 pending, 0 quarantined, 1 done" in out

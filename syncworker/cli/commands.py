@@ -76,6 +76,16 @@ def status(args: argparse.Namespace, settings: Settings) -> int:
             f"  {stream:<24} {stats['records']:>8} records, {stats['in_hubspot']:>8} in HubSpot,"
             f" {stats['archived']:>6} flagged archived"
         )
+    outbox = services.outbox.counts()
+    print(
+        f"\nWrite-back outbox: {outbox.get('pending', 0)} pending, "
+        f"{outbox.get('quarantined', 0)} quarantined, {outbox.get('done', 0)} done"
+    )
+    from syncworker.store.ledger import TaskLedger
+
+    poisoned = TaskLedger(store.sessions).quarantined_count()
+    if poisoned:
+        print(f"Quarantined tasks (killed their worker repeatedly): {poisoned}")
     counts = store.failure_counts()
     print(
         f"\nFailures: {counts['failing']} retrying, {counts['quarantined']} quarantined"
@@ -99,6 +109,39 @@ def failures(args: argparse.Namespace, settings: Settings) -> int:
         for result in results:
             print(output.summary(result))
         return exit_code(results)
+    return EXIT_OK
+
+
+def writeback(args: argparse.Namespace, settings: Settings) -> int:
+    services = Services(settings)
+    services.check_database()
+    if args.writeback_command == "list":
+        rows = services.outbox.listing(args.status)
+        print(output.outbox_table(rows) if rows else "the outbox is empty")
+        return EXIT_OK
+    if args.writeback_command == "retry":
+        released = services.outbox.release(None if args.all else args.ids)
+        print(f"released {released} write-back(s); the next write-back run retries them")
+        return EXIT_OK
+    result = services.writeback(trigger="cli")
+    print(
+        f"write-back: examined {result.examined} HubSpot object(s), {result.intents} change(s) "
+        f"found, {result.written} written to Workways, {result.failed} failed, "
+        f"{result.quarantined} quarantined"
+    )
+    if result.failed:
+        print("  see `syncworker writeback list --status quarantined`")
+    return EXIT_FAILURES if result.failed else EXIT_OK
+
+
+def webhooks(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from syncworker.webhooks.wiring import receiver_app
+
+    app = receiver_app(Services(settings))
+    print(f"receiving HubSpot webhooks on http://{args.host}:{args.port}/webhooks/hubspot")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
     return EXIT_OK
 
 

@@ -63,6 +63,25 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--all", action="store_true")
     retry.add_argument("--now", action="store_true", help="also run a sync right away")
 
+    writeback = commands.add_parser(
+        "writeback", help="write HubSpot edits of two-way fields back to Workways (polling)"
+    )
+    writeback_commands = writeback.add_subparsers(dest="writeback_command", metavar="ACTION")
+    wb_list = writeback_commands.add_parser("list", help="the write-back outbox")
+    wb_list.add_argument("--status", choices=("pending", "done", "superseded", "quarantined"))
+    wb_retry = writeback_commands.add_parser("retry", help="release quarantined write-backs")
+    wb_which = wb_retry.add_mutually_exclusive_group(required=True)
+    wb_which.add_argument("--id", type=int, action="append", dest="ids", metavar="ID")
+    wb_which.add_argument("--all", action="store_true")
+
+    webhooks = commands.add_parser("webhooks", help="HubSpot webhook receiver")
+    webhook_commands = webhooks.add_subparsers(
+        dest="webhooks_command", required=True, metavar="ACTION"
+    )
+    serve = webhook_commands.add_parser("serve", help="receive HubSpot webhooks (ASGI)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+
     sandbox = commands.add_parser("sandbox", help="serve the Workways and HubSpot sandboxes")
     sandbox.add_argument("--users", type=int, default=2000)
     sandbox.add_argument("--orgs", type=int, default=300)
@@ -127,6 +146,8 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         "sync": commands.sync,
         "status": commands.status,
         "failures": commands.failures,
+        "writeback": commands.writeback,
+        "webhooks": commands.webhooks,
         "sandbox": commands.sandbox,
         "demo": commands.demo,
     }[args.command]

@@ -14,7 +14,7 @@ from syncworker.errors import (
     SyncWorkerError,
 )
 from syncworker.redaction import redact
-from syncworker.store.models import RecordFailure, SyncRun
+from syncworker.store.models import RecordFailure, SyncRun, WritebackIntent
 from syncworker.streams import STREAMS
 
 
@@ -110,5 +110,16 @@ def failures_table(failures: Iterable[RecordFailure]) -> str:
         rows.append(
             f"{f.id:>5} {f.stream:<24} {f.source_id:<26} {f.stage:<10} "
             f"{f.attempts:>5} {state:<12} {redact(f.last_error)[:120]}"
+        )
+    return "\n".join(rows)
+
+
+def outbox_table(intents: Iterable[WritebackIntent]) -> str:
+    rows = [f"{'id':>5} {'record':<40} {'parameter':<14} {'status':<12} {'tries':>5} last error"]
+    for i in intents:
+        record = f"{i.stream}:{i.source_id}"
+        rows.append(
+            f"{i.id:>5} {record:<40} {i.parameter:<14} {i.status:<12} {i.attempts:>5} "
+            f"{redact(i.last_error or '')[:100]}"
         )
     return "\n".join(rows)

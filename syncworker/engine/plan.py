@@ -42,12 +42,14 @@ def plan_record(
     snapshot: Snapshot | None,
     *,
     full: bool = False,
+    passengers: frozenset[str] = frozenset(),
 ) -> PlannedChange | None:
     """The change a record needs, or None when HubSpot already holds ``desired``.
 
     A record HubSpot never confirmed is sent whole. A full resync sends every
     property of every record. Otherwise only the properties whose value
-    differs from the last confirmed one are sent.
+    differs from the last confirmed one are sent; ``passengers`` change
+    nothing on their own.
     """
     if snapshot is None or snapshot.hubspot_id is None:
         return PlannedChange(stream, source_id, CREATE, dict(desired))
@@ -56,7 +58,7 @@ def plan_record(
     if snapshot.content_hash == content_hash(desired):
         return None
     changed = {k: v for k, v in desired.items() if snapshot.properties.get(k) != v}
-    if not changed:
+    if not changed or set(changed) <= passengers:
         return None
     previous = {k: snapshot.properties.get(k, "") for k in changed}
     return PlannedChange(stream, source_id, UPDATE, changed, previous)

@@ -18,7 +18,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from syncworker.engine.plan import CREATE, PlannedChange, plan_record
 from syncworker.errors import HubSpotError, SourceError
@@ -33,7 +33,24 @@ from syncworker.streams import SourcePage, Stream, as_record
 
 log = logging.getLogger(__name__)
 
-COUNTERS = ("seen", "created", "updated", "unchanged", "archived", "failed", "quarantined")
+COUNTERS = (
+    "seen",
+    "created",
+    "updated",
+    "unchanged",
+    "archived",
+    "failed",
+    "conflicts",
+    "quarantined",
+)
+
+
+class ConflictPolicy(Protocol):
+    """Decides what to push when a two-way field changed on both sides."""
+
+    def resolve(
+        self, stream: Stream, changes: list[PlannedChange], hubspot_ids: dict[str, str]
+    ) -> tuple[list[PlannedChange], int]: ...
 
 
 @dataclass
@@ -96,12 +113,14 @@ class SyncEngine:
         *,
         max_attempts: int = 5,
         progress: Callable[[Progress], None] | None = None,
+        conflicts: ConflictPolicy | None = None,
     ) -> None:
         self.store = store
         self.source = source
         self.gateway = gateway
         self.max_attempts = max_attempts
         self.progress = progress
+        self.conflicts = conflicts
 
     # ------------------------------------------------------------------- runs
     def run(
@@ -171,6 +190,7 @@ class SyncEngine:
         counts["seen"] += len(records)
         snapshots = self.store.load(stream.name, records)
         held = self.store.quarantined(stream.name, records)
+        passengers = stream.mapping.passenger_properties()
         for source_id, record in records.items():
             if source_id in held:
                 counts["quarantined"] += 1
@@ -179,7 +199,9 @@ class SyncEngine:
             desired = self._desired(state, source_id, record, snapshot)
             if desired is None:
                 continue
-            change = plan_record(stream.name, source_id, desired, snapshot, full=state.full)
+            change = plan_record(
+                stream.name, source_id, desired, snapshot, full=state.full, passengers=passengers
+            )
             if change is None:
                 counts["unchanged"] += 1
             else:
@@ -243,6 +265,19 @@ class SyncEngine:
         if stream.object_type not in self.gateway.schema_ready:
             ensure_schema(self.gateway, custom_properties(stream.mapping))
             self.gateway.schema_ready.add(stream.object_type)
+        if self.conflicts is not None and stream.mapping.writeback_fields():
+            ids = {p.change.source_id: p.hubspot_id for p in batch if p.hubspot_id}
+            changes, found = self.conflicts.resolve(stream, [p.change for p in batch], ids)
+            counts["conflicts"] += found
+            kept = {c.source_id: c for c in changes}
+            counts["unchanged"] += len(batch) - len(kept)
+            batch = [
+                _Pending(kept[p.change.source_id], p.hubspot_id)
+                for p in batch
+                if p.change.source_id in kept
+            ]
+            if not batch:
+                return
         by_key = {p.change.source_id: p.change for p in batch}
         known = {p.hubspot_id: p.change.source_id for p in batch if p.hubspot_id}
         outcomes = self.gateway.upsert(

@@ -77,6 +77,7 @@ BATCH_LIMIT = 100  # HubSpot's maximum inputs per CRM batch write
 ASSOCIATION_BATCH_LIMIT = 1000  # well within v4's documented 2,000 per batch create
 ISOLATION_CALL_BUDGET = 40  # calls one rejected batch may spend isolating its bad records
 MAX_RATE_LIMIT_WAITS = 30
+SEARCH_PER_SECOND = 4
 
 _API_EXCEPTIONS = (
     ContactsApiException,
@@ -116,6 +117,8 @@ class HubSpotGateway:
         self.limiter: RateLimiter = limiter or SlidingWindowLimiter(
             budget.per_window, budget.window_seconds
         )
+        # Search has its own limit (about 5 per second) and sends no rate headers.
+        self.search_limiter: RateLimiter = SlidingWindowLimiter(SEARCH_PER_SECOND, 1.0)
         self.calls: Counter[str] = Counter()
         self.schema_ready: set[str] = set()  # object types whose properties were ensured
         self.rate_limited = 0
@@ -143,18 +146,21 @@ class HubSpotGateway:
         base, cap = self._backoff
         return float(min(cap, base * 2 ** (attempt - 1)) * (0.5 + self._jitter() / 2))
 
-    def send(self, kind: str, method: Callable[..., Any], *args: Any) -> Answer:
+    def send(
+        self, kind: str, method: Callable[..., Any], *args: Any, limiter: RateLimiter | None = None
+    ) -> Answer:
         """Call one SDK method; retry what is retriable; raise typed errors."""
+        limiter = limiter or self.limiter
         attempt = rate_waits = 0
         while True:
-            self.limiter.acquire()
+            limiter.acquire()
             self.calls[kind] += 1
             try:
                 status, headers, body = self._raw(method, *args)
             except HubSpotError as exc:  # timeouts and connection errors
                 error: HubSpotError = exc
             else:
-                self.limiter.observe(headers)
+                limiter.observe(headers)
                 if 200 <= status < 300:
                     return status, headers, body
                 error = error_from_response(status, headers, body)
@@ -163,7 +169,7 @@ class HubSpotGateway:
                 rate_waits += 1
                 if error.daily or rate_waits > MAX_RATE_LIMIT_WAITS:
                     raise error
-                self.limiter.pause(error.retry_after if error.retry_after is not None else 1.0)
+                limiter.pause(error.retry_after if error.retry_after is not None else 1.0)
                 continue
             attempt += 1
             if not is_retriable(error) or attempt >= self._max_attempts:
@@ -281,6 +287,21 @@ class HubSpotGateway:
                     found[key] = {"id": str(result["id"]), "properties": props}
         return found
 
+    def read_by_ids(
+        self, object_type: str, ids: Sequence[str], properties: Iterable[str]
+    ) -> dict[str, dict[str, Any]]:
+        """Current properties of objects by HubSpot id (not the search index)."""
+        found: dict[str, dict[str, Any]] = {}
+        for chunk in chunked(list(ids), BATCH_LIMIT):
+            payload = BatchReadInputSimplePublicObjectId(
+                properties=sorted(set(properties)),
+                inputs=[SimplePublicObjectId(id=i) for i in chunk],
+            )
+            _, _, body = self.send("read", self._batch[object_type].read, payload)
+            for result in (body or {}).get("results") or []:
+                found[str(result["id"])] = result.get("properties") or {}
+        return found
+
     def search_modified_since(
         self, object_type: str, since_ms: int, properties: Sequence[str]
     ) -> Iterator[dict[str, Any]]:
@@ -302,7 +323,9 @@ class HubSpotGateway:
             }
             if after:
                 request["after"] = after
-            _, _, body = self.send("search", self._search[object_type].do_search, request)
+            _, _, body = self.send(
+                "search", self._search[object_type].do_search, request, limiter=self.search_limiter
+            )
             results = (body or {}).get("results") or []
             yield from results
             after = (((body or {}).get("paging") or {}).get("next") or {}).get("after")

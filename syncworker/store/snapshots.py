@@ -133,6 +133,19 @@ class SnapshotStore:
                 )
             )
 
+    def apply_writeback(self, stream: str, source_id: str, values: Mapping[str, str]) -> None:
+        """Workways took HubSpot's values: the snapshot holds them now (no echo)."""
+        with self._sessions.begin() as session:
+            row = session.scalars(
+                select(SyncedRecord).where(
+                    SyncedRecord.stream == stream, SyncedRecord.source_id == source_id
+                )
+            ).first()
+            if row is not None:
+                merged = {**(row.properties or {}), **values}
+                row.properties = merged
+                row.content_hash = content_hash(merged)
+
     def set_associations(self, stream: str, associated: Mapping[str, str | None]) -> None:
         with self._sessions.begin() as session:
             for sid, parent in associated.items():

@@ -1,0 +1,178 @@
+"""Write-back: find HubSpot edits of two-way fields and apply them to Workways."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from syncworker.errors import SourceError
+from syncworker.hubspot.gateway import HubSpotGateway
+from syncworker.store.snapshots import SnapshotStore
+from syncworker.streams import WORKWAYS_ORGANIZATIONS, WORKWAYS_USERS, Stream
+from syncworker.workways.client import WorkwaysClient
+from syncworker.writeback.outbox import Outbox
+from syncworker.writeback.values import UnwritableValue, hubspot_value, workways_argument
+
+log = logging.getLogger(__name__)
+
+STREAM_BY_OBJECT: dict[str, Stream] = {
+    "contacts": WORKWAYS_USERS,
+    "companies": WORKWAYS_ORGANIZATIONS,
+}
+WRITEBACK_STREAM = "workways.writeback"
+# Polling re-reads this far behind its checkpoint: HubSpot's search index lags.
+POLL_OVERLAP_MS = 5 * 60 * 1000
+
+
+@dataclass
+class WritebackResult:
+    examined: int = 0
+    intents: int = 0
+    written: int = 0
+    failed: int = 0
+    quarantined: int = 0
+
+
+class WritebackService:
+    def __init__(
+        self,
+        store: SnapshotStore,
+        outbox: Outbox,
+        gateway: HubSpotGateway,
+        workways: WorkwaysClient,
+        *,
+        max_attempts: int = 5,
+        clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+    ) -> None:
+        self.store = store
+        self.outbox = outbox
+        self.gateway = gateway
+        self.workways = workways
+        self.max_attempts = max_attempts
+        self._clock_ms = clock_ms
+
+    # ---------------------------------------------------------------- examine
+    def examine(self, objects: Iterable[tuple[str, str]], result: WritebackResult) -> None:
+        """Re-read these HubSpot objects; record an intent for each two-way difference."""
+        by_type: dict[str, set[str]] = defaultdict(set)
+        for object_type, object_id in objects:
+            if object_type in STREAM_BY_OBJECT:
+                by_type[object_type].add(str(object_id))
+        for object_type, ids in sorted(by_type.items()):
+            stream = STREAM_BY_OBJECT[object_type]
+            fields = stream.mapping.writeback_fields()
+            wanted = [f.target for f in fields] + [stream.id_property]
+            found = self.gateway.read_by_ids(object_type, sorted(ids), wanted)
+            keyed = {
+                props[stream.id_property]: (hid, props)
+                for hid, props in found.items()
+                if props.get(stream.id_property)
+            }
+            snapshots = self.store.load(stream.name, keyed)
+            result.examined += len(found)
+            for source_id, (hubspot_id, props) in keyed.items():
+                snapshot = snapshots.get(source_id)
+                if snapshot is None or snapshot.hubspot_id is None:
+                    continue  # never synced: nothing to compare with
+                for f in fields:
+                    value = hubspot_value(f.kind, props.get(f.target))
+                    if value != snapshot.properties.get(f.target, ""):
+                        self.outbox.record(
+                            stream=stream.name,
+                            source_id=source_id,
+                            hubspot_id=hubspot_id,
+                            prop=f.target,
+                            parameter=f.writeback or "",
+                            value=value,
+                        )
+                        result.intents += 1
+
+    # ---------------------------------------------------------------- deliver
+    def deliver(self, result: WritebackResult) -> None:
+        """Apply the due intents: one Workways call per record."""
+        groups: dict[tuple[str, str], list[tuple[int, str, str, str]]] = defaultdict(list)
+        for intent in self.outbox.due():
+            groups[(intent.stream, intent.source_id)].append(
+                (intent.id, intent.property, intent.parameter, intent.value)
+            )
+        for (stream, source_id), items in groups.items():
+            ids = [i for i, *_ in items]
+            try:
+                arguments = {p: workways_argument(p, v) for _, _, p, v in items}
+            except UnwritableValue as exc:
+                result.quarantined += self.outbox.fail(
+                    ids, str(exc), retriable=False, max_attempts=self.max_attempts
+                )
+                continue
+            try:
+                if stream == WORKWAYS_USERS.name:
+                    self.workways.set_optin(source_id, bool(arguments["optin"]))
+                else:
+                    self.workways.merge_contract(source_id, **arguments)
+            except SourceError as exc:
+                log.warning("write-back of %s %s failed: %s", stream, source_id, exc)
+                result.failed += len(ids)
+                result.quarantined += self.outbox.fail(
+                    ids,
+                    f"{type(exc).__name__}: {exc}",
+                    retriable=exc.retriable,
+                    max_attempts=self.max_attempts,
+                )
+                continue
+            self.store.apply_writeback(stream, source_id, {prop: v for _, prop, _, v in items})
+            self.outbox.complete(ids)
+            result.written += len(ids)
+
+    # ------------------------------------------------------------------- runs
+    def run(self, objects: Iterable[tuple[str, str]], trigger: str) -> WritebackResult:
+        """Examine ``objects``, deliver what is due, record the run."""
+        result = WritebackResult()
+        run_id = self.store.start_run(WRITEBACK_STREAM, trigger, "writeback")
+        status, error = "aborted", None
+        try:
+            self.examine(objects, result)
+            self.deliver(result)
+            status = "finished_with_failures" if result.failed else "succeeded"
+        except BaseException as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            counts = {"seen": result.examined, "updated": result.written, "failed": result.failed}
+            self.store.finish_run(run_id, status, counts, error)
+        return result
+
+    def poll(self, trigger: str = "poll") -> WritebackResult:
+        """Search HubSpot for objects modified since the checkpoints, then run."""
+        found: set[tuple[str, str]] = set()
+        newest: dict[str, int] = {}
+        for object_type, stream in STREAM_BY_OBJECT.items():
+            name = f"writeback.poll.{object_type}"
+            since = self.outbox.checkpoint(name)
+            start = (self._clock_ms() if since is None else since) - POLL_OVERLAP_MS
+            newest[name] = since or start
+            stamp = "lastmodifieddate" if object_type == "contacts" else "hs_lastmodifieddate"
+            for obj in self.gateway.search_modified_since(object_type, start, [stream.id_property]):
+                found.add((object_type, str(obj["id"])))
+                modified = _epoch_ms((obj.get("properties") or {}).get(stamp))
+                newest[name] = max(newest[name], modified or 0)
+        result = self.run(found, trigger)
+        for name, value in newest.items():
+            self.outbox.set_checkpoint(name, value)
+        return result
+
+
+def _epoch_ms(value: object) -> int | None:
+    from datetime import datetime
+
+    if value is None:
+        return None
+    text = str(value)
+    if text.isdigit():
+        return int(text)
+    try:
+        return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+    except ValueError:
+        return None

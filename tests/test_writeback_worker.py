@@ -1,0 +1,173 @@
+"""Write-back end to end: signed webhook → receiver process → Celery worker → Workways."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import pytest
+import redis
+
+from syncworker.config import Secret, Settings
+from syncworker.sandbox import SANDBOX_HUBSPOT_CLIENT_SECRET
+from syncworker.sandbox.runner import Sandboxes
+from syncworker.sandbox.server import free_port
+from syncworker.services import Services
+from syncworker.webhooks.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_v3
+from tests.checks import hubspot_by_key
+from tests.conftest import REDIS_TEST_URL, create_database, drop_database, service_missing
+from tests.integration import ROOT, celery_process, send_task, stop, wait_until, worker_args
+from tests.test_sync import WRITE_PATHS
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+BROKER_URL = REDIS_TEST_URL.rsplit("/", 1)[0] + "/11"
+
+
+@pytest.fixture
+def database() -> Iterator[str]:
+    name = f"syncworker_wb_{os.getpid()}"
+    try:
+        url = create_database(name)
+    except Exception as exc:
+        service_missing("PostgreSQL at 127.0.0.1:5432", exc)
+    yield url
+    drop_database(name)
+
+
+@pytest.fixture
+def broker() -> Iterator[str]:
+    client: redis.Redis[bytes] = redis.Redis.from_url(BROKER_URL)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        service_missing("Redis at 127.0.0.1:6379", exc)
+    client.flushdb()
+    yield BROKER_URL
+    client.flushdb()
+
+
+@contextmanager
+def receiver(env: dict[str, str]) -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "syncworker", "webhooks", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def healthy() -> bool:
+        try:
+            return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return process.poll() is not None  # died: stop waiting, fail below
+
+    try:
+        wait_until(healthy, 30, "the webhook receiver to listen")
+        assert process.poll() is None, stop(process)
+        yield url
+    finally:
+        stop(process)
+
+
+def deliver(url: str, events: list[dict[str, object]]) -> httpx.Response:
+    body = json.dumps(events).encode()
+    stamp = str(int(time.time() * 1000))
+    uri = f"{url}/webhooks/hubspot"
+    signature = sign_v3("POST", uri, body, stamp, Secret(SANDBOX_HUBSPOT_CLIENT_SECRET))
+    return httpx.post(
+        uri,
+        content=body,
+        timeout=5,
+        headers={
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: signature,
+            TIMESTAMP_HEADER: stamp,
+        },
+    )
+
+
+def optin_event(contact_id: str, value: str, event_id: int) -> dict[str, object]:
+    return {
+        "eventId": event_id,
+        "subscriptionId": 1,
+        "portalId": 42,
+        "appId": 7,
+        "occurredAt": int(time.time() * 1000),
+        "subscriptionType": "contact.propertyChange",
+        "attemptNumber": 0,
+        "objectId": int(contact_id),
+        "propertyName": "workways_newsletter_optin",
+        "propertyValue": value,
+        "changeSource": "CRM_UI",
+    }
+
+
+def flip_optin(boxes: Sandboxes, user: dict[str, object]) -> tuple[str, str]:
+    contact = hubspot_by_key(boxes, "contacts", "workways_user_id")[str(user["_id"])]
+    value = "false" if user["newsOptin"] else "true"
+    boxes.hubspot.store.edit_property("contacts", contact["id"], "workways_newsletter_optin", value)
+    return contact["id"], value
+
+
+def test_webhook_to_workways_and_survival_of_an_outage(broker: str, database: str) -> None:
+    with Sandboxes(users=60, orgs=8, seed=17) as boxes:
+        env = {**boxes.environment(database), "REDIS_URL": broker, "WRITEBACK_RETRY_SECONDS": "1"}
+        services = Services(Settings.from_env(env))
+        services.sync("all", trigger="cli")
+        users = [u for u in boxes.workways.users() if not u["isUserArchived"]]
+
+        with receiver(env) as url, celery_process(worker_args("wb1"), env) as worker:
+            contact_id, value = flip_optin(boxes, users[0])
+            started = time.monotonic()
+            assert deliver(url, [optin_event(contact_id, value, 1)]).status_code == 200
+            wait_until(
+                lambda: boxes.workways.get_user(users[0]["_id"])["newsOptin"] is (value == "true"),
+                10,
+                "the opt-in to reach Workways",
+            )
+            assert time.monotonic() - started < 5
+
+            boxes.hubspot.clear_log()
+            boxes.workways.clear_log()
+            for _ in range(10):
+                services.sync("all", trigger="cli")
+            assert (
+                sum(boxes.hubspot.count(method="POST", path_contains=p) for p in WRITE_PATHS) == 0
+            )
+            assert boxes.workways.count(method="POST") == 0
+
+            # Workways goes down during the next write-back; the worker dies too.
+            boxes.workways.set_fault(error_rate=1.0, status=503)
+            contact_id, value = flip_optin(boxes, users[1])
+            assert deliver(url, [optin_event(contact_id, value, 2)]).status_code == 200
+            wait_until(
+                lambda: any(i.attempts >= 1 for i in services.outbox.listing()),
+                60,
+                "a failed write-back attempt",
+            )
+            stop(worker, sig=9)
+        assert boxes.workways.get_user(users[1]["_id"])["newsOptin"] is not (value == "true")
+        (intent,) = services.outbox.listing(status="pending")
+        assert intent.source_id == users[1]["_id"]
+
+        boxes.workways.set_fault(error_rate=0.0)
+        with celery_process(worker_args("wb2"), env):
+            send_task(broker, "syncworker.writeback_poll", trigger="beat")
+            wait_until(
+                lambda: boxes.workways.get_user(users[1]["_id"])["newsOptin"] is (value == "true"),
+                60,
+                "the intent to land after the restart",
+            )
+        assert services.outbox.listing(status="pending") == []
+        services.db.dispose()
