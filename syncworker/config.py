@@ -67,6 +67,8 @@ RATE_TIERS: dict[str, RateBudget] = {
 class Settings:
     workways_base_url: str | None = None
     workways_api_token: Secret | None = None
+    workadu_base_url: str | None = None
+    workadu_api_key: Secret | None = None
     hubspot_base_url: str = DEFAULT_HUBSPOT_BASE_URL
     hubspot_access_token: Secret | None = None
     hubspot_client_secret: Secret | None = None
@@ -91,6 +93,13 @@ class Settings:
         if not self.workways_api_token:
             raise ConfigError("WORKWAYS_API_TOKEN", "is not set")
         return self.workways_base_url, self.workways_api_token
+
+    def require_workadu(self) -> tuple[str, Secret]:
+        if not self.workadu_base_url:
+            raise ConfigError("WORKADU_BASE_URL", "is not set")
+        if not self.workadu_api_key:
+            raise ConfigError("WORKADU_API_KEY", "is not set")
+        return self.workadu_base_url, self.workadu_api_key
 
     def require_hubspot(self) -> tuple[str, Secret]:
         if not self.hubspot_access_token:
@@ -160,6 +169,8 @@ class Settings:
         return cls(
             workways_base_url=url("WORKWAYS_BASE_URL"),
             workways_api_token=secret("WORKWAYS_API_TOKEN"),
+            workadu_base_url=url("WORKADU_BASE_URL"),
+            workadu_api_key=secret("WORKADU_API_KEY"),
             hubspot_base_url=url("HUBSPOT_BASE_URL") or DEFAULT_HUBSPOT_BASE_URL,
             hubspot_access_token=secret("HUBSPOT_ACCESS_TOKEN"),
             hubspot_client_secret=secret("HUBSPOT_CLIENT_SECRET"),

@@ -13,7 +13,7 @@ from pathlib import Path
 from syncworker.cli import EXIT_FAILURES, EXIT_OK
 from syncworker.cli.output import ProgressPrinter, summary
 from syncworker.config import Settings
-from syncworker.engine.sync import RunResult
+from syncworker.engine.state import RunResult
 from syncworker.sandbox.runner import Sandboxes
 from syncworker.services import Services
 from syncworker.store.database import upgrade
@@ -56,8 +56,11 @@ def run_demo(users: int = 300, orgs: int = 40, changes: int = 12) -> int:
         Sandboxes(users=users, orgs=orgs) as boxes,
     ):
         database_url = f"sqlite:///{Path(folder) / 'demo.db'}"
-        services = Services(Settings.from_env(boxes.environment(database_url)))
-        _section(f"Sandboxes: Workways {boxes.workways_url}, HubSpot {boxes.hubspot_url}")
+        services = Services(Settings.from_env(boxes.environment(database_url, workadu=True)))
+        _section(
+            f"Sandboxes: Workways {boxes.workways_url}, Workadu {boxes.workadu_url}, "
+            f"HubSpot {boxes.hubspot_url}"
+        )
         upgrade(services.db)
         print(f"fresh snapshot store: {database_url}")
 
@@ -79,12 +82,21 @@ def run_demo(users: int = 300, orgs: int = 40, changes: int = 12) -> int:
 
         pushed = sum(r.counts["updated"] + r.counts["created"] for r in second)
         expected = edited["users"] + edited["organizations"]
-        contacts = len(boxes.hubspot.store.objects("contacts"))
-        companies = len(boxes.hubspot.store.objects("companies"))
+        hubspot = boxes.hubspot.store
+        contacts, companies, deals = (
+            len(hubspot.objects(t)) for t in ("contacts", "companies", "deals")
+        )
+        both = sum(
+            1
+            for c in hubspot.objects("contacts")
+            if c["properties"].get("workways_user_id")
+            and c["properties"].get("workadu_customer_id")
+        )
         _section("Result")
         print(
-            f"HubSpot sandbox holds {contacts} contacts and {companies} companies; "
-            f"the incremental sync pushed {pushed} record(s) for {expected} edit(s)."
+            f"HubSpot sandbox holds {contacts} contacts ({both} known to both Workways and "
+            f"Workadu), {companies} companies and {deals} deals; the incremental sync pushed "
+            f"{pushed} record(s) for {expected} edit(s)."
         )
         failed = sum(r.counts["failed"] for r in first + second)
         services.db.dispose()

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from syncworker.mapping import COMPANY_MAPPING, CONTACT_MAPPING, FieldMap, ObjectMapping
+from syncworker.workadu.mapping import CUSTOMER_MAPPING, DEAL_STAGES, ORDER_MAPPING
 
 
 def _row(f: FieldMap, detail: bool) -> str:
@@ -22,6 +23,8 @@ def _row(f: FieldMap, detail: bool) -> str:
         notes.append("single-mode detail, summarised")
     if f.passenger:
         notes.append("sent with other changes only")
+    if f.yields_to_owner:
+        notes.append("Workways wins for shared people")
     source = f"`{f.source}`" if f.source else "— (HubSpot only)"
     return f"| {source} | `{f.target}` | {f.kind.hubspot_type} | {', '.join(notes)} |"
 
@@ -41,5 +44,17 @@ def mapping_tables() -> str:
     )
 
 
+def workadu_tables() -> str:
+    stages = ["| Workadu order status | HubSpot deal stage |", "|---|---|"]
+    stages += [f"| `{status}` | `{stage}` |" for status, stage in DEAL_STAGES.items()]
+    stages.append("| anything else | `appointmentscheduled` |")
+    return (
+        "#### Customers → contacts\n\n" + mapping_table(CUSTOMER_MAPPING) + "\n\n"
+        "#### Orders → deals\n\n" + mapping_table(ORDER_MAPPING) + "\n\n"
+        "#### Order status → deal stage (pipeline `default`)\n\n" + "\n".join(stages) + "\n"
+    )
+
+
 if __name__ == "__main__":
     print(mapping_tables())
+    print(workadu_tables())

@@ -33,6 +33,7 @@ class Kind(Enum):
     BOOL = ("bool", "bool", "booleancheckbox")
     NUMBER = ("number", "number", "number")
     DATE = ("date", "date", "date")
+    DATETIME = ("datetime", "datetime", "date")
 
     @property
     def hubspot_type(self) -> str:
@@ -55,6 +56,9 @@ def normalise(kind: Kind, value: Any) -> str:
     if kind is Kind.DATE:
         text = value.isoformat() if isinstance(value, date) else str(value).strip()
         return date.fromisoformat(text[:10]).isoformat() if text else ""
+    if kind is Kind.DATETIME:  # a day, at midnight UTC, as HubSpot prints it
+        day = normalise(Kind.DATE, value)
+        return f"{day}T00:00:00Z" if day else ""
     text = str(value).strip()
     if kind is Kind.EMAIL:
         return text.lower()
@@ -78,6 +82,9 @@ class FieldMap:
     # ``updatedAt`` on every write, write-backs included, and pushing that
     # alone would echo every write-back.
     passenger: bool = False
+    # Identity data another source owns for people it shares with this one: not
+    # sent to a contact this source merged into (see the README's source table).
+    yields_to_owner: bool = False
 
 
 @dataclass(frozen=True)
@@ -112,6 +119,9 @@ class ObjectMapping:
 
     def passenger_properties(self) -> frozenset[str]:
         return frozenset(f.target for f in self.all_fields if f.passenger)
+
+    def yielding_properties(self) -> frozenset[str]:
+        return frozenset(f.target for f in self.all_fields if f.yields_to_owner)
 
     def personal_properties(self) -> frozenset[str]:
         return frozenset(f.target for f in self.all_fields if f.personal)

@@ -5,15 +5,18 @@ The CLI and the Celery tasks both come through here, so they run the same code.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import redis
 from sqlalchemy import Engine
 
 from syncworker.config import Settings
-from syncworker.engine.sync import Progress, RunResult, SyncEngine
+from syncworker.engine.state import Progress, RunResult
+from syncworker.engine.sync import SyncEngine
 from syncworker.errors import ConfigError
 from syncworker.hubspot.gateway import HubSpotGateway
 from syncworker.hubspot.ratelimit import RedisSlidingWindowLimiter
@@ -21,8 +24,9 @@ from syncworker.locks import stream_lock
 from syncworker.redaction import register_secret
 from syncworker.store.database import make_engine, pending_migrations, session_factory
 from syncworker.store.snapshots import SnapshotStore
-from syncworker.streams import Stream, select_streams
+from syncworker.streams import SOURCES, Stream, select_streams
 from syncworker.webhooks.events import WebhookEventStore
+from syncworker.workadu.client import WorkaduClient
 from syncworker.workways.client import WorkwaysClient
 from syncworker.writeback.conflicts import ConflictResolver
 from syncworker.writeback.outbox import Outbox
@@ -32,12 +36,14 @@ from syncworker.writeback.service import WRITEBACK_STREAM, WritebackResult, Writ
 @dataclass
 class Services:
     settings: Settings
+    skipped: list[str] = field(default_factory=list)  # sources the last sync skipped
 
     def __post_init__(self) -> None:
         for secret in (
             self.settings.workways_api_token,
             self.settings.hubspot_access_token,
             self.settings.hubspot_client_secret,
+            self.settings.workadu_api_key,
         ):
             if secret:
                 register_secret(secret.reveal())
@@ -127,22 +133,60 @@ class Services:
                 "DATABASE_URL", "the database is not migrated; run `syncworker db upgrade`"
             )
 
+    def source_client(self, source: str) -> Any:
+        """A client for ``source`` (raises ConfigError naming a missing setting)."""
+        timeout = self.settings.http_timeout_seconds
+        if source == "workadu":
+            base_url, key = self.settings.require_workadu()
+            return WorkaduClient(base_url, key, timeout=timeout)
+        return self.workways()
+
+    def configured_sources(self, wanted: str = "all") -> tuple[list[str], list[str]]:
+        """(sources to run, one line per configured-out source skipped)."""
+        names = list(SOURCES) if wanted == "all" else [wanted]
+        run, skipped, errors = [], [], []
+        for name in names:
+            try:
+                (
+                    self.settings.require_workadu
+                    if name == "workadu"
+                    else self.settings.require_workways
+                )()
+            except ConfigError as exc:
+                if wanted != "all":
+                    raise
+                skipped.append(f"{name}: skipped, not configured ({exc.variable} is not set)")
+                errors.append(exc)
+                continue
+            run.append(name)
+        if not run:
+            raise errors[0]  # nothing to sync: say what the first source lacks
+        return run, skipped
+
     def sync(
         self,
         streams: tuple[Stream, ...] | str = "all",
         *,
+        source: str = "all",
         full: bool = False,
         dry_run: bool = False,
         trigger: str = "cli",
         progress: Callable[[Progress], None] | None = None,
     ) -> list[RunResult]:
         """Run ``streams`` in order, each under its cluster-wide lock."""
-        chosen = select_streams(streams) if isinstance(streams, str) else streams
+        if isinstance(streams, str):
+            sources, self.skipped = self.configured_sources(source)
+            chosen = tuple(s for s in select_streams(streams, source) if s.source in sources)
+        else:
+            chosen, self.skipped = streams, []
         self.check_database()
         gateway = None if dry_run else self.hubspot
         results = []
-        with self.workways() as source:
+        with contextlib.ExitStack() as stack:
+            clients: dict[str, Any] = {}
             for stream in chosen:
+                if stream.source not in clients:
+                    clients[stream.source] = stack.enter_context(self.source_client(stream.source))
                 lock_client = None if dry_run else self.redis
                 ttl = self.settings.lock_ttl_seconds
                 with stream_lock(lock_client, stream.name, ttl) as heartbeat:
@@ -154,7 +198,7 @@ class Services:
 
                     engine = SyncEngine(
                         self.store,
-                        source,
+                        clients[stream.source],
                         gateway,
                         max_attempts=self.settings.max_record_attempts,
                         progress=on_page,

@@ -13,6 +13,14 @@ from typing import Any, Protocol
 
 from syncworker.errors import RecordValidationError
 from syncworker.mapping import COMPANY_MAPPING, CONTACT_MAPPING, ObjectMapping
+from syncworker.workadu.mapping import (
+    CUSTOMER_MAPPING,
+    ORDER_MAPPING,
+    flatten_customer,
+    flatten_order,
+    rollups,
+    with_rollup,
+)
 
 
 class SourcePage(Protocol):
@@ -42,6 +50,16 @@ class Association:
     parent_property: str  # the mapped property holding the parent's source id
 
 
+Record = dict[str, Any]
+
+
+def as_record(item: Any) -> Record:
+    """A source record in its API's own field names (``_id``, ``firstName``…)."""
+    if hasattr(item, "model_dump"):
+        return dict(item.model_dump(by_alias=True))
+    return dict(item)
+
+
 @dataclass(frozen=True)
 class Stream:
     name: str  # "workways.users": the key in the snapshot store
@@ -51,6 +69,14 @@ class Stream:
     pages: Callable[[Any], Iterable[SourcePage]]
     detail: Callable[[Any, str], Mapping[str, Any]] | None = None
     association: Association | None = None
+    # A source record → the flat dict the mapping reads (default: the API's fields).
+    flatten: Callable[[Any], Record] = as_record
+    # Once per run, before paging: builds what each record is enriched with
+    # (e.g. invoice roll-ups per customer), from the same source client.
+    prepare: Callable[[Any], Callable[[Record], Record]] | None = None
+    # New records whose e-mail already belongs to a HubSpot contact (another
+    # source's) are merged into it instead of failing on the duplicate e-mail.
+    merge_by_email: bool = False
 
     @property
     def object_type(self) -> str:
@@ -59,13 +85,6 @@ class Stream:
     @property
     def id_property(self) -> str:
         return self.mapping.key.target
-
-
-def as_record(item: Any) -> dict[str, Any]:
-    """A source record in its API's own field names (``_id``, ``firstName``…)."""
-    if hasattr(item, "model_dump"):
-        return dict(item.model_dump(by_alias=True))
-    return dict(item)
 
 
 def _organization_pages(client: Any) -> Iterator[SourcePage]:
@@ -100,14 +119,47 @@ WORKWAYS_USERS = Stream(
 
 # Run order matters: organizations first, so users find their company.
 WORKWAYS_STREAMS: tuple[Stream, ...] = (WORKWAYS_ORGANIZATIONS, WORKWAYS_USERS)
-STREAMS: dict[str, Stream] = {s.name: s for s in WORKWAYS_STREAMS}
 
 
-def select_streams(entity: str = "all") -> tuple[Stream, ...]:
-    if entity == "all":
-        return WORKWAYS_STREAMS
-    chosen = tuple(s for s in WORKWAYS_STREAMS if s.entity == entity or s.name == entity)
+def _customer_rollups(client: Any) -> Callable[[Record], Record]:
+    table = rollups(client.iter_invoices(), client.iter_orders())
+    return lambda record: with_rollup(record, table)
+
+
+WORKADU_CUSTOMERS = Stream(
+    name="workadu.customers",
+    entity="customers",
+    source="workadu",
+    mapping=CUSTOMER_MAPPING,
+    pages=lambda client: iter(client.iter_customer_pages()),
+    flatten=flatten_customer,
+    prepare=_customer_rollups,
+    merge_by_email=True,
+)
+
+WORKADU_ORDERS = Stream(
+    name="workadu.orders",
+    entity="orders",
+    source="workadu",
+    mapping=ORDER_MAPPING,
+    pages=lambda client: iter(client.iter_order_pages()),
+    flatten=flatten_order,
+    association=Association(WORKADU_CUSTOMERS.name, "workadu_customer_id"),
+)
+
+# Customers first, so orders find their contact.
+WORKADU_STREAMS: tuple[Stream, ...] = (WORKADU_CUSTOMERS, WORKADU_ORDERS)
+SOURCES: dict[str, tuple[Stream, ...]] = {"workways": WORKWAYS_STREAMS, "workadu": WORKADU_STREAMS}
+STREAMS: dict[str, Stream] = {s.name: s for group in SOURCES.values() for s in group}
+
+
+def select_streams(entity: str = "all", source: str = "all") -> tuple[Stream, ...]:
+    """Streams by entity and source, in run order (Workways before Workadu)."""
+    if source != "all" and source not in SOURCES:
+        raise ValueError(f"unknown source {source!r}; choose one of all, {', '.join(SOURCES)}")
+    pool = [s for name, group in SOURCES.items() if source in ("all", name) for s in group]
+    chosen = tuple(s for s in pool if entity == "all" or entity in (s.entity, s.name))
     if not chosen:
-        names = ", ".join(["all", *(s.entity for s in WORKWAYS_STREAMS)])
-        raise ValueError(f"unknown entity {entity!r}; choose one of {names}")
+        names = ", ".join(["all", *(s.entity for s in pool)])
+        raise ValueError(f"unknown entity {entity!r} for source {source}; choose one of {names}")
     return chosen

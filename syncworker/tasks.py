@@ -22,6 +22,7 @@ from syncworker.errors import RunInProgressError
 from syncworker.logs import log_context
 from syncworker.services import Services
 from syncworker.store.ledger import TaskLedger
+from syncworker.streams import select_streams
 
 log = logging.getLogger(__name__)
 
@@ -57,11 +58,15 @@ class SyncWorkerTask(Task):  # type: ignore[misc]
 
 @app.task(base=SyncWorkerTask, bind=True, name="syncworker.sync_stream")
 def sync_stream(
-    self: SyncWorkerTask, entity: str, full: bool = False, trigger: str = "beat"
+    self: SyncWorkerTask,
+    entity: str,
+    full: bool = False,
+    trigger: str = "beat",
+    source: str = "workways",
 ) -> dict[str, Any]:
-    """Sync one entity (organizations | users | all)."""
+    """Sync one entity of one source (organizations, users, customers, orders, all)."""
     try:
-        results = services().sync(entity, full=full, trigger=trigger)
+        results = services().sync(entity, source=source, full=full, trigger=trigger)
     except RunInProgressError as exc:
         log.info("skipped: %s", exc)
         return {"entity": entity, "skipped": "run in progress"}
@@ -69,19 +74,27 @@ def sync_stream(
 
 
 @app.task(base=SyncWorkerTask, bind=True, name="syncworker.sync_all")
-def sync_all(self: SyncWorkerTask, full: bool = False, trigger: str = "beat") -> str:
-    """Organizations, then users (they associate with their company)."""
+def sync_all(
+    self: SyncWorkerTask, full: bool = False, trigger: str = "beat", source: str = "all"
+) -> str:
+    """Every stream of every configured source, in order (parents before children)."""
+    sources, skipped = services().configured_sources(source)
+    for line in skipped:
+        log.info(line)
     flow = chain(
-        sync_stream.si("organizations", full=full, trigger=trigger),
-        sync_stream.si("users", full=full, trigger=trigger),
+        sync_stream.si(stream.entity, full=full, trigger=trigger, source=stream.source)
+        for stream in select_streams("all", source)
+        if stream.source in sources
     )
     return str(flow.apply_async().id)
 
 
-def enqueue_sync(entity: str, *, full: bool = False, trigger: str = "cli") -> str:
+def enqueue_sync(
+    entity: str, *, source: str = "all", full: bool = False, trigger: str = "cli"
+) -> str:
     if entity == "all":
-        return str(sync_all.delay(full=full, trigger=trigger).id)
-    return str(sync_stream.delay(entity, full=full, trigger=trigger).id)
+        return str(sync_all.delay(full=full, trigger=trigger, source=source).id)
+    return str(sync_stream.delay(entity, full=full, trigger=trigger, source=source).id)
 
 
 @app.task(base=SyncWorkerTask, bind=True, name="syncworker.process_webhook_events")

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from syncworker.cli.main import build_parser
-from syncworker.docs import mapping_tables
+from syncworker.docs import mapping_tables, workadu_tables
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -14,12 +14,14 @@ README = (ROOT / "README.md").read_text()
 
 def test_readme_mapping_tables_match_the_code() -> None:
     assert mapping_tables() in README, "regenerate with: python -m syncworker.docs"
+    assert workadu_tables() in README, "regenerate with: python -m syncworker.docs"
 
 
 def test_every_setting_read_by_the_code_is_documented() -> None:
     code = (ROOT / "syncworker" / "config.py").read_text() + (ROOT / "celeryconfig.py").read_text()
     read = set(re.findall(r'"([A-Z][A-Z0-9]*_[A-Z0-9_]+)"', code))
-    documented = set(re.findall(r"^\| `([A-Z][A-Z0-9_]+)` \|", README, re.M))
+    table = README.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"^\| `([A-Z][A-Z0-9_]+)` \|", table, re.M))
     assert read - documented == set(), "settings missing from the README's table"
     assert documented - read == set(), "README documents settings the code does not read"
 

@@ -8,7 +8,7 @@ import threading
 
 from syncworker.cli import EXIT_ABORTED, EXIT_FAILURES, EXIT_OK, EXIT_USAGE, output
 from syncworker.config import Settings
-from syncworker.engine.sync import RunResult
+from syncworker.engine.state import RunResult
 from syncworker.services import Services
 from syncworker.store.database import upgrade
 
@@ -35,11 +35,18 @@ def sync(args: argparse.Namespace, settings: Settings) -> int:
     progress = None if args.quiet else output.ProgressPrinter()
     try:
         results = services.sync(
-            args.entity, full=args.full, dry_run=args.dry_run, trigger="cli", progress=progress
+            args.entity,
+            source=args.source,
+            full=args.full,
+            dry_run=args.dry_run,
+            trigger="cli",
+            progress=progress,
         )
     finally:
         if progress:
             progress.done()
+    for line in services.skipped:
+        print(line)
     for result in results:
         print(output.summary(result))
         if result.dry_run:
@@ -59,7 +66,7 @@ def _enqueue(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_USAGE
     from syncworker.tasks import enqueue_sync
 
-    task_id = enqueue_sync(args.entity, full=args.full, trigger="cli")
+    task_id = enqueue_sync(args.entity, source=args.source, full=args.full, trigger="cli")
     print(f"queued sync of {args.entity} as task {task_id}")
     return EXIT_OK
 
@@ -155,6 +162,10 @@ def sandbox(args: argparse.Namespace, settings: Settings) -> int:
         host=args.host,
         workways_port=args.workways_port,
         hubspot_port=args.hubspot_port,
+        workadu_port=args.workadu_port,
+        customers=args.customers,
+        orders=args.orders,
+        invoices=args.invoices,
         rate_limit_per_10s=args.rate_limit,
         daily_limit=args.daily_limit,
         latency_ms=args.latency_ms,
@@ -164,6 +175,10 @@ def sandbox(args: argparse.Namespace, settings: Settings) -> int:
             "organizations)"
         )
         print(f"HubSpot sandbox:  {boxes.hubspot_url}")
+        print(
+            f"Workadu sandbox:  {boxes.workadu_url}  ({args.customers} customers, "
+            f"{args.orders} orders, {args.invoices} invoices)"
+        )
         print("Credentials: see README (Sandbox credentials). Ctrl-C to stop.")
         sys.stdout.flush()
         try:

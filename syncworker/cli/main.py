@@ -34,7 +34,15 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands.add_parser("upgrade", help="apply the migrations (DATABASE_URL)")
 
     sync = commands.add_parser("sync", help="sync Workways into HubSpot")
-    sync.add_argument("--entity", choices=("organizations", "users", "all"), default="all")
+    sync.add_argument(
+        "--source",
+        choices=("workways", "workadu", "all"),
+        default="all",
+        help="which platform(s) to sync; unconfigured ones are skipped under all",
+    )
+    sync.add_argument(
+        "--entity", choices=("organizations", "users", "customers", "orders", "all"), default="all"
+    )
     sync.add_argument(
         "--full", action="store_true", help="ignore the snapshot and rewrite every record"
     )
@@ -89,6 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--workways-port", type=int, default=8801)
     sandbox.add_argument("--hubspot-port", type=int, default=8802)
+    sandbox.add_argument("--workadu-port", type=int, default=8803)
+    sandbox.add_argument("--customers", type=int, default=300)
+    sandbox.add_argument("--orders", type=int, default=600)
+    sandbox.add_argument("--invoices", type=int, default=450)
     sandbox.add_argument(
         "--rate-limit",
         type=int,

@@ -6,7 +6,7 @@ import sys
 from collections.abc import Iterable
 from typing import TextIO
 
-from syncworker.engine.sync import Progress, RunResult
+from syncworker.engine.state import Progress, RunResult
 from syncworker.errors import (
     HubSpotAuthError,
     HubSpotRateLimitError,

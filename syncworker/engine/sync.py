@@ -17,11 +17,21 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from functools import partial
+from typing import Any
 
+from syncworker.engine.links import link_records
+from syncworker.engine.merge import merge_by_email
 from syncworker.engine.plan import CREATE, PlannedChange, plan_record
-from syncworker.errors import HubSpotError, SourceError
+from syncworker.engine.state import (
+    COUNTERS,
+    ConflictPolicy,
+    Pending,
+    Progress,
+    RunResult,
+    RunState,
+)
+from syncworker.errors import SourceError
 from syncworker.hubspot.gateway import BATCH_LIMIT, HubSpotGateway
 from syncworker.hubspot.responses import UpsertRecord
 from syncworker.hubspot.schema import ensure_schema
@@ -29,79 +39,9 @@ from syncworker.logs import log_context
 from syncworker.mapping import ARCHIVED_PROPERTY, custom_properties
 from syncworker.redaction import redact
 from syncworker.store.snapshots import Confirmation, Snapshot, SnapshotStore
-from syncworker.streams import SourcePage, Stream, as_record
+from syncworker.streams import SourcePage, Stream
 
 log = logging.getLogger(__name__)
-
-COUNTERS = (
-    "seen",
-    "created",
-    "updated",
-    "unchanged",
-    "archived",
-    "failed",
-    "conflicts",
-    "quarantined",
-)
-
-
-class ConflictPolicy(Protocol):
-    """Decides what to push when a two-way field changed on both sides."""
-
-    def resolve(
-        self, stream: Stream, changes: list[PlannedChange], hubspot_ids: dict[str, str]
-    ) -> tuple[list[PlannedChange], int]: ...
-
-
-@dataclass
-class RunResult:
-    """What one run of one stream did."""
-
-    stream: str
-    run_id: int | None = None
-    mode: str = "incremental"
-    dry_run: bool = False
-    status: str = "running"  # succeeded | finished_with_failures | aborted
-    counts: Counter[str] = field(default_factory=Counter)
-    hubspot_calls: Counter[str] = field(default_factory=Counter)
-    source_calls: int = 0
-    planned: list[PlannedChange] = field(default_factory=list)
-    error: str | None = None
-
-    @property
-    def hubspot_writes(self) -> int:
-        return sum(
-            n
-            for kind, n in self.hubspot_calls.items()
-            if kind in ("upsert", "associate", "unassociate", "properties")
-        )
-
-
-@dataclass(frozen=True)
-class Progress:
-    stream: str
-    page: int
-    pages: int
-    counts: Counter[str]
-    queued: int = 0  # changes waiting for a full batch
-
-
-@dataclass
-class _Pending:
-    change: PlannedChange
-    hubspot_id: str | None
-
-
-@dataclass
-class _RunState:
-    stream: Stream
-    result: RunResult
-    full: bool
-    dry_run: bool
-    seen: set[str] = field(default_factory=set)
-    complete: bool = True
-    pending: list[_Pending] = field(default_factory=list)
-    moves: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
 
 
 class SyncEngine:
@@ -132,15 +72,17 @@ class SyncEngine:
             if self.gateway is None:
                 raise ValueError("a HubSpot gateway is needed unless dry_run is set")
             result.run_id = self.store.start_run(stream.name, trigger, mode)
-        state = _RunState(stream, result, full, dry_run)
+        state = RunState(stream, result, full, dry_run)
         calls_before = self._calls()
         with log_context(run_id=result.run_id, stream=stream.name):
             self._run(state, calls_before)
         return result
 
-    def _run(self, state: _RunState, calls_before: tuple[Counter[str], int]) -> None:
+    def _run(self, state: RunState, calls_before: tuple[Counter[str], int]) -> None:
         stream, result = state.stream, state.result
         try:
+            if stream.prepare is not None:
+                state.enrich = stream.prepare(self.source)
             for page in stream.pages(self.source):
                 self._process_page(state, page)
             self._flush(state, everything=True)
@@ -160,7 +102,7 @@ class SyncEngine:
         hubspot = Counter(self.gateway.calls) if self.gateway else Counter[str]()
         return hubspot, int(getattr(self.source, "calls", 0))
 
-    def _finish(self, state: _RunState, before: tuple[Counter[str], int]) -> None:
+    def _finish(self, state: RunState, before: tuple[Counter[str], int]) -> None:
         result = state.result
         hubspot, source = self._calls()
         result.hubspot_calls = hubspot - before[0]
@@ -175,7 +117,7 @@ class SyncEngine:
         )
 
     # ------------------------------------------------------------------ pages
-    def _process_page(self, state: _RunState, page: SourcePage) -> None:
+    def _process_page(self, state: RunState, page: SourcePage) -> None:
         stream, counts = state.stream, state.result.counts
         for rejected in page.rejected:
             counts["failed"] += 1
@@ -185,12 +127,16 @@ class SyncEngine:
                 state.complete = False  # a record we cannot name: do not archive anything
             self._fail(state, rejected.record_id or f"page-{page.page}", "source", str(rejected))
         key_field = stream.mapping.key.source
-        records = {str(rec[key_field]): rec for rec in map(as_record, page.items)}
+        flat = map(stream.flatten, page.items)
+        if state.enrich is not None:
+            flat = map(state.enrich, flat)
+        records = {str(rec[key_field]): rec for rec in flat}
         state.seen.update(records)
         counts["seen"] += len(records)
         snapshots = self.store.load(stream.name, records)
         held = self.store.quarantined(stream.name, records)
         passengers = stream.mapping.passenger_properties()
+        yielding = stream.mapping.yielding_properties()
         for source_id, record in records.items():
             if source_id in held:
                 counts["quarantined"] += 1
@@ -199,13 +145,15 @@ class SyncEngine:
             desired = self._desired(state, source_id, record, snapshot)
             if desired is None:
                 continue
+            if snapshot is not None and snapshot.merged:  # another source owns identity
+                desired = {k: v for k, v in desired.items() if k not in yielding}
             change = plan_record(
                 stream.name, source_id, desired, snapshot, full=state.full, passengers=passengers
             )
             if change is None:
                 counts["unchanged"] += 1
             else:
-                state.pending.append(_Pending(change, snapshot.hubspot_id if snapshot else None))
+                state.pending.append(Pending(change, snapshot.hubspot_id if snapshot else None))
             if stream.association is not None:
                 parent = desired.get(stream.association.parent_property) or None
                 current = snapshot.associated_to if snapshot else None
@@ -218,7 +166,7 @@ class SyncEngine:
             self.progress(Progress(stream.name, page.page, page.pages, counts, len(state.pending)))
 
     def _desired(
-        self, state: _RunState, source_id: str, record: dict[str, Any], snapshot: Snapshot | None
+        self, state: RunState, source_id: str, record: dict[str, Any], snapshot: Snapshot | None
     ) -> dict[str, str] | None:
         mapping, stream = state.stream.mapping, state.stream
         desired = mapping.to_properties(record)
@@ -245,7 +193,7 @@ class SyncEngine:
         return mapping.to_properties(record, detail)
 
     # ----------------------------------------------------------------- pushes
-    def _flush(self, state: _RunState, everything: bool = False) -> None:
+    def _flush(self, state: RunState, everything: bool = False) -> None:
         while len(state.pending) >= BATCH_LIMIT or (everything and state.pending):
             batch, state.pending = state.pending[:BATCH_LIMIT], state.pending[BATCH_LIMIT:]
             if state.dry_run:
@@ -253,13 +201,13 @@ class SyncEngine:
             else:
                 self._push(state, batch)
 
-    def _plan_only(self, state: _RunState, changes: list[PlannedChange]) -> None:
+    def _plan_only(self, state: RunState, changes: list[PlannedChange]) -> None:
         state.result.planned.extend(changes)
         for change in changes:
             name = {"create": "created", "update": "updated", "archive": "archived"}
             state.result.counts[name[change.action]] += 1
 
-    def _push(self, state: _RunState, batch: list[_Pending]) -> None:
+    def _push(self, state: RunState, batch: list[Pending]) -> None:
         assert self.gateway is not None
         stream, counts = state.stream, state.result.counts
         if stream.object_type not in self.gateway.schema_ready:
@@ -272,10 +220,16 @@ class SyncEngine:
             kept = {c.source_id: c for c in changes}
             counts["unchanged"] += len(batch) - len(kept)
             batch = [
-                _Pending(kept[p.change.source_id], p.hubspot_id)
+                Pending(kept[p.change.source_id], p.hubspot_id)
                 for p in batch
                 if p.change.source_id in kept
             ]
+            if not batch:
+                return
+        if stream.merge_by_email:
+            batch = merge_by_email(
+                self.store, self.gateway, state, batch, partial(self._fail, state)
+            )
             if not batch:
                 return
         by_key = {p.change.source_id: p.change for p in batch}
@@ -321,7 +275,7 @@ class SyncEngine:
 
     def _fail(
         self,
-        state: _RunState,
+        state: RunState,
         source_id: str,
         stage: str,
         message: str,
@@ -343,70 +297,17 @@ class SyncEngine:
         )
 
     # ----------------------------------------------------------- associations
-    def _associate(self, state: _RunState) -> None:
-        link = state.stream.association
-        if link is None or not state.moves:
-            return
-        contacts = self.store.hubspot_ids(state.stream.name, state.moves)
-        parents_wanted = {p for move in state.moves.values() for p in move if p}
-        parents = self.store.hubspot_ids(link.parent_stream, parents_wanted)
-        removals: list[tuple[str, str]] = []
-        additions: dict[str, tuple[str, str]] = {}
-        settled: dict[str, str | None] = {}
-        for source_id, (old, new) in state.moves.items():
-            contact = contacts.get(source_id)
-            if contact is None:
-                continue  # not in HubSpot yet: its own failure is recorded already
-            if old and old != new and old in parents:
-                removals.append((contact, parents[old]))
-            if new is None:
-                settled[source_id] = None
-            elif new in parents:
-                additions[source_id] = (contact, parents[new])
-            else:
-                state.result.counts["failed"] += 1
-                self._fail(
-                    state,
-                    source_id,
-                    "associate",
-                    f"its company (organization {new}) is not in HubSpot yet",
-                )
-        if state.dry_run:
-            for source_id, (_, new) in state.moves.items():
-                state.result.planned.append(
-                    PlannedChange(
-                        state.stream.name, source_id, "associate", {link.parent_property: new or ""}
-                    )
-                )
-            return
-        assert self.gateway is not None
-        try:
-            if removals:
-                self.gateway.remove_associations(removals)
-            confirmed = self.gateway.associate(list(additions.values())) if additions else set()
-        except HubSpotError as exc:
-            if exc.retriable:
-                raise
-            for source_id in additions:
-                self._fail(state, source_id, "associate", str(exc), category=exc.category)
-            state.result.counts["failed"] += len(additions)
-            return
-        for source_id, pair in additions.items():
-            if pair in confirmed:
-                settled[source_id] = state.moves[source_id][1]
-            else:
-                state.result.counts["failed"] += 1
-                self._fail(state, source_id, "associate", "HubSpot did not confirm the association")
-        self.store.set_associations(state.stream.name, settled)
+    def _associate(self, state: RunState) -> None:
+        link_records(self.store, self.gateway, state, partial(self._fail, state))
 
     # ---------------------------------------------------------------- archive
-    def _archive_missing(self, state: _RunState) -> None:
+    def _archive_missing(self, state: RunState) -> None:
         gone = self.store.unseen_active(state.stream.name, state.seen)
         if not gone:
             return
         known = self.store.hubspot_ids(state.stream.name, gone)
         state.pending = [
-            _Pending(
+            Pending(
                 PlannedChange(state.stream.name, sid, "archive", {ARCHIVED_PROPERTY: "true"}),
                 known[sid],
             )

@@ -24,7 +24,6 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import replace
 from typing import Any, TypeVar
 
 import urllib3
@@ -41,11 +40,14 @@ from hubspot.crm.associations.v4.models import (
 from hubspot.crm.companies import ApiException as CompaniesApiException
 from hubspot.crm.contacts import ApiException as ContactsApiException
 from hubspot.crm.contacts.models import (
+    BatchInputSimplePublicObjectBatchInput,
     BatchInputSimplePublicObjectBatchInputUpsert,
     BatchReadInputSimplePublicObjectId,
+    SimplePublicObjectBatchInput,
     SimplePublicObjectBatchInputUpsert,
     SimplePublicObjectId,
 )
+from hubspot.crm.deals import ApiException as DealsApiException
 from hubspot.crm.properties import ApiException as PropertiesApiException
 
 from syncworker.config import RateBudget, Secret
@@ -64,12 +66,13 @@ from syncworker.hubspot.responses import (
     RecordOutcome,
     UpsertRecord,
     association_pairs,
+    epoch_ms,
     error_from_response,
-    header,
     parse_body,
+    scrub_outcome,
     upsert_outcomes,
 )
-from syncworker.redaction import REDACTED, register_secret
+from syncworker.redaction import register_secret
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +85,7 @@ SEARCH_PER_SECOND = 4
 _API_EXCEPTIONS = (
     ContactsApiException,
     CompaniesApiException,
+    DealsApiException,
     PropertiesApiException,
     AssociationsApiException,
 )
@@ -130,8 +134,16 @@ class HubSpotGateway:
         # retry=False switches urllib3's own retries off: retries live here only.
         client = HubSpot(access_token=token.reveal(), host=base_url, retry=False)
         crm = client.crm
-        self._batch = {"contacts": crm.contacts.batch_api, "companies": crm.companies.batch_api}
-        self._search = {"contacts": crm.contacts.search_api, "companies": crm.companies.search_api}
+        self._batch = {
+            "contacts": crm.contacts.batch_api,
+            "companies": crm.companies.batch_api,
+            "deals": crm.deals.batch_api,
+        }
+        self._search = {
+            "contacts": crm.contacts.search_api,
+            "companies": crm.companies.search_api,
+            "deals": crm.deals.search_api,
+        }
         self.properties_api = crm.properties.core_api
         self.properties_batch_api = crm.properties.batch_api
         self.groups_api = crm.properties.groups_api
@@ -265,6 +277,36 @@ class HubSpotGateway:
             RecordOutcome.failed(r.key, "HubSpot did not confirm this record") for r in still
         ]
 
+    def update_by_id(
+        self, object_type: str, items: Sequence[tuple[str, dict[str, str]]]
+    ) -> dict[str, RecordOutcome]:
+        """Update objects by HubSpot id (merges); one outcome per id."""
+        outcomes: dict[str, RecordOutcome] = {}
+        for chunk in chunked(list(items), BATCH_LIMIT):
+            payload = BatchInputSimplePublicObjectBatchInput(
+                inputs=[
+                    SimplePublicObjectBatchInput(id=hubspot_id, properties=props)
+                    for hubspot_id, props in chunk
+                ]
+            )
+            try:
+                _, _, body = self.send("update", self._batch[object_type].update, payload)
+            except (HubSpotBadRequestError, HubSpotConflictError) as exc:
+                outcomes.update({h: RecordOutcome.failed(h, exc) for h, _ in chunk})
+                continue
+            for result in (body or {}).get("results") or []:
+                hubspot_id = str(result.get("id"))
+                outcomes[hubspot_id] = RecordOutcome(hubspot_id, True, hubspot_id=hubspot_id)
+            for error in (body or {}).get("errors") or []:
+                for hubspot_id in _named_ids(error):
+                    outcomes.setdefault(
+                        hubspot_id,
+                        RecordOutcome.failed(
+                            hubspot_id, str(error.get("message", "rejected")), error.get("category")
+                        ),
+                    )
+        return outcomes
+
     # -------------------------------------------------------------------- reads
     def read(
         self, object_type: str, id_property: str, keys: Sequence[str], properties: Iterable[str]
@@ -333,11 +375,16 @@ class HubSpotGateway:
                 return
             if int(after) + 200 > 10_000:
                 last = results[-1].get("properties", {}).get(stamp)
-                anchor, after = _epoch_ms(last, anchor), None
+                anchor, after = epoch_ms(last, anchor), None
 
     # ------------------------------------------------------------- associations
-    def associate(self, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
-        """Default contact→company associations; returns the pairs HubSpot confirmed."""
+    def associate(
+        self,
+        pairs: Sequence[tuple[str, str]],
+        from_type: str = "contacts",
+        to_type: str = "companies",
+    ) -> set[tuple[str, str]]:
+        """Default (unlabelled) associations; returns the pairs HubSpot confirmed."""
         confirmed: set[tuple[str, str]] = set()
         for chunk in chunked(list(pairs), ASSOCIATION_BATCH_LIMIT):
             payload = BatchInputPublicDefaultAssociationMultiPost(
@@ -349,13 +396,18 @@ class HubSpotGateway:
                 ]
             )
             _, _, body = self.send(
-                "associate", self._associations.create_default, "contacts", "companies", payload
+                "associate", self._associations.create_default, from_type, to_type, payload
             )
             confirmed |= association_pairs(body) & set(chunk)
         return confirmed
 
-    def remove_associations(self, pairs: Sequence[tuple[str, str]]) -> None:
-        """Remove contact→company associations (all labels); raises if HubSpot refuses."""
+    def remove_associations(
+        self,
+        pairs: Sequence[tuple[str, str]],
+        from_type: str = "contacts",
+        to_type: str = "companies",
+    ) -> None:
+        """Remove associations (all labels); raises if HubSpot refuses."""
         for chunk in chunked(list(pairs), ASSOCIATION_BATCH_LIMIT):
             payload = BatchInputPublicAssociationMultiArchive(
                 inputs=[
@@ -365,32 +417,10 @@ class HubSpotGateway:
                     for c, o in chunk
                 ]
             )
-            self.send("unassociate", self._associations.archive, "contacts", "companies", payload)
-
-    # ------------------------------------------------------------------ helpers
-    def rate_limit_headers(self, headers: dict[str, str]) -> dict[str, str | None]:
-        names = ("Max", "Remaining", "Interval-Milliseconds", "Daily", "Daily-Remaining")
-        return {n: header(headers, f"X-HubSpot-RateLimit-{n}") for n in names}
+            self.send("unassociate", self._associations.archive, from_type, to_type, payload)
 
 
-def scrub_outcome(outcome: RecordOutcome, record: UpsertRecord) -> RecordOutcome:
-    """HubSpot echoes rejected values (an invalid e-mail…): keep none of them."""
-    message = outcome.message or ""
-    for value in sorted(record.properties.values(), key=len, reverse=True):
-        if len(value) >= 3 and value in message:
-            message = message.replace(value, REDACTED)
-    return replace(outcome, message=message)
-
-
-def _epoch_ms(value: Any, default: int) -> int:
-    from datetime import datetime
-
-    if value is None:
-        return default
-    text = str(value)
-    if text.isdigit():
-        return int(text)
-    try:
-        return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
-    except ValueError:
-        return default
+def _named_ids(error: Any) -> list[str]:
+    context = error.get("context") if isinstance(error, dict) else None
+    ids = (context or {}).get("ids") or (context or {}).get("id") or []
+    return [str(i) for i in (ids if isinstance(ids, list) else [ids])]

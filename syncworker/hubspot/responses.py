@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from syncworker.errors import (
@@ -22,7 +23,7 @@ from syncworker.errors import (
     HubSpotRateLimitError,
     HubSpotServerError,
 )
-from syncworker.redaction import redact
+from syncworker.redaction import REDACTED, redact
 
 _EXISTING_ID = re.compile(r"Existing ID:\s*(\d+)")
 
@@ -187,3 +188,24 @@ def association_pairs(body: Any) -> set[tuple[str, str]]:
                 if to_id is not None:
                     pairs.add((str(from_id), str(to_id)))
     return pairs
+
+
+def scrub_outcome(outcome: RecordOutcome, record: UpsertRecord) -> RecordOutcome:
+    """HubSpot echoes rejected values (an invalid e-mail…): keep none of them."""
+    message = outcome.message or ""
+    for value in sorted(record.properties.values(), key=len, reverse=True):
+        if len(value) >= 3 and value in message:
+            message = message.replace(value, REDACTED)
+    return replace(outcome, message=message)
+
+
+def epoch_ms(value: Any, default: int) -> int:
+    if value is None:
+        return default
+    text = str(value)
+    if text.isdigit():
+        return int(text)
+    try:
+        return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+    except ValueError:
+        return default

@@ -11,11 +11,12 @@ from syncworker.sandbox import (
 )
 from syncworker.sandbox.hubspot_app import HubSpotSandbox
 from syncworker.sandbox.server import ServerThread
+from syncworker.sandbox.workadu import SANDBOX_WORKADU_KEY, WorkaduSandbox
 from syncworker.sandbox.workways import WorkwaysSandbox
 
 
 class Sandboxes:
-    """A Workways sandbox and a HubSpot sandbox, each in its own server thread."""
+    """Workways, Workadu and HubSpot sandboxes, each in its own server thread."""
 
     def __init__(
         self,
@@ -30,9 +31,22 @@ class Sandboxes:
         daily_limit: int | None = None,
         latency_ms: float = 0.0,
         workways_latency_ms: float = 0.0,
+        customers: int = 40,
+        orders: int = 80,
+        invoices: int = 60,
+        workadu_port: int = 0,
     ) -> None:
         self.workways = WorkwaysSandbox(
             users=users, orgs=orgs, seed=seed, latency_ms=workways_latency_ms
+        )
+        # Every fifth Workadu customer is a Workways user too (same e-mail, other case).
+        shared = [
+            (f"{u['firstName']} {u['lastName']}".strip(), u["email"].strip().upper())
+            for u in self.workways.users()[: max(1, customers // 5)]
+            if not u["isUserArchived"]
+        ]
+        self.workadu = WorkaduSandbox(
+            customers=customers, orders=orders, invoices=invoices, seed=seed, shared_people=shared
         )
         self.hubspot = HubSpotSandbox(
             rate_limit_per_10s=rate_limit_per_10s,
@@ -42,6 +56,7 @@ class Sandboxes:
         )
         self._workways_server = ServerThread(self.workways.app, host, workways_port)
         self._hubspot_server = ServerThread(self.hubspot.app, host, hubspot_port)
+        self._workadu_server = ServerThread(self.workadu.app, host, workadu_port)
 
     @property
     def workways_url(self) -> str:
@@ -51,9 +66,13 @@ class Sandboxes:
     def hubspot_url(self) -> str:
         return self._hubspot_server.url
 
-    def environment(self, database_url: str) -> dict[str, str]:
-        """The settings that point syncworker at these sandboxes."""
-        return {
+    @property
+    def workadu_url(self) -> str:
+        return self._workadu_server.url
+
+    def environment(self, database_url: str, *, workadu: bool = False) -> dict[str, str]:
+        """The settings that point syncworker at these sandboxes (Workadu on request)."""
+        env = {
             "WORKWAYS_BASE_URL": self.workways_url,
             "WORKWAYS_API_TOKEN": SANDBOX_WORKWAYS_TOKEN,
             "HUBSPOT_BASE_URL": self.hubspot_url,
@@ -61,19 +80,29 @@ class Sandboxes:
             "HUBSPOT_CLIENT_SECRET": SANDBOX_HUBSPOT_CLIENT_SECRET,
             "DATABASE_URL": database_url,
         }
+        if workadu:
+            env["WORKADU_BASE_URL"] = self.workadu_url
+            env["WORKADU_API_KEY"] = SANDBOX_WORKADU_KEY
+        return env
 
     def start(self) -> Sandboxes:
-        self._workways_server.start()
+        started: list[ServerThread] = []
         try:
-            self._hubspot_server.start()
+            for server in self._servers:
+                started.append(server.start())
         except BaseException:
-            self._workways_server.stop()
+            for server in started:
+                server.stop()
             raise
         return self
 
+    @property
+    def _servers(self) -> tuple[ServerThread, ...]:
+        return (self._workways_server, self._hubspot_server, self._workadu_server)
+
     def stop(self) -> None:
-        self._hubspot_server.stop()
-        self._workways_server.stop()
+        for server in reversed(self._servers):
+            server.stop()
 
     def __enter__(self) -> Sandboxes:
         return self.start()

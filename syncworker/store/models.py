@@ -54,6 +54,7 @@ class SyncedRecord(Base):
     # users: the organization (source id) whose company HubSpot confirms as associated
     associated_to: Mapped[str | None] = mapped_column(String(64))
     archived: Mapped[bool] = mapped_column(default=False)  # flagged workways_archived in HubSpot
+    merged: Mapped[bool] = mapped_column(default=False)  # into another source's contact
     first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_pushed_at: Mapped[datetime | None]

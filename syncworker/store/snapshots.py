@@ -37,6 +37,7 @@ class Snapshot:
     content_hash: str
     associated_to: str | None
     archived: bool
+    merged: bool = False  # merged into a contact another source owns
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class Confirmation:
     hubspot_id: str
     properties: Mapping[str, str]
     replace: bool = False  # HubSpot created it anew: forget older values
+    merged: bool = False  # merged into a contact another source owns
 
 
 class SnapshotStore:
@@ -73,6 +75,7 @@ class SnapshotStore:
                         row.content_hash,
                         row.associated_to,
                         row.archived,
+                        row.merged,
                     )
         return found
 
@@ -127,6 +130,7 @@ class SnapshotStore:
                 row.hubspot_id = item.hubspot_id
                 row.archived = merged.get("workways_archived") == "true"
                 row.last_pushed_at = now
+                row.merged = row.merged or item.merged
             session.execute(
                 delete(RecordFailure).where(
                     RecordFailure.stream == stream, RecordFailure.source_id.in_(list(items))

@@ -1,0 +1,86 @@
+"""The records of one run: its result, progress events and working state."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from syncworker.engine.plan import PlannedChange
+from syncworker.streams import Record, Stream
+
+COUNTERS = (
+    "seen",
+    "created",
+    "updated",
+    "unchanged",
+    "archived",
+    "failed",
+    "conflicts",
+    "quarantined",
+)
+
+
+class ConflictPolicy(Protocol):
+    """Decides what to push when a two-way field changed on both sides."""
+
+    def resolve(
+        self, stream: Stream, changes: list[PlannedChange], hubspot_ids: dict[str, str]
+    ) -> tuple[list[PlannedChange], int]: ...
+
+
+@dataclass
+class RunResult:
+    """What one run of one stream did."""
+
+    stream: str
+    run_id: int | None = None
+    mode: str = "incremental"
+    dry_run: bool = False
+    status: str = "running"  # succeeded | finished_with_failures | aborted
+    counts: Counter[str] = field(default_factory=Counter)
+    hubspot_calls: Counter[str] = field(default_factory=Counter)
+    source_calls: int = 0
+    planned: list[PlannedChange] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def hubspot_writes(self) -> int:
+        return sum(
+            n
+            for kind, n in self.hubspot_calls.items()
+            if kind in ("upsert", "associate", "unassociate", "properties")
+        )
+
+
+@dataclass(frozen=True)
+class Progress:
+    stream: str
+    page: int
+    pages: int
+    counts: Counter[str]
+    queued: int = 0  # changes waiting for a full batch
+
+
+@dataclass
+class Pending:
+    change: PlannedChange
+    hubspot_id: str | None
+
+
+@dataclass
+class RunState:
+    stream: Stream
+    result: RunResult
+    full: bool
+    dry_run: bool
+    seen: set[str] = field(default_factory=set)
+    complete: bool = True
+    pending: list[Pending] = field(default_factory=list)
+    moves: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
+    enrich: Callable[[Record], Record] | None = None
+
+
+# fail(source_id, stage, message, category=None, existing_id=None)
+Fail = Callable[..., None]

@@ -1,0 +1,124 @@
+"""Workadu customers and orders into HubSpot, through the same engine as Workways."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from syncworker.config import Settings
+from syncworker.engine.sync import SyncEngine
+from syncworker.sandbox.runner import Sandboxes
+from syncworker.services import Services
+from syncworker.store.snapshots import SnapshotStore
+from syncworker.streams import WORKADU_STREAMS, WORKWAYS_STREAMS
+from syncworker.workadu.mapping import DEAL_STAGES
+from tests.checks import hubspot_by_key
+from tests.test_sync import RecordingGateway, write_calls
+
+
+class Both:
+    def __init__(self, boxes: Sandboxes, store: SnapshotStore) -> None:
+        self.boxes = boxes
+        self.store = store
+        settings = Settings.from_env(boxes.environment("sqlite://", workadu=True))
+        services = Services(settings)
+        self.workways = services.source_client("workways")
+        self.workadu = services.source_client("workadu")
+        self.gateway = RecordingGateway(boxes.hubspot_url, settings.require_hubspot()[1])
+        self.gateway.sent = []
+
+    def sync(self) -> list[Any]:
+        results = []
+        for streams, client in ((WORKWAYS_STREAMS, self.workways), (WORKADU_STREAMS, self.workadu)):
+            engine = SyncEngine(self.store, client, self.gateway)
+            results += [engine.run(stream) for stream in streams]
+        return results
+
+
+@pytest.fixture
+def both(store: SnapshotStore) -> Iterator[Both]:
+    with Sandboxes(users=60, orgs=8, seed=31, customers=30, orders=60, invoices=45) as boxes:
+        pair = Both(boxes, store)
+        yield pair
+        pair.workways.close()
+        pair.workadu.close()
+
+
+def customer_id(order: dict[str, Any]) -> str:
+    return str(order["customer"]["id"])
+
+
+def test_one_contact_per_person_one_deal_per_order(both: Both) -> None:
+    results = both.sync()
+    assert all(r.counts["failed"] == 0 for r in results), [dict(r.counts) for r in results]
+    ww, wa, hs = both.boxes.workways, both.boxes.workadu, both.boxes.hubspot
+    users = {u["email"].strip().lower(): u for u in ww.users()}
+    customers = wa.customers()
+    shared = [c for c in customers if (c.get("email") or "").strip().lower() in users]
+    assert shared, "the sandboxes share some people"
+    contacts = hs.store.objects("contacts")
+    assert len(contacts) == len(users) + len(customers) - len(shared)
+    for customer in shared:
+        user = users[customer["email"].strip().lower()]
+        (contact,) = [
+            c for c in contacts if c["properties"].get("workadu_customer_id") == str(customer["id"])
+        ]
+        assert contact["properties"]["workways_user_id"] == user["_id"]
+        assert contact["properties"]["firstname"] == user["firstName"].strip()  # Workways wins
+
+    by_customer = hubspot_by_key(both.boxes, "contacts", "workadu_customer_id")
+    deals = hubspot_by_key(both.boxes, "deals", "workadu_order_id")
+    assert set(deals) == {str(o["id"]) for o in wa.orders()}
+    for order in wa.orders():
+        deal = deals[str(order["id"])]
+        assert deal["properties"]["dealstage"] == DEAL_STAGES.get(
+            order["status"], "appointmentscheduled"
+        )
+        contact = by_customer[customer_id(order)]
+        assert hs.store.associations("deals", deal["id"], "contacts") == [contact["id"]]
+
+
+def test_invoice_rollups_equal_the_sums_of_the_invoices(both: Both) -> None:
+    both.sync()
+    totals: dict[str, float] = defaultdict(float)
+    last: dict[str, str] = {}
+    for invoice in both.boxes.workadu.invoices():
+        if invoice["status"] != "VALID":
+            continue
+        owner = (
+            invoice["customer"][0] if isinstance(invoice["customer"], list) else invoice["customer"]
+        )
+        cid = str(owner["id"])
+        totals[cid] += float(invoice["total_amount"])
+        last[cid] = max(last.get(cid, ""), invoice["issue_date"] or "")
+    assert totals, "the sandbox has valid invoices"
+    contacts = hubspot_by_key(both.boxes, "contacts", "workadu_customer_id")
+    for cid, total in totals.items():
+        props = contacts[cid]["properties"]
+        assert float(props["workadu_total_invoiced"]) == pytest.approx(total, abs=0.01)
+        assert props["workadu_last_invoice_date"] == last[cid][:10]
+
+
+def test_nothing_changed_means_no_writes_and_a_status_moves_one_deal(both: Both) -> None:
+    both.sync()
+    both.boxes.hubspot.clear_log()
+    both.sync()
+    assert write_calls(both) == 0  # type: ignore[arg-type]
+
+    order = next(o for o in both.boxes.workadu.orders() if o["status"] != "CANCELLED")
+    both.boxes.workadu.update_order(order["id"], status="CANCELLED")
+    both.gateway.sent.clear()
+    both.sync()
+    sent = [(kind, r.key, dict(r.properties)) for kind, r in both.gateway.sent]
+    assert sent == [
+        (
+            "deals",
+            str(order["id"]),
+            {"dealstage": "closedlost", "workadu_order_status": "CANCELLED"},
+        )
+    ]
+    deal = hubspot_by_key(both.boxes, "deals", "workadu_order_id")[str(order["id"])]
+    assert deal["properties"]["dealstage"] == "closedlost"
