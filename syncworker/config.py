@@ -80,6 +80,8 @@ class Settings:
     conflict_policy: str = "hubspot"
     writeback_retry_seconds: float = 30.0
     http_timeout_seconds: float = 30.0
+    source_concurrency: int = 4
+    push_concurrency: int = 4
     max_record_attempts: int = 5
     rate_budget: RateBudget = field(default_factory=RateBudget)
     log_level: str = "INFO"
@@ -182,6 +184,8 @@ class Settings:
             writeback_retry_seconds=positive_number("WRITEBACK_RETRY_SECONDS", 30.0),
             conflict_policy=choice("WRITEBACK_CONFLICT_POLICY", "hubspot", ("hubspot", "workways")),
             http_timeout_seconds=positive_number("HTTP_TIMEOUT_SECONDS", 30.0),
+            source_concurrency=int(positive_number("SOURCE_CONCURRENCY", 4)),
+            push_concurrency=int(positive_number("HUBSPOT_CONCURRENCY", 4)),
             max_record_attempts=int(positive_number("MAX_RECORD_ATTEMPTS", 5)),
             rate_budget=budget,
             log_level=choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper(),

@@ -27,7 +27,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from itertools import islice
 from typing import Generic, Protocol, TypeVar
 
 from syncworker.errors import PaginationLoopError, SourceDataError
@@ -71,32 +74,52 @@ class PageNumberPaginator(Generic[P]):
         *,
         source: str,
         unreadable: Callable[[int, int, int, SourceDataError], P] | None = None,
+        concurrency: int = 1,
     ) -> None:
         """``unreadable(number, pages, total, error)``, when given, stands in for a page
         after the first whose answer was malformed, so the walk goes on; the
-        first page (which says how many there are) must always be readable."""
+        first page (which says how many there are) must always be readable.
+        With ``concurrency`` > 1, pages after the first are fetched that many at
+        a time, and still yielded (and guarded) in order."""
         self._fetch = fetch
         self._source = source
         self._unreadable = unreadable
+        self._concurrency = max(1, concurrency)
+
+    def _read(self, number: int, guard: _LoopGuard, outcome: Callable[[], P]) -> P:
+        try:
+            return outcome()
+        except PaginationLoopError:
+            raise
+        except SourceDataError as exc:
+            if self._unreadable is None or guard.pages is None or guard.total is None:
+                raise
+            logger.warning("%s page %d unreadable, skipped: %s", self._source, number, exc)
+            return self._unreadable(number, guard.pages, guard.total, exc)
 
     def __iter__(self) -> Iterator[P]:
         guard = _LoopGuard(self._source)
-        number = 1
-        while True:
-            try:
-                page = self._fetch(number)
-            except PaginationLoopError:
-                raise
-            except SourceDataError as exc:
-                if self._unreadable is None or guard.pages is None or guard.total is None:
-                    raise
-                logger.warning("%s page %d unreadable, skipped: %s", self._source, number, exc)
-                page = self._unreadable(number, guard.pages, guard.total, exc)
-            guard.check(number, page)
-            yield page
-            if number >= page.pages:
-                return
-            number += 1
+        first = self._read(1, guard, lambda: self._fetch(1))
+        guard.check(1, first)
+        yield first
+        pages = first.pages
+        if pages <= 1:
+            return
+        pool = ThreadPoolExecutor(self._concurrency, thread_name_prefix="pages")
+        in_flight: deque[tuple[int, Future[P]]] = deque()
+        upcoming = iter(range(2, pages + 1))
+        try:
+            for number in islice(upcoming, self._concurrency):
+                in_flight.append((number, pool.submit(self._fetch, number)))
+            while in_flight:
+                number, future = in_flight.popleft()
+                page = self._read(number, guard, future.result)
+                guard.check(number, page)
+                yield page
+                for following in islice(upcoming, 1):
+                    in_flight.append((following, pool.submit(self._fetch, following)))
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 class _LoopGuard:

@@ -65,7 +65,12 @@ class Services:
 
     def workways(self) -> WorkwaysClient:
         base_url, token = self.settings.require_workways()
-        return WorkwaysClient(base_url, token, timeout=self.settings.http_timeout_seconds)
+        return WorkwaysClient(
+            base_url,
+            token,
+            timeout=self.settings.http_timeout_seconds,
+            page_concurrency=self.settings.source_concurrency,
+        )
 
     @cached_property
     def hubspot(self) -> HubSpotGateway:
@@ -203,6 +208,8 @@ class Services:
                         max_attempts=self.settings.max_record_attempts,
                         progress=on_page,
                         conflicts=None if dry_run else self.conflicts(),
+                        source_concurrency=self.settings.source_concurrency,
+                        push_concurrency=self.settings.push_concurrency,
                     )
                     results.append(engine.run(stream, full=full, dry_run=dry_run, trigger=trigger))
         return results

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 import redis
@@ -143,8 +143,11 @@ class Wired:
     gateway: HubSpotGateway
     settings: Settings
 
+    engine_options: dict[str, object] = field(default_factory=dict)
+
     def engine(self, **kw: object) -> SyncEngine:
-        return SyncEngine(self.store, self.workways, self.gateway, **kw)  # type: ignore[arg-type]
+        options = {**self.engine_options, **kw}
+        return SyncEngine(self.store, self.workways, self.gateway, **options)  # type: ignore[arg-type]
 
     def sync_all(self, **kw: object) -> list:  # type: ignore[type-arg]
         from syncworker.streams import WORKWAYS_STREAMS

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -80,6 +81,7 @@ class RunState:
     pending: list[Pending] = field(default_factory=list)
     moves: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
     enrich: Callable[[Record], Record] | None = None
+    in_flight: deque[Future[Counter[str]]] = field(default_factory=deque)
 
 
 # fail(source_id, stage, message, category=None, existing_id=None)

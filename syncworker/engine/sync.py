@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
@@ -39,7 +40,7 @@ from syncworker.logs import log_context
 from syncworker.mapping import ARCHIVED_PROPERTY, custom_properties
 from syncworker.redaction import redact
 from syncworker.store.snapshots import Confirmation, Snapshot, SnapshotStore
-from syncworker.streams import SourcePage, Stream
+from syncworker.streams import Record, SourcePage, Stream
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,8 @@ class SyncEngine:
         max_attempts: int = 5,
         progress: Callable[[Progress], None] | None = None,
         conflicts: ConflictPolicy | None = None,
+        source_concurrency: int = 1,
+        push_concurrency: int = 1,
     ) -> None:
         self.store = store
         self.source = source
@@ -61,6 +64,9 @@ class SyncEngine:
         self.max_attempts = max_attempts
         self.progress = progress
         self.conflicts = conflicts
+        self.source_concurrency = max(1, source_concurrency)
+        self.push_concurrency = max(1, push_concurrency)
+        self._pushers: ThreadPoolExecutor | None = None
 
     # ------------------------------------------------------------------- runs
     def run(
@@ -75,7 +81,14 @@ class SyncEngine:
         state = RunState(stream, result, full, dry_run)
         calls_before = self._calls()
         with log_context(run_id=result.run_id, stream=stream.name):
-            self._run(state, calls_before)
+            if self.push_concurrency > 1 and not dry_run:
+                with ThreadPoolExecutor(self.push_concurrency, "push") as self._pushers:
+                    try:
+                        self._run(state, calls_before)
+                    finally:
+                        self._pushers = None
+            else:
+                self._run(state, calls_before)
         return result
 
     def _run(self, state: RunState, calls_before: tuple[Counter[str], int]) -> None:
@@ -137,12 +150,12 @@ class SyncEngine:
         held = self.store.quarantined(stream.name, records)
         passengers = stream.mapping.passenger_properties()
         yielding = stream.mapping.yielding_properties()
-        for source_id, record in records.items():
-            if source_id in held:
-                counts["quarantined"] += 1
-                continue
+        wanted = {sid: rec for sid, rec in records.items() if sid not in held}
+        counts["quarantined"] += len(records) - len(wanted)
+        details = self._details(state, wanted, snapshots)
+        for source_id, record in wanted.items():
             snapshot = snapshots.get(source_id)
-            desired = self._desired(state, source_id, record, snapshot)
+            desired = self._desired(state, source_id, record, snapshot, details)
             if desired is None:
                 continue
             if snapshot is not None and snapshot.merged:  # another source owns identity
@@ -165,32 +178,64 @@ class SyncEngine:
         if self.progress:
             self.progress(Progress(stream.name, page.page, page.pages, counts, len(state.pending)))
 
-    def _desired(
-        self, state: RunState, source_id: str, record: dict[str, Any], snapshot: Snapshot | None
-    ) -> dict[str, str] | None:
-        mapping, stream = state.stream.mapping, state.stream
-        desired = mapping.to_properties(record)
-        if not mapping.detail_fields or stream.detail is None:
-            return desired
-        listed_changed = (
+    def _listed_changed(
+        self, state: RunState, desired: dict[str, str], snapshot: Snapshot | None
+    ) -> bool:
+        return (
             snapshot is None
             or state.full
             or any(snapshot.properties.get(k) != v for k, v in desired.items())
         )
-        if not listed_changed and snapshot is not None:
-            # Details are fetched only when the listed record changed (one call each).
+
+    def _details(
+        self, state: RunState, records: dict[str, Record], snapshots: dict[str, Snapshot]
+    ) -> dict[str, Mapping[str, Any] | None]:
+        """Detail records, fetched only for records whose listed fields changed
+        (one call each, ``source_concurrency`` at a time); None where unavailable."""
+        stream = state.stream
+        fetch = stream.detail
+        if fetch is None or not stream.mapping.detail_fields:
+            return {}
+        needed = [
+            sid
+            for sid, record in records.items()
+            if self._listed_changed(state, stream.mapping.to_properties(record), snapshots.get(sid))
+        ]
+
+        def one(source_id: str) -> Mapping[str, Any] | None:
+            try:
+                return fetch(self.source, source_id)
+            except SourceError as exc:
+                if exc.retriable:
+                    raise
+                self._fail(state, source_id, "source", f"details unavailable: {exc}")
+                return None
+
+        with ThreadPoolExecutor(self.source_concurrency, thread_name_prefix="details") as pool:
+            found = dict(zip(needed, pool.map(one, needed), strict=True))
+        state.result.counts["failed"] += sum(1 for d in found.values() if d is None)
+        return found
+
+    def _desired(
+        self,
+        state: RunState,
+        source_id: str,
+        record: Record,
+        snapshot: Snapshot | None,
+        details: dict[str, Mapping[str, Any] | None],
+    ) -> dict[str, str] | None:
+        mapping = state.stream.mapping
+        desired = mapping.to_properties(record)
+        if not mapping.detail_fields or state.stream.detail is None:
+            return desired
+        if source_id not in details:
+            # Listed fields unchanged: keep the details HubSpot already has.
             return desired | {
-                f.target: snapshot.properties.get(f.target, "") for f in mapping.detail_fields
+                f.target: (snapshot.properties.get(f.target, "") if snapshot else "")
+                for f in mapping.detail_fields
             }
-        try:
-            detail = stream.detail(self.source, source_id)
-        except SourceError as exc:
-            if exc.retriable:
-                raise
-            state.result.counts["failed"] += 1
-            self._fail(state, source_id, "source", f"details unavailable: {exc}")
-            return None
-        return mapping.to_properties(record, detail)
+        detail = details[source_id]
+        return None if detail is None else mapping.to_properties(record, detail)
 
     # ----------------------------------------------------------------- pushes
     def _flush(self, state: RunState, everything: bool = False) -> None:
@@ -198,8 +243,23 @@ class SyncEngine:
             batch, state.pending = state.pending[:BATCH_LIMIT], state.pending[BATCH_LIMIT:]
             if state.dry_run:
                 self._plan_only(state, [p.change for p in batch])
-            else:
-                self._push(state, batch)
+                continue
+            batch = self._prepare(state, batch)
+            if not batch:
+                continue
+            if self._pushers is None:
+                state.result.counts.update(self._upsert(state, batch))
+                continue
+            while len(state.in_flight) >= self.push_concurrency:
+                state.result.counts.update(state.in_flight.popleft().result())
+            state.in_flight.append(self._pushers.submit(self._upsert, state, batch))
+        if everything:
+            self._drain(state)
+
+    def _drain(self, state: RunState) -> None:
+        """Wait for every batch in flight; the first failure aborts the run."""
+        while state.in_flight:
+            state.result.counts.update(state.in_flight.popleft().result())
 
     def _plan_only(self, state: RunState, changes: list[PlannedChange]) -> None:
         state.result.planned.extend(changes)
@@ -207,7 +267,8 @@ class SyncEngine:
             name = {"create": "created", "update": "updated", "archive": "archived"}
             state.result.counts[name[change.action]] += 1
 
-    def _push(self, state: RunState, batch: list[Pending]) -> None:
+    def _prepare(self, state: RunState, batch: list[Pending]) -> list[Pending]:
+        """Main-thread work before a batch goes out: schema, conflicts, merges."""
         assert self.gateway is not None
         stream, counts = state.stream, state.result.counts
         if stream.object_type not in self.gateway.schema_ready:
@@ -224,14 +285,16 @@ class SyncEngine:
                 for p in batch
                 if p.change.source_id in kept
             ]
-            if not batch:
-                return
-        if stream.merge_by_email:
+        if batch and stream.merge_by_email:
             batch = merge_by_email(
                 self.store, self.gateway, state, batch, partial(self._fail, state)
             )
-            if not batch:
-                return
+        return batch
+
+    def _upsert(self, state: RunState, batch: list[Pending]) -> Counter[str]:
+        """One upsert call and its confirmations (safe on a worker thread): the counts."""
+        assert self.gateway is not None
+        stream, counts = state.stream, Counter[str]()
         by_key = {p.change.source_id: p.change for p in batch}
         known = {p.hubspot_id: p.change.source_id for p in batch if p.hubspot_id}
         outcomes = self.gateway.upsert(
@@ -272,6 +335,7 @@ class SyncEngine:
                 )
             )
         self.store.confirm(stream.name, confirmations)
+        return counts
 
     def _fail(
         self,

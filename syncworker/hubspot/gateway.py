@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -124,6 +125,7 @@ class HubSpotGateway:
         # Search has its own limit (about 5 per second) and sends no rate headers.
         self.search_limiter: RateLimiter = SlidingWindowLimiter(SEARCH_PER_SECOND, 1.0)
         self.calls: Counter[str] = Counter()
+        self._count_lock = threading.Lock()
         self.schema_ready: set[str] = set()  # object types whose properties were ensured
         self.rate_limited = 0
         self._timeout = (min(10.0, timeout), timeout)
@@ -166,7 +168,8 @@ class HubSpotGateway:
         attempt = rate_waits = 0
         while True:
             limiter.acquire()
-            self.calls[kind] += 1
+            with self._count_lock:  # several batches may be in flight
+                self.calls[kind] += 1
             try:
                 status, headers, body = self._raw(method, *args)
             except HubSpotError as exc:  # timeouts and connection errors
@@ -177,7 +180,8 @@ class HubSpotGateway:
                     return status, headers, body
                 error = error_from_response(status, headers, body)
             if isinstance(error, HubSpotRateLimitError):
-                self.rate_limited += 1
+                with self._count_lock:
+                    self.rate_limited += 1
                 rate_waits += 1
                 if error.daily or rate_waits > MAX_RATE_LIMIT_WAITS:
                     raise error

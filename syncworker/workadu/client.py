@@ -32,6 +32,7 @@ import json
 import logging
 import math
 import re
+import threading
 import time
 from collections.abc import Generator, Iterator, Mapping
 from types import TracebackType
@@ -126,6 +127,7 @@ class WorkaduClient:
         if not timeout > 0:
             raise ValueError(f"timeout must be greater than 0, got {timeout}")
         self.calls = 0
+        self._calls_lock = threading.Lock()
         self.page_size = page_size
         self._timeout = timeout
         self._api_key = api_key
@@ -258,7 +260,8 @@ class WorkaduClient:
         return self._retry.call(lambda: self._send(request, where, page), description=where)
 
     def _send(self, request: httpx.Request, where: str, page: int | None) -> dict[str, Any]:
-        self.calls += 1
+        with self._calls_lock:
+            self.calls += 1
         started = time.monotonic()
         outcome = "no answer"
         try:

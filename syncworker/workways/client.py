@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 import time
 from collections.abc import Generator, Iterator, Mapping
 from types import TracebackType
@@ -125,6 +126,7 @@ class WorkwaysClient:
         transport: httpx.BaseTransport | None = None,
         retry: RetryPolicy | None = None,
         page_size: int = MAX_PAGE_SIZE,
+        page_concurrency: int = 1,
     ) -> None:
         if not isinstance(token, Secret) or not token:
             raise ValueError("token must be a non-empty Secret")
@@ -135,6 +137,8 @@ class WorkwaysClient:
         if not timeout > 0:
             raise ValueError(f"timeout must be greater than 0, got {timeout}")
         self.calls = 0
+        self._calls_lock = threading.Lock()
+        self.page_concurrency = page_concurrency  # list pages fetched at a time after page 1
         self.page_size = page_size
         self._timeout = timeout
         self._token = token
@@ -263,7 +267,12 @@ class WorkwaysClient:
             )
 
         return iter(
-            PageNumberPaginator(fetch, source=f"Workways GET {path}", unreadable=unreadable)
+            PageNumberPaginator(
+                fetch,
+                source=f"Workways GET {path}",
+                unreadable=unreadable,
+                concurrency=self.page_concurrency,
+            )
         )
 
     def _call(
@@ -286,7 +295,8 @@ class WorkwaysClient:
         )
 
     def _send(self, request: httpx.Request, where: str, page: int | None) -> object:
-        self.calls += 1
+        with self._calls_lock:
+            self.calls += 1
         started = time.monotonic()
         outcome = "no answer"
         try:
