@@ -3,6 +3,7 @@
     SyncWorkerError
     ├── ConfigError                    a setting is missing or malformed (names the variable)
     ├── RunInProgressError             another run of the same stream holds the lock
+    │   └── LeaseLostError             our lock expired and a newer run took the stream
     ├── SourceError                    the source platform (Workways, Workadu) failed us
     │   ├── SourceAuthError            401: token missing, malformed, unknown, expired, archived
     │   ├── SourceNotFoundError        the id or e-mail names nothing ("User not found")
@@ -48,6 +49,10 @@ class ConfigError(SyncWorkerError):
 
 class RunInProgressError(SyncWorkerError):
     """Another run of the same stream holds the cluster-wide lock."""
+
+
+class LeaseLostError(RunInProgressError):
+    """A newer run holds the stream (our lock expired): we must not write."""
 
 
 # --------------------------------------------------------------------------- source

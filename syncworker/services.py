@@ -194,9 +194,11 @@ class Services:
                     clients[stream.source] = stack.enter_context(self.source_client(stream.source))
                 lock_client = None if dry_run else self.redis
                 ttl = self.settings.lock_ttl_seconds
-                with stream_lock(lock_client, stream.name, ttl) as heartbeat:
+                with stream_lock(lock_client, stream.name, ttl) as lease:
 
-                    def on_page(event: Progress, beat: Callable[[], None] = heartbeat) -> None:
+                    def on_page(
+                        event: Progress, beat: Callable[[], None] = lease.heartbeat
+                    ) -> None:
                         beat()
                         if progress:
                             progress(event)
@@ -211,5 +213,9 @@ class Services:
                         source_concurrency=self.settings.source_concurrency,
                         push_concurrency=self.settings.push_concurrency,
                     )
-                    results.append(engine.run(stream, full=full, dry_run=dry_run, trigger=trigger))
+                    results.append(
+                        engine.run(
+                            stream, full=full, dry_run=dry_run, trigger=trigger, fence=lease.token
+                        )
+                    )
         return results

@@ -74,4 +74,4 @@ def link_records(
         else:
             counts["failed"] += 1
             fail(source_id, "associate", "HubSpot did not confirm the association")
-    store.set_associations(state.stream.name, settled)
+    store.set_associations(state.stream.name, settled, fence=state.fence)

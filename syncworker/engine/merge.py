@@ -75,6 +75,6 @@ def merge_by_email(
             continue
         state.result.counts["updated"] += 1
         confirmations.append(Confirmation(source_id, hubspot_id, updates[source_id], merged=True))
-    store.confirm(stream.name, confirmations)
+    store.confirm(stream.name, confirmations, fence=state.fence)
     handled = set(targets) | {emails[e] for e in owners}
     return [p for p in batch if p.change.source_id not in handled]

@@ -80,6 +80,7 @@ class RunState:
     complete: bool = True
     pending: list[Pending] = field(default_factory=list)
     moves: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
+    fence: int | None = None  # the stream lock's fencing token
     enrich: Callable[[Record], Record] | None = None
     in_flight: deque[Future[Counter[str]]] = field(default_factory=deque)
 

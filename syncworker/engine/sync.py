@@ -70,15 +70,25 @@ class SyncEngine:
 
     # ------------------------------------------------------------------- runs
     def run(
-        self, stream: Stream, *, full: bool = False, dry_run: bool = False, trigger: str = "cli"
+        self,
+        stream: Stream,
+        *,
+        full: bool = False,
+        dry_run: bool = False,
+        trigger: str = "cli",
+        fence: int | None = None,
     ) -> RunResult:
+        """Sync one stream. ``fence`` is the lock's fencing token: snapshot writes
+        are refused once a newer lock holder has claimed the stream."""
         mode = "full" if full else "incremental"
         result = RunResult(stream.name, mode=mode, dry_run=dry_run)
         if not dry_run:
             if self.gateway is None:
                 raise ValueError("a HubSpot gateway is needed unless dry_run is set")
+            if fence is not None:
+                self.store.claim_fence(stream.name, fence)
             result.run_id = self.store.start_run(stream.name, trigger, mode)
-        state = RunState(stream, result, full, dry_run)
+        state = RunState(stream, result, full, dry_run, fence=fence)
         calls_before = self._calls()
         with log_context(run_id=result.run_id, stream=stream.name):
             if self.push_concurrency > 1 and not dry_run:
@@ -334,7 +344,7 @@ class SyncEngine:
                     replace=outcome.created and change.action != CREATE,
                 )
             )
-        self.store.confirm(stream.name, confirmations)
+        self.store.confirm(stream.name, confirmations, fence=state.fence)
         return counts
 
     def _fail(

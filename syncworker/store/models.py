@@ -169,3 +169,12 @@ class TaskDelivery(Base):
     first_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_at: Mapped[datetime] = mapped_column(default=utcnow)
     quarantined_at: Mapped[datetime | None]
+
+
+class StreamFence(Base):
+    """The newest fencing token of a stream's lock: older holders may not write."""
+
+    __tablename__ = "stream_fences"
+
+    stream: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token: Mapped[int] = mapped_column(BigInteger)

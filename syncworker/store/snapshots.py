@@ -14,9 +14,10 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from syncworker.errors import LeaseLostError
 from syncworker.mapping import content_hash
 from syncworker.redaction import redact
-from syncworker.store.models import RecordFailure, SyncedRecord, SyncRun, utcnow
+from syncworker.store.models import RecordFailure, StreamFence, SyncedRecord, SyncRun, utcnow
 
 LOOKUP_CHUNK = 500  # ids per IN (...) query
 
@@ -93,13 +94,39 @@ class SnapshotStore:
                 found.update({sid: hid for sid, hid in rows if hid})
         return found
 
-    def confirm(self, stream: str, confirmations: Iterable[Confirmation]) -> None:
-        """Record what HubSpot confirmed, in one transaction."""
+    def claim_fence(self, stream: str, token: int) -> None:
+        """Start writing as lock holder ``token``; refuse if a newer holder exists."""
+        with self._sessions.begin() as session:
+            row = session.get(StreamFence, stream, with_for_update=True)
+            if row is None:
+                session.add(StreamFence(stream=stream, token=token))
+            elif row.token > token:
+                raise LeaseLostError(f"a newer run of {stream} holds the stream")
+            else:
+                row.token = token
+
+    def _check_fence(self, session: Session, stream: str, token: int | None) -> None:
+        if token is None:
+            return
+        current = session.scalar(
+            select(StreamFence.token).where(StreamFence.stream == stream).with_for_update()
+        )
+        if current is not None and current > token:
+            raise LeaseLostError(
+                f"the lock of {stream} expired and a newer run took over; stopping without "
+                "writing the snapshot"
+            )
+
+    def confirm(
+        self, stream: str, confirmations: Iterable[Confirmation], fence: int | None = None
+    ) -> None:
+        """Record what HubSpot confirmed, in one transaction (fenced by the lock token)."""
         now = self._clock()
         items = {c.source_id: c for c in confirmations}
         if not items:
             return
         with self._sessions.begin() as session:
+            self._check_fence(session, stream, fence)
             rows = {
                 row.source_id: row
                 for chunk in _chunks(items)
@@ -150,8 +177,11 @@ class SnapshotStore:
                 row.properties = merged
                 row.content_hash = content_hash(merged)
 
-    def set_associations(self, stream: str, associated: Mapping[str, str | None]) -> None:
+    def set_associations(
+        self, stream: str, associated: Mapping[str, str | None], fence: int | None = None
+    ) -> None:
         with self._sessions.begin() as session:
+            self._check_fence(session, stream, fence)
             for sid, parent in associated.items():
                 session.execute(
                     update(SyncedRecord)

@@ -1,0 +1,57 @@
+"""One run per stream at a time: the Redis lock and its fencing token."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+
+from syncworker.errors import LeaseLostError, RunInProgressError
+from syncworker.locks import stream_lock
+from syncworker.store.snapshots import Confirmation, SnapshotStore
+from syncworker.streams import WORKWAYS_ORGANIZATIONS
+from tests.checks import hubspot_by_key
+from tests.conftest import Wired
+
+pytestmark = pytest.mark.integration
+
+
+def test_second_holder_is_refused_while_the_first_runs(redis_client: redis.Redis[bytes]) -> None:
+    with stream_lock(redis_client, "s") as first:
+        with (
+            pytest.raises(RunInProgressError, match="already in progress"),
+            stream_lock(redis_client, "s"),
+        ):
+            pass
+        first.heartbeat()
+    with stream_lock(redis_client, "s") as again:
+        assert again.token is not None and first.token is not None
+        assert again.token > first.token
+
+
+def test_expired_holder_cannot_write_after_a_newer_one_claimed(
+    redis_client: redis.Redis[bytes], store: SnapshotStore
+) -> None:
+    with stream_lock(redis_client, "s", ttl=30) as stale:
+        assert stale.token is not None
+        store.claim_fence("s", stale.token)
+        redis_client.delete("syncworker:lock:s")  # the lock expired while it stalled
+        with stream_lock(redis_client, "s") as fresh:
+            assert fresh.token is not None
+            store.claim_fence("s", fresh.token)
+            with pytest.raises(LeaseLostError):
+                store.confirm("s", [Confirmation("a", "1", {"x": "1"})], fence=stale.token)
+            store.confirm("s", [Confirmation("a", "1", {"x": "2"})], fence=fresh.token)
+        with pytest.raises(LeaseLostError):
+            store.claim_fence("s", stale.token)
+    assert store.load("s", ["a"])["a"].properties == {"x": "2"}
+
+
+def test_a_run_with_a_stale_token_stops_before_writing(wired: Wired) -> None:
+    wired.store.claim_fence(WORKWAYS_ORGANIZATIONS.name, 7)
+    with pytest.raises(LeaseLostError):
+        wired.engine().run(WORKWAYS_ORGANIZATIONS, fence=6)
+    assert hubspot_by_key(wired.boxes, "companies", "workways_org_id") == {}
+    wired.engine().run(WORKWAYS_ORGANIZATIONS, fence=8)
+    assert len(hubspot_by_key(wired.boxes, "companies", "workways_org_id")) == len(
+        wired.boxes.workways.organizations()
+    )
