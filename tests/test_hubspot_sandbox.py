@@ -118,7 +118,7 @@ def test_unknown_route_method_and_malformed_json(hub: Hub) -> None:
     assert r.status_code == 400 and "Invalid input JSON" in r.json()["message"]
     r = hub.http.post(UPSERT, content=b"")
     assert r.status_code == 400 and "Invalid input JSON" in r.json()["message"]
-    r = hub.http.get("/crm/v3/objects/deals/1")
+    r = hub.http.get("/crm/v3/objects/tickets/1")
     assert r.status_code == 400 and "Unable to infer object type" in r.json()["message"]
 
 
@@ -1122,7 +1122,9 @@ def test_association_errors_and_limits(hub: Hub) -> None:
     assert hub.post(f"{path}/read", {"inputs": [{"id": contact}] * 1001}).status_code == 400
     assert hub.post(f"{path}/read", {"inputs": [{"id": contact}] * 1000}).status_code == 207
     assert hub.post(f"{path}/archive", {"inputs": []}).status_code == 400
-    r = hub.post("/crm/v4/associations/contacts/deals/batch/read", {"inputs": [{"id": "1"}]})
+    r = hub.post("/crm/v4/associations/contacts/tickets/batch/read", {"inputs": [{"id": "1"}]})
+    assert r.status_code == 400
+    r = hub.post("/crm/v4/associations/deals/deals/batch/read", {"inputs": [{"id": "1"}]})
     assert r.status_code == 400
 
 

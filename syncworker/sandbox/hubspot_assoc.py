@@ -1,4 +1,4 @@
-"""Associations v4 of the HubSpot sandbox (contacts <-> companies, both directions)."""
+"""Associations v4 of the HubSpot sandbox: contacts, companies and deals, both directions."""
 
 from __future__ import annotations
 
@@ -16,14 +16,19 @@ from syncworker.sandbox.hubspot_common import (
     standard_error,
 )
 
-# associationTypeId -> label (None: the unlabelled default type), per direction.
+# associationTypeId -> label (None: the unlabelled default type), per direction
+# (HubSpot-defined ids; a "Primary" label means "the primary company" of the other side).
 TYPES: dict[tuple[str, str], dict[int, str | None]] = {
     ("contacts", "companies"): {279: None, 1: "Primary"},
     ("companies", "contacts"): {280: None, 2: "Primary"},
+    ("deals", "contacts"): {3: None},
+    ("contacts", "deals"): {4: None},
+    ("deals", "companies"): {341: None, 5: "Primary"},
+    ("companies", "deals"): {342: None, 6: "Primary"},
 }
 DEFAULT_TYPE: dict[tuple[str, str], int] = {
-    ("contacts", "companies"): 279,
-    ("companies", "contacts"): 280,
+    pair: next(type_id for type_id, label in table.items() if label is None)
+    for pair, table in TYPES.items()
 }
 MAX_CREATE = 2000
 MAX_ARCHIVE = 2000
@@ -33,39 +38,55 @@ PAGE_SIZE = 500
 Exists = Callable[[str, str], bool]
 
 
+Key = tuple[str, str, str, str]
+
+
 class AssociationIndex:
-    """Contact-company pairs and their kinds ("default", "primary")."""
+    """Associated pairs of objects and their kinds ("default", "primary").
+
+    A pair is stored once, whichever direction created it; "primary" marks the
+    company as the primary company of the contact or deal on the other side.
+    """
 
     def __init__(self) -> None:
-        self._kinds: dict[tuple[str, str], set[str]] = {}
-        self._by: dict[str, dict[str, set[str]]] = {"contacts": {}, "companies": {}}
+        self._kinds: dict[Key, set[str]] = {}
+        # (from type, to type) -> from id -> associated ids
+        self._by: dict[tuple[str, str], dict[str, set[str]]] = {}
 
     @staticmethod
-    def _key(from_type: str, from_id: str, to_id: str) -> tuple[str, str]:
-        return (from_id, to_id) if from_type == "contacts" else (to_id, from_id)
+    def _key(from_type: str, from_id: str, to_type: str, to_id: str) -> Key:
+        if from_type <= to_type:
+            return (from_type, from_id, to_type, to_id)
+        return (to_type, to_id, from_type, from_id)
 
-    def add(self, from_type: str, from_id: str, to_id: str, kind: str) -> None:
-        contact, company = self._key(from_type, from_id, to_id)
-        if kind == "primary":  # a contact has at most one primary company
-            for other in self._by["contacts"].get(contact, set()):
+    def add(self, from_type: str, from_id: str, to_type: str, to_id: str, kind: str) -> None:
+        if kind == "primary":  # a contact or deal has at most one primary company
+            owner_type, owner_id, company = (
+                (to_type, to_id, from_id)
+                if from_type == "companies"
+                else (from_type, from_id, to_id)
+            )
+            for other in self._by.get((owner_type, "companies"), {}).get(owner_id, set()):
                 if other != company:
-                    self._kinds[(contact, other)].discard("primary")
-        kinds = self._kinds.setdefault((contact, company), set())
+                    self._kinds[self._key(owner_type, owner_id, "companies", other)].discard(
+                        "primary"
+                    )
+        kinds = self._kinds.setdefault(self._key(from_type, from_id, to_type, to_id), set())
         kinds.update({"default", kind})
-        self._by["contacts"].setdefault(contact, set()).add(company)
-        self._by["companies"].setdefault(company, set()).add(contact)
+        self._by.setdefault((from_type, to_type), {}).setdefault(from_id, set()).add(to_id)
+        self._by.setdefault((to_type, from_type), {}).setdefault(to_id, set()).add(from_id)
 
-    def remove(self, from_type: str, from_id: str, to_id: str) -> None:
-        contact, company = self._key(from_type, from_id, to_id)
-        if self._kinds.pop((contact, company), None) is not None:
-            self._by["contacts"][contact].discard(company)
-            self._by["companies"][company].discard(contact)
+    def remove(self, from_type: str, from_id: str, to_type: str, to_id: str) -> None:
+        if self._kinds.pop(self._key(from_type, from_id, to_type, to_id), None) is not None:
+            self._by[(from_type, to_type)][from_id].discard(to_id)
+            self._by[(to_type, from_type)][to_id].discard(from_id)
 
-    def kinds(self, from_type: str, from_id: str, to_id: str) -> set[str]:
-        return set(self._kinds.get(self._key(from_type, from_id, to_id), set()))
+    def kinds(self, from_type: str, from_id: str, to_type: str, to_id: str) -> set[str]:
+        return set(self._kinds.get(self._key(from_type, from_id, to_type, to_id), set()))
 
-    def neighbors(self, object_type: str, object_id: str) -> list[str]:
-        return sorted(self._by[object_type].get(object_id, set()), key=lambda i: (len(i), i))
+    def neighbors(self, from_type: str, from_id: str, to_type: str) -> list[str]:
+        linked = self._by.get((from_type, to_type), {}).get(from_id, set())
+        return sorted(linked, key=lambda i: (len(i), i))
 
 
 def pair_types(from_type: str, to_type: str) -> tuple[str, str]:
@@ -144,7 +165,7 @@ def associate_default(
         if error:
             outcome.errors.append(error)
             continue
-        index.add(from_type, from_id, to_id, "default")
+        index.add(from_type, from_id, to_type, to_id, "default")
         outcome.results.append(
             {
                 "from": {"id": from_id},
@@ -197,11 +218,11 @@ def create_labelled(
             outcome.errors.append(error)
             continue
         for kind in kinds:
-            index.add(from_type, from_id, to_id, kind)
+            index.add(from_type, from_id, to_type, to_id, kind)
         labels = [
             label
             for label in allowed.values()
-            if label is not None and "primary" in index.kinds(from_type, from_id, to_id)
+            if label is not None and "primary" in index.kinds(from_type, from_id, to_type, to_id)
         ]
         outcome.results.append(
             {
@@ -215,7 +236,7 @@ def create_labelled(
     return outcome
 
 
-def archive(index: AssociationIndex, from_type: str, body: Any) -> None:
+def archive(index: AssociationIndex, from_type: str, to_type: str, body: Any) -> None:
     for item in _inputs(body, "BatchInputPublicAssociationMultiArchive", MAX_ARCHIVE):
         if not isinstance(item, dict):
             raise invalid_json("Cannot deserialize value of type `PublicAssociationMultiArchive`")
@@ -224,9 +245,8 @@ def archive(index: AssociationIndex, from_type: str, body: Any) -> None:
         if not isinstance(targets, list):
             raise missing_attributes("PublicAssociationMultiArchive", ["to"])
         for target in targets:
-            index.remove(
-                from_type, from_id, _object_id(target, "PublicAssociationMultiArchive", "to")
-            )
+            to_id = _object_id(target, "PublicAssociationMultiArchive", "to")
+            index.remove(from_type, from_id, to_type, to_id)
 
 
 def _page(ids: list[str], after: Any, limit: int) -> tuple[list[str], str | None]:
@@ -247,7 +267,7 @@ def read(
     for item in _inputs(body, "BatchInputPublicFetchAssociationsBatchRequest", MAX_READ):
         from_id = _object_id(item, "PublicFetchAssociationsBatchRequest", "id")
         after = item.get("after") if isinstance(item, dict) else None
-        linked = [i for i in index.neighbors(from_type, from_id) if exists(to_type, i)]
+        linked = [i for i in index.neighbors(from_type, from_id, to_type) if exists(to_type, i)]
         if not exists(from_type, from_id) or not linked:
             outcome.errors.append(
                 standard_error(
@@ -264,7 +284,7 @@ def read(
                 {
                     "toObjectId": to_id,
                     "associationTypes": _type_specs(
-                        from_type, to_type, index.kinds(from_type, from_id, to_id)
+                        from_type, to_type, index.kinds(from_type, from_id, to_type, to_id)
                     ),
                 }
                 for to_id in chunk
@@ -292,7 +312,7 @@ def list_for(
     if not 1 <= limit <= PAGE_SIZE:
         raise ApiError(400, f"limit must be between 1 and {PAGE_SIZE}")
     linked = (
-        [i for i in index.neighbors(from_type, from_id) if exists(to_type, i)]
+        [i for i in index.neighbors(from_type, from_id, to_type) if exists(to_type, i)]
         if exists(from_type, from_id)
         else []
     )
@@ -302,7 +322,7 @@ def list_for(
             {
                 "toObjectId": to_id,
                 "associationTypes": _type_specs(
-                    from_type, to_type, index.kinds(from_type, from_id, to_id)
+                    from_type, to_type, index.kinds(from_type, from_id, to_type, to_id)
                 ),
             }
             for to_id in chunk

@@ -15,7 +15,7 @@ from typing import Any
 
 JSON = dict[str, Any]
 
-OBJECT_TYPE_IDS: dict[str, str] = {"contacts": "0-1", "companies": "0-2"}
+OBJECT_TYPE_IDS: dict[str, str] = {"contacts": "0-1", "companies": "0-2", "deals": "0-3"}
 _TYPE_ALIASES: dict[str, str] = {
     "contacts": "contacts",
     "contact": "contacts",
@@ -23,11 +23,18 @@ _TYPE_ALIASES: dict[str, str] = {
     "companies": "companies",
     "company": "companies",
     "0-2": "companies",
+    "deals": "deals",
+    "deal": "deals",
+    "0-3": "deals",
 }
-SINGULAR: dict[str, str] = {"contacts": "contact", "companies": "company"}
-UPPER: dict[str, str] = {"contacts": "CONTACT", "companies": "COMPANY"}
+SINGULAR: dict[str, str] = {"contacts": "contact", "companies": "company", "deals": "deal"}
+UPPER: dict[str, str] = {"contacts": "CONTACT", "companies": "COMPANY", "deals": "DEAL"}
 # The property that HubSpot bumps on every change, per object type.
-MODIFIED_PROP: dict[str, str] = {"contacts": "lastmodifieddate", "companies": "hs_lastmodifieddate"}
+MODIFIED_PROP: dict[str, str] = {
+    "contacts": "lastmodifieddate",
+    "companies": "hs_lastmodifieddate",
+    "deals": "hs_lastmodifieddate",
+}
 # What an object read returns when the caller names no properties.
 DEFAULT_PROPS: dict[str, tuple[str, ...]] = {
     "contacts": (
@@ -39,6 +46,16 @@ DEFAULT_PROPS: dict[str, tuple[str, ...]] = {
         "lastname",
     ),
     "companies": ("createdate", "domain", "hs_lastmodifieddate", "hs_object_id", "name"),
+    "deals": (
+        "amount",
+        "closedate",
+        "createdate",
+        "dealname",
+        "dealstage",
+        "hs_lastmodifieddate",
+        "hs_object_id",
+        "pipeline",
+    ),
 }
 PORTAL_ID = 24_300_000
 MAX_BATCH_OBJECTS = 100
@@ -91,8 +108,13 @@ def missing_attributes(model: str, names: list[str]) -> ApiError:
     )
 
 
+def object_type_or_none(raw: str) -> str | None:
+    """The sandbox's name for an object type (``deal``, ``0-3`` -> ``deals``), or None."""
+    return _TYPE_ALIASES.get(raw.lower())
+
+
 def normalize_type(raw: str) -> str:
-    object_type = _TYPE_ALIASES.get(raw.lower())
+    object_type = object_type_or_none(raw)
     if object_type is None:
         raise ApiError(400, f"Unable to infer object type from: {raw}")
     return object_type

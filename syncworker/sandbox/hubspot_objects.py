@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from syncworker.sandbox.hubspot_assoc import TYPES
 from syncworker.sandbox.hubspot_common import (
     JSON,
     MAX_BATCH_OBJECTS,
@@ -18,6 +19,7 @@ from syncworker.sandbox.hubspot_common import (
     BatchOutcome,
     invalid_json,
     missing_attributes,
+    object_type_or_none,
     standard_error,
 )
 from syncworker.sandbox.hubspot_store import HubSpotStore, Record
@@ -165,12 +167,8 @@ def get_one(
     )
     associated: JSON = {}
     for to_raw in listed("associations"):
-        to_type = (
-            "companies"
-            if to_raw.lower() in ("companies", "company", "0-2")
-            else ("contacts" if to_raw.lower() in ("contacts", "contact", "0-1") else "")
-        )
-        if not to_type or to_type == object_type:
+        to_type = object_type_or_none(to_raw)
+        if to_type is None or (object_type, to_type) not in TYPES:
             continue
         ids = store.associations(object_type, record.id, to_type)
         if ids:

@@ -1,4 +1,5 @@
-"""HTTP endpoints of the HubSpot sandbox: CRM objects v3, properties v3, associations v4."""
+"""HTTP endpoints of the HubSpot sandbox: CRM objects, properties and pipelines v3,
+associations v4."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from starlette.routing import Route
 
 from syncworker.sandbox import hubspot_assoc as assoc
 from syncworker.sandbox import hubspot_objects as objects
+from syncworker.sandbox import hubspot_pipelines as pipelines
 from syncworker.sandbox import hubspot_writes as writes
 from syncworker.sandbox.hubspot_common import (
     JSON,
@@ -209,7 +211,7 @@ def build_routes(store: HubSpotStore) -> list[Route]:
                 )
             if action == "read":
                 return batch(assoc.read(store.assoc, store.exists, *pair, body), started, 200)
-            assoc.archive(store.assoc, pair[0], body)
+            assoc.archive(store.assoc, *pair, body)
         return Response(status_code=204)
 
     async def association_default(request: Request) -> Response:
@@ -237,9 +239,34 @@ def build_routes(store: HubSpotStore) -> list[Route]:
                 )
             )
 
+    # ------------------------------------------------------------- pipelines
+    def pipeline(request: Request) -> pipelines.Pipeline:
+        kind = pipelines.supported(object_type(request))
+        return pipelines.find(store.pipelines[kind], request.path_params["pipelineId"])
+
+    async def list_pipelines(request: Request) -> Response:
+        kind = pipelines.supported(object_type(request))
+        with store.lock:
+            found = sorted(store.pipelines[kind].values(), key=lambda p: (p.display_order, p.label))
+            return JSONResponse({"results": [p.as_json() for p in found]})
+
+    async def get_pipeline(request: Request) -> Response:
+        with store.lock:
+            return JSONResponse(pipeline(request).as_json())
+
+    async def list_stages(request: Request) -> Response:
+        with store.lock:
+            return JSONResponse({"results": [s.as_json() for s in pipeline(request).stages]})
+
+    async def get_stage(request: Request) -> Response:
+        with store.lock:
+            stage = pipelines.find_stage(pipeline(request), request.path_params["stageId"])
+            return JSONResponse(stage.as_json())
+
     props = "/crm/v3/properties/{objectType}"
     objs = "/crm/v3/objects/{objectType}"
     links = "/crm/v4/associations/{fromObjectType}/{toObjectType}"
+    lines = "/crm/v3/pipelines/{objectType}"
     table: list[tuple[str, Handler, str]] = [
         (props, list_properties, "GET"),
         (props, create_property, "POST"),
@@ -253,6 +280,10 @@ def build_routes(store: HubSpotStore) -> list[Route]:
         (f"{objs}/batch/{{action}}", object_batch, "POST"),
         (f"{objs}/search", object_search, "POST"),
         (f"{objs}/{{objectId}}", object_get, "GET"),
+        (lines, list_pipelines, "GET"),
+        (f"{lines}/{{pipelineId}}", get_pipeline, "GET"),
+        (f"{lines}/{{pipelineId}}/stages", list_stages, "GET"),
+        (f"{lines}/{{pipelineId}}/stages/{{stageId}}", get_stage, "GET"),
         (f"{links}/batch/associate/default", association_default, "POST"),
         (f"{links}/batch/{{action}}", association_batch, "POST"),
         (

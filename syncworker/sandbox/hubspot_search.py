@@ -52,6 +52,7 @@ OPERATORS = frozenset(
 _QUERY_PROPS = {
     "contacts": ("firstname", "lastname", "email", "phone", "company", "website"),
     "companies": ("name", "domain", "website", "phone"),
+    "deals": ("dealname", "pipeline", "dealstage", "description", "dealtype"),
 }
 _TOKEN_SPLIT = re.compile(r"[\s,;]+")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from syncworker.sandbox.hubspot_common import JSON, iso_ms
+from syncworker.sandbox.hubspot_pipelines import default_pipelines, pipeline_options, stage_options
 
 _SEED_TIME = iso_ms(1_565_059_312.302)  # when HubSpot's own properties were "created"
 
@@ -144,6 +145,65 @@ _COMPANY_SEEDS: list[_Seed] = [
     ),
     ("hs_object_id", "Record ID", "number", "number", "companyinformation", True, []),
 ]
+_DEAL_PIPELINES = default_pipelines()["deals"]
+_YES_NO = options_of(("true", "Yes"), ("false", "No"))
+_DEAL = "dealinformation"
+_DEAL_SEEDS: list[_Seed] = [
+    ("dealname", "Deal Name", "string", "text", _DEAL, False, []),
+    ("amount", "Amount", "number", "number", _DEAL, False, []),
+    ("closedate", "Close Date", "datetime", "date", _DEAL, False, []),
+    (
+        "dealstage",
+        "Deal Stage",
+        "enumeration",
+        "radio",
+        _DEAL,
+        False,
+        stage_options(_DEAL_PIPELINES),
+    ),
+    (
+        "pipeline",
+        "Pipeline",
+        "enumeration",
+        "select",
+        _DEAL,
+        False,
+        pipeline_options(_DEAL_PIPELINES),
+    ),
+    (
+        "dealtype",
+        "Deal Type",
+        "enumeration",
+        "radio",
+        _DEAL,
+        False,
+        options_of(("newbusiness", "New Business"), ("existingbusiness", "Existing Business")),
+    ),
+    ("description", "Deal Description", "string", "textarea", _DEAL, False, []),
+    (
+        "hs_priority",
+        "Priority",
+        "enumeration",
+        "select",
+        _DEAL,
+        False,
+        options_of(("low", "Low"), ("medium", "Medium"), ("high", "High")),
+    ),
+    ("hs_next_step", "Next step", "string", "textarea", _DEAL, False, []),
+    ("closed_won_reason", "Closed Won Reason", "string", "textarea", _DEAL, False, []),
+    ("closed_lost_reason", "Closed Lost Reason", "string", "textarea", _DEAL, False, []),
+    ("hs_deal_stage_probability", "Deal probability", "number", "number", _DEAL, True, []),
+    ("hs_is_closed", "Is Deal Closed?", "bool", "booleancheckbox", _DEAL, True, _YES_NO),
+    ("hs_is_closed_won", "Is Closed Won", "bool", "booleancheckbox", _DEAL, True, _YES_NO),
+    ("createdate", "Create Date", "datetime", "date", _DEAL, True, []),
+    ("hs_lastmodifieddate", "Last Modified Date", "datetime", "date", _DEAL, True, []),
+    ("hs_object_id", "Record ID", "number", "number", _DEAL, True, []),
+]
+_SEEDS: dict[str, list[_Seed]] = {
+    "contacts": _CONTACT_SEEDS,
+    "companies": _COMPANY_SEEDS,
+    "deals": _DEAL_SEEDS,
+}
 SEED_GROUPS: dict[str, list[tuple[str, str]]] = {
     "contacts": [
         ("contactinformation", "Contact information"),
@@ -154,11 +214,15 @@ SEED_GROUPS: dict[str, list[tuple[str, str]]] = {
         ("companyinformation", "Company information"),
         ("social_media_information", "Social media information"),
     ],
+    "deals": [
+        ("dealinformation", "Deal information"),
+        ("deal_activity", "Deal activity"),
+    ],
 }
 
 
 def seed_properties(object_type: str) -> dict[str, JSON]:
-    seeds = _CONTACT_SEEDS if object_type == "contacts" else _COMPANY_SEEDS
+    seeds = _SEEDS[object_type]
     out: dict[str, JSON] = {}
     for order, (name, label, type_, field_type, group, read_only, options) in enumerate(seeds):
         out[name] = {

@@ -1,8 +1,9 @@
 """Thread-safe in-memory state of the HubSpot sandbox.
 
-Objects (contacts, companies), their property definitions and groups, and the
-associations between them. The batch/search logic lives in
-``hubspot_objects`` and ``hubspot_search``; this module keeps the state, the
+Objects (contacts, companies, deals), their property definitions and groups,
+the deal pipelines, and the associations between objects. The batch/search
+logic lives in ``hubspot_objects``, ``hubspot_writes`` and ``hubspot_search``,
+the property API in ``hubspot_props``; this module keeps the state, the
 unique-value index and the public inspection API that tests use.
 """
 
@@ -11,30 +12,31 @@ from __future__ import annotations
 import copy
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from syncworker.sandbox.hubspot_assoc import AssociationIndex
 from syncworker.sandbox.hubspot_common import (
     JSON,
     MODIFIED_PROP,
-    ApiError,
-    BatchOutcome,
+    Problem,
     always_props,
-    invalid_json,
     iso_ms,
-    missing_attributes,
     normalize_type,
-    standard_error,
 )
-from syncworker.sandbox.hubspot_schema import (
-    MAX_UNIQUE_PROPERTIES,
-    build_group,
-    build_property,
-    check_value,
-    patch_property,
+from syncworker.sandbox.hubspot_pipelines import (
+    PIPELINE_PROPERTY,
+    STAGE_PROPERTY,
+    Pipeline,
+    StageSpec,
+    build_pipeline,
+    deal_rules,
+    default_pipelines,
+    pipeline_options,
+    stage_options,
 )
+from syncworker.sandbox.hubspot_props import PropertyRegistry
+from syncworker.sandbox.hubspot_schema import check_value
 from syncworker.sandbox.hubspot_seeds import seed_groups, seed_properties
 
 HISTORY_DEPTH = 20
@@ -54,7 +56,7 @@ class Record:
     versions: list[tuple[float, dict[str, str]]] = field(default_factory=list)
 
 
-class HubSpotStore:
+class HubSpotStore(PropertyRegistry):
     """All sandbox state behind one re-entrant lock."""
 
     def __init__(
@@ -72,15 +74,12 @@ class HubSpotStore:
         self.invalid_email_mode = invalid_email_mode
         self.search_index_lag_seconds = search_index_lag_seconds
         self._next_id = first_id
-        self.records: dict[str, dict[str, Record]] = {"contacts": {}, "companies": {}}
-        self.props: dict[str, dict[str, JSON]] = {t: seed_properties(t) for t in self.records}
-        self.groups: dict[str, dict[str, JSON]] = {t: seed_groups(t) for t in self.records}
+        self.records: dict[str, dict[str, Record]] = {"contacts": {}, "companies": {}, "deals": {}}
+        self.props = {t: seed_properties(t) for t in self.records}
+        self.groups = {t: seed_groups(t) for t in self.records}
+        self.pipelines: dict[str, dict[str, Pipeline]] = default_pipelines()
         self.assoc = AssociationIndex()
-        # object type -> unique property -> normalized value -> object id
-        self._unique: dict[str, dict[str, dict[str, str]]] = {
-            "contacts": {"email": {}},
-            "companies": {},
-        }
+        self._unique = {"contacts": {"email": {}}, "companies": {}, "deals": {}}
 
     # ---------------------------------------------------------- public API
     def objects(self, object_type: str, include_archived: bool = False) -> list[JSON]:
@@ -117,7 +116,9 @@ class HubSpotStore:
             if not self.exists(from_type, str(from_id)) or from_type == to_type:
                 return []
             return [
-                i for i in self.assoc.neighbors(from_type, str(from_id)) if self.exists(to_type, i)
+                i
+                for i in self.assoc.neighbors(from_type, str(from_id), to_type)
+                if self.exists(to_type, i)
             ]
 
     def edit_property(self, object_type: str, object_id: str, name: str, value: str | None) -> None:
@@ -140,14 +141,58 @@ class HubSpotStore:
             owner = self.owner(object_type, name, normal)
             if owner is not None and owner != record.id:
                 raise ValueError(f"value of {name} already belongs to {owner}")
-            self.write(object_type, record, {name: normal}, "CRM_UI")
+            changes = {name: normal}
+            problems: list[Problem] = []
+            self.object_rules(object_type, record.props, changes, problems, new=False)
+            if problems:
+                raise ValueError(problems[0].message)
+            self.write(object_type, record, changes, "CRM_UI")
 
     def property_definitions(self, object_type: str) -> dict[str, JSON]:
         object_type = normalize_type(object_type)
         with self.lock:
             return copy.deepcopy(self.props[object_type])
 
+    def add_pipeline(
+        self,
+        pipeline_id: str,
+        label: str,
+        stages: Sequence[StageSpec],
+        object_type: str = "deals",
+        display_order: int | None = None,
+    ) -> JSON:
+        """Add a pipeline as an admin would in HubSpot's settings (the account's
+        ``pipeline`` and ``dealstage`` options follow). ``stages`` are
+        ``(id, label, probability[, closed])``; raises ValueError for a bad pipeline."""
+        object_type = normalize_type(object_type)
+        with self.lock:
+            existing = self.pipelines.get(object_type)
+            if existing is None:
+                raise ValueError(f"{object_type} have no pipelines")
+            pipeline = build_pipeline(
+                existing, pipeline_id, label, stages, self.clock(), display_order
+            )
+            existing[pipeline.id] = pipeline
+            defs = self.props[object_type]
+            defs[PIPELINE_PROPERTY]["options"] = pipeline_options(existing)
+            defs[STAGE_PROPERTY]["options"] = stage_options(existing)
+            return pipeline.as_json()
+
     # -------------------------------------------------------- state helpers
+    def object_rules(
+        self,
+        object_type: str,
+        current: dict[str, str],
+        changes: dict[str, str],
+        problems: list[Problem],
+        *,
+        new: bool,
+    ) -> None:
+        """HubSpot's cross-property rules of one write, and the values it derives
+        (deals: the stage must belong to the pipeline; the stage sets the probability)."""
+        if object_type in self.pipelines:
+            deal_rules(self.pipelines[object_type], current, changes, problems, new=new)
+
     @staticmethod
     def _plain(record: Record) -> JSON:
         out: JSON = {
@@ -289,114 +334,3 @@ class HubSpotStore:
                 if name in known
             }
         return out
-
-    # ---------------------------------------------------------- properties
-    def property(self, object_type: str, name: str, archived: bool = False) -> JSON:
-        definition = self.props[object_type].get(name)
-        if definition is None or definition["archived"] != archived:
-            raise ApiError(
-                404,
-                f"Unable to find property {name} for object type {object_type}",
-                "OBJECT_NOT_FOUND",
-                context={"propertyName": [name]},
-            )
-        return copy.deepcopy(definition)
-
-    def list_properties(self, object_type: str, archived: bool = False) -> list[JSON]:
-        return [
-            copy.deepcopy(d) for d in self.props[object_type].values() if d["archived"] == archived
-        ]
-
-    def create_property(self, object_type: str, body: Any) -> JSON:
-        definition = build_property(body, self.groups[object_type], self.clock())
-        name = definition["name"]
-        if name in self.props[object_type]:
-            raise ApiError(
-                409,
-                f"Property named '{name}' already exists.",
-                "OBJECT_ALREADY_EXISTS",
-                context={"name": [name]},
-            )
-        if definition["hasUniqueValue"]:
-            count = sum(1 for d in self.props[object_type].values() if d["hasUniqueValue"])
-            if count >= MAX_UNIQUE_PROPERTIES:
-                raise ApiError(
-                    400,
-                    f"Cannot create property {name}: the {object_type} object "
-                    f"already has the maximum of {MAX_UNIQUE_PROPERTIES} "
-                    "unique value properties.",
-                    context={"limit": [str(MAX_UNIQUE_PROPERTIES)]},
-                )
-            self._unique[object_type][name] = {}
-        self.props[object_type][name] = definition
-        return copy.deepcopy(definition)
-
-    def update_property(self, object_type: str, name: str, body: Any) -> JSON:
-        current = self.property(object_type, name)
-        updated = patch_property(current, body, self.groups[object_type], self.clock())
-        self.props[object_type][name] = updated
-        return copy.deepcopy(updated)
-
-    def batch_create_properties(self, object_type: str, body: Any) -> BatchOutcome:
-        outcome = BatchOutcome()
-        for item in _inputs(body, "BatchInputPropertyCreate"):
-            try:
-                outcome.results.append(self.create_property(object_type, item))
-            except ApiError as exc:
-                outcome.errors.append(
-                    standard_error(exc.message, exc.category, exc.context or {}, exc.errors)
-                )
-        return outcome
-
-    def batch_read_properties(self, object_type: str, body: Any) -> BatchOutcome:
-        archived = bool(body.get("archived", False)) if isinstance(body, dict) else False
-        outcome = BatchOutcome()
-        missing: list[str] = []
-        for item in _inputs(body, "BatchReadInputPropertyName"):
-            if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-                raise missing_attributes("PropertyName", ["name"])
-            try:
-                outcome.results.append(self.property(object_type, item["name"], archived))
-            except ApiError:
-                missing.append(item["name"])
-        if missing:
-            outcome.errors.append(
-                standard_error(
-                    f"Unable to find properties {missing} for object type {object_type}",
-                    "OBJECT_NOT_FOUND",
-                    {"propertyName": missing},
-                )
-            )
-        return outcome
-
-    def group(self, object_type: str, name: str) -> JSON:
-        group = self.groups[object_type].get(name)
-        if group is None:
-            raise ApiError(
-                404,
-                f"Unable to find property group {name} for object type {object_type}",
-                "OBJECT_NOT_FOUND",
-                context={"groupName": [name]},
-            )
-        return dict(group)
-
-    def create_group(self, object_type: str, body: Any) -> JSON:
-        group = build_group(body)
-        if group["name"] in self.groups[object_type]:
-            raise ApiError(
-                409,
-                f"Property group named '{group['name']}' already exists.",
-                "OBJECT_ALREADY_EXISTS",
-                context={"name": [group["name"]]},
-            )
-        self.groups[object_type][group["name"]] = group
-        return dict(group)
-
-
-def _inputs(body: Any, model: str) -> list[Any]:
-    if not isinstance(body, dict) or not isinstance(body.get("inputs"), list):
-        raise missing_attributes(model, ["inputs"])
-    inputs: list[Any] = body["inputs"]
-    if not inputs:
-        raise invalid_json(f"{model}.inputs must not be empty")
-    return inputs

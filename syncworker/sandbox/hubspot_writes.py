@@ -153,8 +153,8 @@ def _commit(store: HubSpotStore, object_type: str, writes: list[_Write]) -> None
             write.record = store.create(object_type, write.target, write.changes)
         else:
             store.write(object_type, write.record, write.changes, "API")
-        for _to_type, to_id, kind in write.links:
-            store.assoc.add(object_type, write.target, to_id, kind)
+        for to_type, to_id, kind in write.links:
+            store.assoc.add(object_type, write.target, to_type, to_id, kind)
 
 
 def _result(store: HubSpotStore, object_type: str, write: _Write, upsert: bool) -> JSON:
@@ -191,6 +191,8 @@ def upsert(store: HubSpotStore, object_type: str, body: Any) -> BatchOutcome:
             changes[id_prop] = id_value
         else:
             changes.setdefault(id_prop, id_value)
+        current = record.props if record is not None else {}
+        store.object_rules(object_type, current, changes, problems, new=record is None)
         writes.append(_Write(record, changes, problems, raw_id, _trace(item), new=record is None))
     _reject_duplicates(keys, [k[1] for k in keys])
     outcome = BatchOutcome(errors=_settle_problems(store, writes))
@@ -246,6 +248,7 @@ def create(store: HubSpotStore, object_type: str, body: Any) -> BatchOutcome:
     writes: list[_Write] = []
     for item in batch_inputs(body, "BatchInputSimplePublicObjectBatchInputForCreate"):
         changes, problems = _check(store, object_type, input_properties(item, model))
+        store.object_rules(object_type, {}, changes, problems, new=True)
         writes.append(
             _Write(
                 None,
@@ -278,6 +281,8 @@ def update(store: HubSpotStore, object_type: str, body: Any) -> BatchOutcome:
         changes, problems = _check(store, object_type, props)
         keys.append((id_prop, store.fold(object_type, id_prop, raw_id)))
         record = store.lookup(object_type, id_prop, raw_id)
+        if record is not None:
+            store.object_rules(object_type, record.props, changes, problems, new=False)
         writes.append(
             _Write(
                 record, changes, problems, raw_id, _trace(item), target=record.id if record else ""
