@@ -134,3 +134,14 @@ def test_writeback_command_and_outbox(env: Sandboxes, capsys: pytest.CaptureFixt
     assert code == 0 and "rentalComment" in out and org["_id"] in out
     code, out, _ = run(capsys, "status")
     assert "Write-back outbox: 0 pending, 0 quarantined, 1 done" in out
+
+
+def test_unconfigured_source_is_skipped_with_one_line(
+    env: Sandboxes, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "db", "upgrade")
+    code, out, _ = run(capsys, "sync")
+    assert code == 0
+    assert "workadu: skipped, not configured (WORKADU_BASE_URL is not set)" in out
+    code, _, err = run(capsys, "sync", "--source", "workadu")
+    assert code == 2 and "WORKADU_BASE_URL" in err

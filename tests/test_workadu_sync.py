@@ -95,11 +95,15 @@ def test_invoice_rollups_equal_the_sums_of_the_invoices(both: Both) -> None:
         totals[cid] += float(invoice["total_amount"])
         last[cid] = max(last.get(cid, ""), invoice["issue_date"] or "")
     assert totals, "the sandbox has valid invoices"
+    paid: dict[str, float] = defaultdict(float)
+    for order in both.boxes.workadu.orders():
+        paid[customer_id(order)] += sum(float(p["amount"]) for p in order.get("payments") or [])
     contacts = hubspot_by_key(both.boxes, "contacts", "workadu_customer_id")
     for cid, total in totals.items():
         props = contacts[cid]["properties"]
         assert float(props["workadu_total_invoiced"]) == pytest.approx(total, abs=0.01)
         assert props["workadu_last_invoice_date"] == last[cid][:10]
+        assert float(props["workadu_open_balance"]) == pytest.approx(total - paid[cid], abs=0.01)
 
 
 def test_nothing_changed_means_no_writes_and_a_status_moves_one_deal(both: Both) -> None:

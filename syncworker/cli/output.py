@@ -66,7 +66,7 @@ def summary(result: RunResult) -> str:
         f"unchanged {c['unchanged']}, archived {c['archived']}, failed {c['failed']}"
         + (f", quarantined (skipped) {c['quarantined']}" if c["quarantined"] else ""),
         f"  HubSpot calls: {sum(result.hubspot_calls.values())} ({calls}); "
-        f"Workways calls: {result.source_calls}",
+        f"{result.stream.split('.')[0].capitalize()} calls: {result.source_calls}",
     ]
     if result.error:
         lines.append(f"  error: {result.error}")

@@ -281,9 +281,9 @@ class SyncEngine:
         """Main-thread work before a batch goes out: schema, conflicts, merges."""
         assert self.gateway is not None
         stream, counts = state.stream, state.result.counts
-        if stream.object_type not in self.gateway.schema_ready:
+        if stream.name not in self.gateway.schema_ready:
             ensure_schema(self.gateway, custom_properties(stream.mapping))
-            self.gateway.schema_ready.add(stream.object_type)
+            self.gateway.schema_ready.add(stream.name)
         if self.conflicts is not None and stream.mapping.writeback_fields():
             ids = {p.change.source_id: p.hubspot_id for p in batch if p.hubspot_id}
             changes, found = self.conflicts.resolve(stream, [p.change for p in batch], ids)

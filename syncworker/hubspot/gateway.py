@@ -126,7 +126,7 @@ class HubSpotGateway:
         self.search_limiter: RateLimiter = SlidingWindowLimiter(SEARCH_PER_SECOND, 1.0)
         self.calls: Counter[str] = Counter()
         self._count_lock = threading.Lock()
-        self.schema_ready: set[str] = set()  # object types whose properties were ensured
+        self.schema_ready: set[str] = set()  # streams whose properties were ensured
         self.rate_limited = 0
         self._timeout = (min(10.0, timeout), timeout)
         self._max_attempts = max_attempts

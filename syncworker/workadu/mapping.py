@@ -145,7 +145,7 @@ def rollups(invoices: Iterable[Any], orders: Iterable[Any]) -> dict[str, dict[st
             entry.last_invoice_date = str(day)
     for order in orders:
         owed = per.get(str(order.customer_id))
-        if owed is not None and order.status != "CANCELLED":
+        if owed is not None:
             owed.paid += float(order.paid_amount)
     return {
         cid: {
