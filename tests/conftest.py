@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pytest
@@ -23,7 +24,7 @@ from syncworker.engine.sync import SyncEngine
 from syncworker.hubspot.gateway import HubSpotGateway
 from syncworker.sandbox.runner import Sandboxes
 from syncworker.services import Services
-from syncworker.store.database import make_engine, upgrade
+from syncworker.store.database import make_engine, session_factory, upgrade
 from syncworker.store.snapshots import SnapshotStore
 from syncworker.workways.client import WorkwaysClient
 
@@ -32,6 +33,7 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+BROKER_URL = REDIS_TEST_URL.rsplit("/", 1)[0] + "/14"
 
 
 def service_missing(what: str, exc: BaseException) -> None:
@@ -65,6 +67,47 @@ def drop_database(name: str) -> None:
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@contextmanager
+def fresh_database(prefix: str) -> Iterator[str]:
+    """A migrated database of its own, for code that runs in other processes or threads."""
+    name = f"{prefix}_{os.getpid()}"
+    try:
+        url = create_database(name)
+    except Exception as exc:
+        service_missing("PostgreSQL at 127.0.0.1:5432", exc)
+    try:
+        yield url
+    finally:
+        drop_database(name)
+
+
+@pytest.fixture
+def database() -> Iterator[str]:
+    with fresh_database("syncworker_it") as url:
+        yield url
+
+
+@pytest.fixture
+def database_store(database: str) -> Iterator[SnapshotStore]:
+    engine = make_engine(database)
+    yield SnapshotStore(session_factory(engine))
+    engine.dispose()
+
+
+@pytest.fixture
+def broker() -> Iterator[str]:
+    """An empty Redis database for a Celery broker."""
+    client: redis.Redis[bytes] = redis.Redis.from_url(BROKER_URL)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        service_missing("Redis at 127.0.0.1:6379", exc)
+    client.flushdb()
+    yield BROKER_URL
+    client.flushdb()
+    client.close()
 
 
 @pytest.fixture(scope="session")

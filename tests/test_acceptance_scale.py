@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Iterator
 
 import pytest
@@ -11,32 +10,17 @@ import pytest
 from syncworker.config import Settings
 from syncworker.sandbox.runner import Sandboxes
 from syncworker.services import Services
-from syncworker.store.database import make_engine, session_factory
 from syncworker.store.snapshots import SnapshotStore
 from tests.checks import assert_converged
-from tests.conftest import Wired, create_database, drop_database, service_missing
+from tests.conftest import Wired
 from tests.test_sync import RecordingGateway, write_calls
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def own_store() -> Iterator[SnapshotStore]:
-    """A database of its own: batches in flight confirm from several threads."""
-    name = f"syncworker_scale_{os.getpid()}"
-    try:
-        url = create_database(name)
-    except Exception as exc:
-        service_missing("PostgreSQL at 127.0.0.1:5432", exc)
-    engine = make_engine(url)
-    yield SnapshotStore(session_factory(engine))
-    engine.dispose()
-    drop_database(name)
-
-
-@pytest.fixture
-def big(own_store: SnapshotStore) -> Iterator[Wired]:
-    store = own_store
+def big(database_store: SnapshotStore) -> Iterator[Wired]:
+    store = database_store
     with Sandboxes(users=5000, orgs=600, seed=2026) as boxes:
         settings = Settings.from_env(boxes.environment("sqlite://"))
         workways = Services(settings).workways()

@@ -5,46 +5,17 @@ Nobody calls the engine here: beat schedules, the worker syncs, HubSpot converge
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 
 from syncworker.sandbox.runner import Sandboxes
 from syncworker.store.database import make_engine, session_factory
 from syncworker.store.snapshots import SnapshotStore
 from tests.checks import assert_converged, assert_hubspot_equals_workways, hubspot_by_key
-from tests.conftest import REDIS_TEST_URL, create_database, drop_database, service_missing
 from tests.integration import celery_process, holds, stop, wait_until, worker_args
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-BROKER_URL = REDIS_TEST_URL.rsplit("/", 1)[0] + "/14"
-
-
-@pytest.fixture
-def broker() -> Iterator[str]:
-    client: redis.Redis[bytes] = redis.Redis.from_url(BROKER_URL)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        service_missing("Redis at 127.0.0.1:6379", exc)
-    client.flushdb()
-    yield BROKER_URL
-    client.flushdb()
-
-
-@pytest.fixture
-def database() -> Iterator[str]:
-    name = f"syncworker_it_{os.getpid()}"
-    try:
-        url = create_database(name)
-    except Exception as exc:
-        service_missing("PostgreSQL at 127.0.0.1:5432", exc)
-    yield url
-    drop_database(name)
 
 
 def test_worker_and_beat_keep_hubspot_converged(broker: str, database: str, tmp_path: Path) -> None:

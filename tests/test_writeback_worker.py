@@ -12,7 +12,6 @@ from contextlib import contextmanager
 
 import httpx
 import pytest
-import redis
 
 from syncworker.config import Secret, Settings
 from syncworker.sandbox import SANDBOX_HUBSPOT_CLIENT_SECRET
@@ -21,36 +20,10 @@ from syncworker.sandbox.server import free_port
 from syncworker.services import Services
 from syncworker.webhooks.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_v3
 from tests.checks import hubspot_by_key
-from tests.conftest import REDIS_TEST_URL, create_database, drop_database, service_missing
 from tests.integration import ROOT, celery_process, send_task, stop, wait_until, worker_args
 from tests.test_sync import WRITE_PATHS
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-BROKER_URL = REDIS_TEST_URL.rsplit("/", 1)[0] + "/11"
-
-
-@pytest.fixture
-def database() -> Iterator[str]:
-    name = f"syncworker_wb_{os.getpid()}"
-    try:
-        url = create_database(name)
-    except Exception as exc:
-        service_missing("PostgreSQL at 127.0.0.1:5432", exc)
-    yield url
-    drop_database(name)
-
-
-@pytest.fixture
-def broker() -> Iterator[str]:
-    client: redis.Redis[bytes] = redis.Redis.from_url(BROKER_URL)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        service_missing("Redis at 127.0.0.1:6379", exc)
-    client.flushdb()
-    yield BROKER_URL
-    client.flushdb()
 
 
 @contextmanager

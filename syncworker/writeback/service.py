@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from syncworker.errors import SourceError
 from syncworker.hubspot.gateway import HubSpotGateway
+from syncworker.hubspot.responses import epoch_ms
 from syncworker.store.snapshots import SnapshotStore
 from syncworker.streams import WORKWAYS_ORGANIZATIONS, WORKWAYS_USERS, Stream
 from syncworker.workways.client import WorkwaysClient
@@ -156,23 +157,9 @@ class WritebackService:
             stamp = "lastmodifieddate" if object_type == "contacts" else "hs_lastmodifieddate"
             for obj in self.gateway.search_modified_since(object_type, start, [stream.id_property]):
                 found.add((object_type, str(obj["id"])))
-                modified = _epoch_ms((obj.get("properties") or {}).get(stamp))
+                modified = epoch_ms((obj.get("properties") or {}).get(stamp), 0)
                 newest[name] = max(newest[name], modified or 0)
         result = self.run(found, trigger)
         for name, value in newest.items():
             self.outbox.set_checkpoint(name, value)
         return result
-
-
-def _epoch_ms(value: object) -> int | None:
-    from datetime import datetime
-
-    if value is None:
-        return None
-    text = str(value)
-    if text.isdigit():
-        return int(text)
-    try:
-        return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
-    except ValueError:
-        return None

@@ -6,60 +6,23 @@ duplicates, snapshot equals HubSpot.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-
 import pytest
-import redis
 from sqlalchemy import select
 
 from syncworker.config import Settings
 from syncworker.sandbox.runner import Sandboxes
 from syncworker.services import Services
-from syncworker.store.database import make_engine, session_factory
 from syncworker.store.ledger import TaskLedger
 from syncworker.store.models import TaskDelivery
 from syncworker.store.snapshots import SnapshotStore
 from tests.checks import assert_converged
-from tests.conftest import REDIS_TEST_URL, create_database, drop_database, service_missing
 from tests.integration import celery_process, holds, send_task, stop, wait_until, worker_args
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-BROKER_URL = REDIS_TEST_URL.rsplit("/", 1)[0] + "/13"
 
-
-@pytest.fixture
-def broker() -> Iterator[str]:
-    client: redis.Redis[bytes] = redis.Redis.from_url(BROKER_URL)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        service_missing("Redis at 127.0.0.1:6379", exc)
-    client.flushdb()
-    yield BROKER_URL
-    client.flushdb()
-
-
-@pytest.fixture
-def database() -> Iterator[str]:
-    name = f"syncworker_faults_{os.getpid()}"
-    try:
-        url = create_database(name)
-    except Exception as exc:
-        service_missing("PostgreSQL at 127.0.0.1:5432", exc)
-    yield url
-    drop_database(name)
-
-
-@pytest.fixture
-def store(database: str) -> Iterator[SnapshotStore]:
-    engine = make_engine(database)
-    yield SnapshotStore(session_factory(engine))
-    engine.dispose()
-
-
-def test_hubspot_answering_500_to_30_percent(database: str, store: SnapshotStore) -> None:
+def test_hubspot_answering_500_to_30_percent(database: str, database_store: SnapshotStore) -> None:
+    store = database_store
     with Sandboxes(users=400, orgs=40, seed=8) as boxes:
         services = Services(Settings.from_env(boxes.environment(database)))
         services.hubspot._sleep = lambda seconds: None  # backoff without waiting
@@ -79,8 +42,9 @@ def test_hubspot_answering_500_to_30_percent(database: str, store: SnapshotStore
 
 
 def test_sigkill_mid_initial_sync_of_10000_contacts(
-    broker: str, database: str, store: SnapshotStore
+    broker: str, database: str, database_store: SnapshotStore
 ) -> None:
+    store = database_store
     with Sandboxes(users=10_000, orgs=300, seed=10, latency_ms=25) as boxes:
         env = {
             **boxes.environment(database),
@@ -107,8 +71,9 @@ def test_sigkill_mid_initial_sync_of_10000_contacts(
 
 
 def test_poison_task_is_quarantined_not_redelivered_forever(
-    broker: str, database: str, store: SnapshotStore
+    broker: str, database: str, database_store: SnapshotStore
 ) -> None:
+    store = database_store
     env = {"DATABASE_URL": database, "REDIS_URL": broker}
     task_id = send_task(broker, "tests.poison")
     ledger = TaskLedger(store.sessions)

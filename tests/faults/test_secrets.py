@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -21,23 +20,12 @@ from syncworker.sandbox import (
 )
 from syncworker.sandbox.runner import Sandboxes
 from syncworker.store.database import make_engine
-from tests.conftest import REDIS_TEST_URL, create_database, drop_database, service_missing
+from tests.conftest import REDIS_TEST_URL, service_missing
 from tests.integration import ROOT, celery_process, send_task, stop, wait_until, worker_args
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 BROKER_URL = REDIS_TEST_URL.rsplit("/", 1)[0] + "/12"
-
-
-@pytest.fixture
-def database() -> Iterator[str]:
-    name = f"syncworker_secrets_{os.getpid()}"
-    try:
-        url = create_database(name)
-    except Exception as exc:
-        service_missing("PostgreSQL at 127.0.0.1:5432", exc)
-    yield url
-    drop_database(name)
 
 
 def personal_data(boxes: Sandboxes) -> set[str]:
