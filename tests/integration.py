@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -75,7 +76,8 @@ def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> str:
             os.killpg(process.pid, sig)
             process.wait(timeout=20)
         except (ProcessLookupError, subprocess.TimeoutExpired):
-            os.killpg(process.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
     out = process.stdout.read() if process.stdout else b""
     return out.decode(errors="replace")

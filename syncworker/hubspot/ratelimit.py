@@ -12,6 +12,7 @@ shares one budget between every worker of a deployment.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -20,6 +21,8 @@ from collections.abc import Callable, Mapping
 from typing import Protocol
 
 import redis
+
+log = logging.getLogger(__name__)
 
 # A request counts against the window from when it is sent until HubSpot's
 # clock says it has aged out; leave a little room for the clocks to differ.
@@ -140,16 +143,34 @@ class RedisSlidingWindowLimiter:
         self._key = key
         self._sleep = sleep
         self._script = client.register_script(_ACQUIRE_SCRIPT)
+        self._local = SlidingWindowLimiter(limit, window, sleep=sleep)
+        self._degraded = False
 
     def acquire(self) -> None:
         window_ms = int((self.window + SAFETY_MARGIN_SECONDS) * 1000)
         while True:
             member = uuid.uuid4().hex
-            wait_ms = int(
-                self._script(
-                    keys=[self._key, f"{self._key}:pause"], args=[self.limit, window_ms, member]
+            try:
+                wait_ms = int(
+                    self._script(
+                        keys=[self._key, f"{self._key}:pause"],
+                        args=[self.limit, window_ms, member],
+                    )
                 )
-            )
+            except redis.RedisError as exc:
+                # Redis away: pace this process alone until it is back (HubSpot's
+                # own 429s, honoured by the gateway, cover the rest).
+                if not self._degraded:
+                    log.warning(
+                        "shared rate limiter unreachable (%s); pacing locally", type(exc).__name__
+                    )
+                self._degraded = True
+                self._local.limit, self._local.window = self.limit, self.window
+                self._local.acquire()
+                return
+            if self._degraded:
+                log.warning("shared rate limiter reachable again")
+                self._degraded = False
             if wait_ms <= 0:
                 return
             self._sleep(wait_ms / 1000)
@@ -161,7 +182,11 @@ class RedisSlidingWindowLimiter:
             self.limit, self.window = min(limit, self.limit), max(window, self.window)
 
     def pause(self, seconds: float) -> None:
-        ms = int(seconds * 1000)
-        now_s, now_us = self._redis.time()
-        until = now_s * 1000 + now_us // 1000 + ms
-        self._redis.set(f"{self._key}:pause", until, px=ms + 1000)
+        self._local.pause(seconds)
+        try:
+            ms = int(seconds * 1000)
+            now_s, now_us = self._redis.time()
+            until = now_s * 1000 + now_us // 1000 + ms
+            self._redis.set(f"{self._key}:pause", until, px=ms + 1000)
+        except redis.RedisError:
+            pass  # paced locally meanwhile
