@@ -942,7 +942,7 @@ def test_transport_errors(caplog: pytest.LogCaptureFixture) -> None:
     assert client.calls == 2
     client, _ = make(refused, retry=RetryPolicy.no_retry())
     with (
-        caplog.at_level(logging.DEBUG, logger="syncworker.workadu.client"),
+        caplog.at_level(logging.DEBUG, logger="syncworker.http_source"),
         pytest.raises(SourceConnectionError, match="ConnectError"),
     ):
         list(client.iter_customers(filters={"email": "secret@example.com"}))

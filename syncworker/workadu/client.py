@@ -28,23 +28,17 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import json
 import logging
 import math
 import re
-import threading
-import time
-from collections.abc import Generator, Iterator, Mapping
-from types import TracebackType
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 import httpx
 
-from syncworker import __version__
 from syncworker.config import Secret
 from syncworker.errors import (
     SourceAuthError,
-    SourceConnectionError,
     SourceDataError,
     SourceError,
     SourceInvalidParameterError,
@@ -53,6 +47,7 @@ from syncworker.errors import (
     SourceTimeoutError,
 )
 from syncworker.http_retry import RetryPolicy
+from syncworker.http_source import SourceClient, json_body
 from syncworker.pagination import PageNumberPaginator
 from syncworker.workadu.models import (
     FILTER_OPERATORS,
@@ -81,12 +76,9 @@ FilterValue = Scalar | tuple[str, Scalar]
 
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*\Z")
 _SORT = re.compile(r"^-?[A-Za-z_][A-Za-z0-9_.]*\Z")
-_EMAIL = re.compile(r"[^\s@\"'<>(),;:]+@[^\s@\"'<>(),;:]+")
 # 9+ digits, or "+" and 7+ digits, with the usual separators: phones, not dates or ids.
-_PHONE = re.compile(r"(?<![\w+])(?:\+\d(?:[\s().-]*\d){6,}|\d(?:[\s().-]*\d){8,})(?!\w)")
 # "No customers could be found.", "No customer found!", "The invoice is not valid or exist"
 _NOT_FOUND = re.compile(r"\bno\b[^.!?]*\b(?:found|results?)\b|\bnot valid or exist", re.I)
-_MAX_MESSAGE = 200
 
 R = TypeVar("R", bound=WorkaduRecord)
 
@@ -103,8 +95,12 @@ class _ApiKeyAuth(httpx.Auth):
         yield request
 
 
-class WorkaduClient:
-    """Synchronous client for the Workadu API v2. Not thread-safe."""
+class WorkaduClient(SourceClient):
+    """Synchronous client for the Workadu API v2."""
+
+    name = "Workadu"
+    page_parameter = "per_page"
+    secret_label = "[api key]"  # noqa: S105  (a placeholder)
 
     def __init__(
         self,
@@ -120,45 +116,17 @@ class WorkaduClient:
             raise ValueError("api_key must be a non-empty Secret")
         if ":" in api_key.reveal():
             raise ValueError("api_key must not contain ':' (it is the Basic auth user name)")
-        if isinstance(page_size, bool) or not isinstance(page_size, int):
-            raise TypeError("page_size must be an int")
-        if not 1 <= page_size <= MAX_PAGE_SIZE:
-            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {page_size}")
-        if not timeout > 0:
-            raise ValueError(f"timeout must be greater than 0, got {timeout}")
-        self.calls = 0
-        self._calls_lock = threading.Lock()
-        self.page_size = page_size
-        self._timeout = timeout
         self._api_key = api_key
-        self._retry = retry if retry is not None else RetryPolicy()
-        self._http = httpx.Client(
-            base_url=base_url,
+        super().__init__(
+            base_url,
             auth=_ApiKeyAuth(api_key),
-            timeout=httpx.Timeout(timeout),
+            headers={"Accept": ACCEPT_V2, "Content-Type": "application/json"},
+            timeout=timeout,
             transport=transport,
-            headers={
-                "Accept": ACCEPT_V2,
-                "Content-Type": "application/json",
-                "User-Agent": f"syncworker/{__version__}",
-            },
-            follow_redirects=False,
+            retry=retry,
+            page_size=page_size,
+            max_page_size=MAX_PAGE_SIZE,
         )
-
-    # ------------------------------------------------------------------ lifecycle
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> WorkaduClient:
-        return self
-
-    def __exit__(
-        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"WorkaduClient({str(self._http.base_url)!r}, calls={self.calls})"
 
     # ------------------------------------------------------------------ lists
     def iter_customer_pages(
@@ -259,63 +227,23 @@ class WorkaduClient:
         request = self._http.build_request("GET", path, params=tuple(params or ()))
         return self._retry.call(lambda: self._send(request, where, page), description=where)
 
-    def _send(self, request: httpx.Request, where: str, page: int | None) -> dict[str, Any]:
-        with self._calls_lock:
-            self.calls += 1
-        started = time.monotonic()
-        outcome = "no answer"
-        try:
-            response = self._http.send(request)
-            outcome = f"HTTP {response.status_code}"
-        except httpx.HTTPError as exc:
-            outcome = type(exc).__name__
-            raise self._transport_error(exc, where) from exc
-        finally:
-            ms = (time.monotonic() - started) * 1000
-            paging = "" if page is None else f" page={page} per_page={self.page_size}"
-            path = request.url.path  # never the query: filters may hold e-mails
-            logger.debug("Workadu GET %s%s -> %s in %.0f ms", path, paging, outcome, ms)
-        return self._unwrap(response, where)
-
-    def _transport_error(self, exc: httpx.HTTPError, where: str) -> SourceError:
-        if isinstance(exc, httpx.TimeoutException):
-            return SourceTimeoutError(
-                f"{where}: no answer within {self._timeout:g} s ({type(exc).__name__})"
-            )
-        if isinstance(exc, httpx.DecodingError):
-            return SourceDataError(f"{where}: response body could not be decoded")
-        return SourceConnectionError(f"{where}: {type(exc).__name__}: {self._clean(str(exc))}")
-
     def _unwrap(self, response: httpx.Response, where: str) -> dict[str, Any]:
         status = response.status_code
-        body = _json_body(response)
+        body = json_body(response)
         message = self._clean(_message_of(body))
         if not 200 <= status < 300:
             raise _status_error(status, message, where)
         if not isinstance(body, dict):
-            ctype = response.headers.get("content-type", "none")
-            what = "is not JSON" if body is None else "is not a JSON object"
-            raise SourceDataError(
-                f"{where}: HTTP {status} response {what} (Content-Type: {self._clean(ctype)})",
-                status=status,
-            )
+            raise self._not_json_object(response, body, where)
         if "data" not in body:
             if message and _NOT_FOUND.search(message):  # an error body sent with 200
                 raise SourceNotFoundError(f"{where}: HTTP {status}: {message}", status=status)
             raise SourceDataError(f"{where}: HTTP {status} response has no 'data'", status=status)
         return body
 
-    def _clean(self, text: object) -> str | None:
-        """A server-supplied string made safe for messages: no key, e-mail or phone; short."""
-        if not isinstance(text, str):
-            return None
-        text = " ".join(text.split())
+    def _secret_forms(self) -> Sequence[str]:
         key = self._api_key.reveal()
-        if len(key) >= 8:
-            text = text.replace(key, "[api key]")
-            text = text.replace(base64.b64encode(f"{key}:".encode()).decode("ascii"), "[api key]")
-        text = _PHONE.sub("[phone]", _EMAIL.sub("[e-mail]", text))
-        return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 3] + "..."
+        return (key, base64.b64encode(f"{key}:".encode()).decode("ascii"))
 
 
 # ---------------------------------------------------------------------- helpers
@@ -373,14 +301,6 @@ def _query(filters: Mapping[str, FilterValue] | None, sort: str | None) -> list[
             raise ValueError(f"sort {sort!r} must be a response key, '-' first for descending")
         params.append(("sort", sort))
     return params
-
-
-def _json_body(response: httpx.Response) -> object:
-    """The decoded JSON body, or None when it is not JSON."""
-    try:
-        return json.loads(response.content)
-    except ValueError:  # JSONDecodeError and UnicodeDecodeError
-        return None
 
 
 def _message_of(body: object) -> object:

@@ -17,24 +17,17 @@ names -- never the token, e-mail addresses, phone numbers or field values.
 
 from __future__ import annotations
 
-import json
 import logging
-import re
-import threading
-import time
-from collections.abc import Generator, Iterator, Mapping
-from types import TracebackType
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from typing import TypeVar
 
 import httpx
 from pydantic import BaseModel
 
-from syncworker import __version__
 from syncworker.config import Secret
 from syncworker.errors import (
     RecordValidationError,
     SourceAuthError,
-    SourceConnectionError,
     SourceDataError,
     SourceError,
     SourceInvalidParameterError,
@@ -43,6 +36,7 @@ from syncworker.errors import (
     SourceTimeoutError,
 )
 from syncworker.http_retry import RetryPolicy
+from syncworker.http_source import SourceClient, json_body
 from syncworker.pagination import PageNumberPaginator
 from syncworker.workways.models import (
     MergeContractResult,
@@ -96,8 +90,6 @@ _AUTH_PREFIXES = (
     "votre token est expiré",
     "votre compte est désactivé",
 )
-_EMAIL = re.compile(r"[^\s@\"'<>(),;:]+@[^\s@\"'<>(),;:]+")
-_MAX_MESSAGE = 200
 
 R = TypeVar("R", bound=WorkwaysRecord)
 M = TypeVar("M", bound=BaseModel)
@@ -114,8 +106,13 @@ class _BearerAuth(httpx.Auth):
         yield request
 
 
-class WorkwaysClient:
-    """Synchronous client for the Workways public API. Not thread-safe."""
+class WorkwaysClient(SourceClient):
+    """Synchronous client for the Workways public API."""
+
+    name = "Workways"
+    page_parameter = "limit"
+    secret_label = "[token]"  # noqa: S105  (a placeholder)
+    hide_phones = False
 
     def __init__(
         self,
@@ -130,42 +127,18 @@ class WorkwaysClient:
     ) -> None:
         if not isinstance(token, Secret) or not token:
             raise ValueError("token must be a non-empty Secret")
-        if isinstance(page_size, bool) or not isinstance(page_size, int):
-            raise TypeError("page_size must be an int")
-        if not 1 <= page_size <= MAX_PAGE_SIZE:
-            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {page_size}")
-        if not timeout > 0:
-            raise ValueError(f"timeout must be greater than 0, got {timeout}")
-        self.calls = 0
-        self._calls_lock = threading.Lock()
-        self.page_concurrency = page_concurrency  # list pages fetched at a time after page 1
-        self.page_size = page_size
-        self._timeout = timeout
         self._token = token
-        self._retry = retry if retry is not None else RetryPolicy()
-        self._http = httpx.Client(
-            base_url=base_url,
+        self.page_concurrency = page_concurrency  # list pages fetched at a time after page 1
+        super().__init__(
+            base_url,
             auth=_BearerAuth(token),
-            timeout=httpx.Timeout(timeout),
+            headers={"Accept": "application/json"},
+            timeout=timeout,
             transport=transport,
-            headers={"Accept": "application/json", "User-Agent": f"syncworker/{__version__}"},
-            follow_redirects=False,
+            retry=retry,
+            page_size=page_size,
+            max_page_size=MAX_PAGE_SIZE,
         )
-
-    # ------------------------------------------------------------------ lifecycle
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> WorkwaysClient:
-        return self
-
-    def __exit__(
-        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"WorkwaysClient({str(self._http.base_url)!r}, calls={self.calls})"
 
     # ------------------------------------------------------------------ lists
     def iter_user_pages(self, *, organization: str | None = None) -> Iterator[Page[WorkwaysUser]]:
@@ -294,47 +267,14 @@ class WorkwaysClient:
             retry_if=None if idempotent else _never_sent,
         )
 
-    def _send(self, request: httpx.Request, where: str, page: int | None) -> object:
-        with self._calls_lock:
-            self.calls += 1
-        started = time.monotonic()
-        outcome = "no answer"
-        try:
-            response = self._http.send(request)
-            outcome = f"HTTP {response.status_code}"
-        except httpx.HTTPError as exc:
-            outcome = type(exc).__name__
-            raise self._transport_error(exc, where) from exc
-        finally:
-            ms = (time.monotonic() - started) * 1000
-            paging = "" if page is None else f" page={page} limit={self.page_size}"
-            path = request.url.path  # never the query: it may hold ids beyond page/limit
-            line = "Workways %s %s%s -> %s in %.0f ms"
-            logger.debug(line, request.method, path, paging, outcome, ms)
-        return self._unwrap(response, where)
-
-    def _transport_error(self, exc: httpx.HTTPError, where: str) -> SourceError:
-        if isinstance(exc, httpx.TimeoutException):
-            return SourceTimeoutError(
-                f"{where}: no answer within {self._timeout:g} s ({type(exc).__name__})"
-            )
-        if isinstance(exc, httpx.DecodingError):
-            return SourceDataError(f"{where}: response body could not be decoded")
-        return SourceConnectionError(f"{where}: {type(exc).__name__}: {self._clean(str(exc))}")
-
     def _unwrap(self, response: httpx.Response, where: str) -> object:
         status = response.status_code
-        body = _json_body(response)
+        body = json_body(response)
         message = self._clean(body.get("message")) if isinstance(body, dict) else None
         if not 200 <= status < 300:
             raise _status_error(status, message, where)
         if not isinstance(body, dict):
-            ctype = response.headers.get("content-type", "none")
-            what = "is not JSON" if body is None else "is not a JSON object"
-            raise SourceDataError(
-                f"{where}: HTTP {status} response {what} (Content-Type: {self._clean(ctype)})",
-                status=status,
-            )
+            raise self._not_json_object(response, body, where)
         retcode = body.get("retcode")
         if retcode == 1 and type(retcode) is int:
             if "data" not in body:
@@ -345,16 +285,8 @@ class WorkwaysClient:
             raise kind(f"{where}: retcode -1: {message or '(no message)'}", status=status)
         raise SourceDataError(f"{where}: 'retcode' is missing or neither 1 nor -1", status=status)
 
-    def _clean(self, text: object) -> str | None:
-        """A server-supplied string made safe for messages: no token, no e-mail, short."""
-        if not isinstance(text, str):
-            return None
-        text = " ".join(text.split())
-        secret = self._token.reveal()
-        if len(secret) >= 8:
-            text = text.replace(secret, "[token]")
-        text = _EMAIL.sub("[e-mail]", text)
-        return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 3] + "..."
+    def _secret_forms(self) -> Sequence[str]:
+        return (self._token.reveal(),)
 
 
 # ---------------------------------------------------------------------- helpers
@@ -369,14 +301,6 @@ def _id(name: str, value: object) -> str:
 def _never_sent(exc: BaseException) -> bool:
     """True when the failed request certainly never reached the server."""
     return isinstance(exc.__cause__, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
-
-
-def _json_body(response: httpx.Response) -> object:
-    """The decoded JSON body, or None when it is not JSON."""
-    try:
-        return json.loads(response.content)
-    except ValueError:  # JSONDecodeError and UnicodeDecodeError
-        return None
 
 
 def _message_kind(message: str | None) -> type[SourceError] | None:
