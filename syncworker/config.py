@@ -80,7 +80,7 @@ class Settings:
     conflict_policy: str = "hubspot"
     writeback_retry_seconds: float = 30.0
     http_timeout_seconds: float = 30.0
-    source_concurrency: int = 4
+    source_concurrency: int = 8
     push_concurrency: int = 4
     max_record_attempts: int = 5
     rate_budget: RateBudget = field(default_factory=RateBudget)
@@ -184,7 +184,7 @@ class Settings:
             writeback_retry_seconds=positive_number("WRITEBACK_RETRY_SECONDS", 30.0),
             conflict_policy=choice("WRITEBACK_CONFLICT_POLICY", "hubspot", ("hubspot", "workways")),
             http_timeout_seconds=positive_number("HTTP_TIMEOUT_SECONDS", 30.0),
-            source_concurrency=int(positive_number("SOURCE_CONCURRENCY", 4)),
+            source_concurrency=int(positive_number("SOURCE_CONCURRENCY", 8)),
             push_concurrency=int(positive_number("HUBSPOT_CONCURRENCY", 4)),
             max_record_attempts=int(positive_number("MAX_RECORD_ATTEMPTS", 5)),
             rate_budget=budget,

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Table, bindparam, delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from syncworker.errors import LeaseLostError
@@ -63,21 +63,19 @@ class SnapshotStore:
         found: dict[str, Snapshot] = {}
         with self._sessions() as session:
             for chunk in _chunks(source_ids):
-                rows = session.scalars(
-                    select(SyncedRecord).where(
-                        SyncedRecord.stream == stream, SyncedRecord.source_id.in_(chunk)
-                    )
+                rows = session.execute(  # plain columns: no ORM identity map to build
+                    select(
+                        SyncedRecord.source_id,
+                        SyncedRecord.hubspot_id,
+                        SyncedRecord.properties,
+                        SyncedRecord.content_hash,
+                        SyncedRecord.associated_to,
+                        SyncedRecord.archived,
+                        SyncedRecord.merged,
+                    ).where(SyncedRecord.stream == stream, SyncedRecord.source_id.in_(chunk))
                 )
-                for row in rows:
-                    found[row.source_id] = Snapshot(
-                        row.source_id,
-                        row.hubspot_id,
-                        dict(row.properties),
-                        row.content_hash,
-                        row.associated_to,
-                        row.archived,
-                        row.merged,
-                    )
+                for sid, hid, props, digest, parent, archived, merged in rows:
+                    found[sid] = Snapshot(sid, hid, props or {}, digest, parent, archived, merged)
         return found
 
     def hubspot_ids(self, stream: str, source_ids: Collection[str]) -> dict[str, str]:
@@ -182,12 +180,18 @@ class SnapshotStore:
     ) -> None:
         with self._sessions.begin() as session:
             self._check_fence(session, stream, fence)
-            for sid, parent in associated.items():
-                session.execute(
-                    update(SyncedRecord)
-                    .where(SyncedRecord.stream == stream, SyncedRecord.source_id == sid)
-                    .values(associated_to=parent)
-                )
+            if not associated:
+                return
+            table = cast(Table, SyncedRecord.__table__)
+            statement = (
+                table.update()
+                .where(table.c.stream == stream, table.c.source_id == bindparam("b_sid"))
+                .values(associated_to=bindparam("b_parent"))
+            )
+            # one statement, executed for many rows (executemany), not one round trip each
+            session.execute(
+                statement, [{"b_sid": sid, "b_parent": p} for sid, p in associated.items()]
+            )
 
     def mark_seen(self, stream: str, source_ids: Collection[str]) -> None:
         now = self._clock()
