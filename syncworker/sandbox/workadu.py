@@ -56,6 +56,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from syncworker.sandbox import workadu_population as wpop
+from syncworker.sandbox.requestlog import RequestLog
 from syncworker.sandbox.workadu_store import ApiError, WorkaduStore
 from syncworker.sandbox.workways_api import GATEWAY_PAGE, sleep_while_connected
 
@@ -127,7 +128,7 @@ class WorkaduSandbox:
         billed = wpop.make_invoices(invoices, seed, people, sold)
         self._store = WorkaduStore(people, sold, billed, seed)
         self._lock = threading.Lock()
-        self._log: list[RequestRecord] = []
+        self._log: RequestLog[RequestRecord] = RequestLog()
         self._faults = _Faults()
         routes = []
         for kind in KINDS:
@@ -141,29 +142,20 @@ class WorkaduSandbox:
     @property
     def request_log(self) -> list[RequestRecord]:
         """A snapshot of the API requests served."""
-        with self._lock:
-            return list(self._log)
+        return self._log.snapshot()
 
     def clear_log(self) -> None:
-        with self._lock:
-            self._log.clear()
+        self._log.clear()
 
     def count(self, method: str | None = None, path: str | None = None) -> int:
         """Requests served, optionally only those of one method and/or path."""
-        with self._lock:
-            return sum(
-                1
-                for r in self._log
-                if (method is None or r.method == method.upper())
-                and (path is None or r.path == path)
-            )
+        return self._log.count(method, path)
 
     def _record(self, request: Request, status: int) -> None:
         accept = request.headers.get("accept")
         query = dict(request.query_params)
         record = RequestRecord(request.method, request.url.path, query, status, time.time(), accept)
-        with self._lock:
-            self._log.append(record)
+        self._log.append(record)
 
     # -------------------------------------------------------------- control surface
     def customers(self) -> list[dict[str, Any]]:

@@ -45,6 +45,7 @@ from starlette.routing import Route
 from syncworker.sandbox import SANDBOX_WORKWAYS_TOKEN
 from syncworker.sandbox import population as pop
 from syncworker.sandbox.population import JsonDict
+from syncworker.sandbox.requestlog import RequestLog
 from syncworker.sandbox.workways_api import (
     AUTH_FORMAT,
     AUTH_INVALID,
@@ -121,7 +122,7 @@ class WorkwaysSandbox:
         population = pop.generate(users, orgs, seed, today or dt.date.today())
         self._store = WorkwaysStore(population, seed, self._today)
         self._lock = threading.Lock()
-        self._log: list[RequestRecord] = []
+        self._log: RequestLog[RequestRecord] = RequestLog()
         self._faults = _Faults()
         self._corrupt: dict[tuple[str, int], str] = {}
         api = [
@@ -149,28 +150,20 @@ class WorkwaysSandbox:
     @property
     def request_log(self) -> list[RequestRecord]:
         """A snapshot of the API requests served (control requests are not logged)."""
-        with self._lock:
-            return list(self._log)
+        return self._log.snapshot()
 
     def clear_log(self) -> None:
-        with self._lock:
-            self._log.clear()
+        self._log.clear()
 
     def count(self, method: str | None = None, path: str | None = None) -> int:
-        with self._lock:
-            return sum(
-                1
-                for r in self._log
-                if (method is None or r.method == method.upper())
-                and (path is None or r.path == path)
-            )
+        """Requests served, optionally only those of one method and/or path."""
+        return self._log.count(method, path)
 
     def _record(self, request: Request, status: int) -> None:
         record = RequestRecord(
             request.method, request.url.path, dict(request.query_params), status, time.time()
         )
-        with self._lock:
-            self._log.append(record)
+        self._log.append(record)
 
     # -------------------------------------------------------------- control surface
 
