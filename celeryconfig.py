@@ -6,7 +6,10 @@ from the environment (see the README's configuration table).
 
 import os
 
-broker_url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+from syncworker.config import Settings
+
+_settings = Settings.from_env()  # a malformed value stops here, naming the variable
+broker_url = _settings.redis_url or "redis://127.0.0.1:6379/0"
 # Task results are not needed: runs are recorded in the database.
 task_ignore_result = True
 result_backend = None
@@ -36,7 +39,8 @@ worker_hijack_root_logger = False
 worker_send_task_events = False
 timezone = "UTC"
 
-_interval = float(os.environ.get("SYNC_INTERVAL_SECONDS") or 900)
+_interval = float(_settings.sync_interval_seconds)
+_writeback_interval = float(_settings.writeback_interval_seconds)
 beat_schedule = {
     "sync-workways-to-hubspot": {
         "task": "syncworker.sync_all",
@@ -47,8 +51,8 @@ beat_schedule = {
     },
     "write-back-hubspot-to-workways": {
         "task": "syncworker.writeback_poll",
-        "schedule": float(os.environ.get("WRITEBACK_INTERVAL_SECONDS") or 300),
+        "schedule": _writeback_interval,
         "kwargs": {"trigger": "beat"},
-        "options": {"expires": float(os.environ.get("WRITEBACK_INTERVAL_SECONDS") or 300)},
+        "options": {"expires": _writeback_interval},
     },
 }

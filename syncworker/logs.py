@@ -74,13 +74,3 @@ def configure(level: str = "INFO", fmt: str = "text", stream: object = None) -> 
     root.setLevel(level)
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLevelName(level)))
-
-
-def install_filter(logger: logging.Logger | None = None) -> None:
-    """Add the redacting filter to every handler of ``logger`` (Celery's own set-up)."""
-    target = logger or logging.getLogger()
-    for handler in target.handlers:
-        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
-            handler.addFilter(RedactingFilter())
-    for name in QUIET_LOGGERS:
-        logging.getLogger(name).setLevel(logging.WARNING)

@@ -46,14 +46,6 @@ class RunResult:
     planned: list[PlannedChange] = field(default_factory=list)
     error: str | None = None
 
-    @property
-    def hubspot_writes(self) -> int:
-        return sum(
-            n
-            for kind, n in self.hubspot_calls.items()
-            if kind in ("upsert", "associate", "unassociate", "properties")
-        )
-
 
 @dataclass(frozen=True)
 class Progress:

@@ -162,10 +162,11 @@ class SyncEngine:
         yielding = stream.mapping.yielding_properties()
         wanted = {sid: rec for sid, rec in records.items() if sid not in held}
         counts["quarantined"] += len(records) - len(wanted)
-        details = self._details(state, wanted, snapshots)
+        listed = {sid: stream.mapping.to_properties(rec) for sid, rec in wanted.items()}
+        details = self._details(state, listed, snapshots)
         for source_id, record in wanted.items():
             snapshot = snapshots.get(source_id)
-            desired = self._desired(state, source_id, record, snapshot, details)
+            desired = self._desired(state, source_id, record, listed[source_id], snapshot, details)
             if desired is None:
                 continue
             if snapshot is not None and snapshot.merged:  # another source owns identity
@@ -198,7 +199,7 @@ class SyncEngine:
         )
 
     def _details(
-        self, state: RunState, records: dict[str, Record], snapshots: dict[str, Snapshot]
+        self, state: RunState, listed: dict[str, dict[str, str]], snapshots: dict[str, Snapshot]
     ) -> dict[str, Mapping[str, Any] | None]:
         """Detail records, fetched only for records whose listed fields changed
         (one call each, ``source_concurrency`` at a time); None where unavailable."""
@@ -208,8 +209,8 @@ class SyncEngine:
             return {}
         needed = [
             sid
-            for sid, record in records.items()
-            if self._listed_changed(state, stream.mapping.to_properties(record), snapshots.get(sid))
+            for sid, desired in listed.items()
+            if self._listed_changed(state, desired, snapshots.get(sid))
         ]
 
         def one(source_id: str) -> Mapping[str, Any] | None:
@@ -231,11 +232,12 @@ class SyncEngine:
         state: RunState,
         source_id: str,
         record: Record,
+        desired: dict[str, str],
         snapshot: Snapshot | None,
         details: dict[str, Mapping[str, Any] | None],
     ) -> dict[str, str] | None:
+        """The record's HubSpot properties: ``desired`` (its listed fields) plus details."""
         mapping = state.stream.mapping
-        desired = mapping.to_properties(record)
         if not mapping.detail_fields or state.stream.detail is None:
             return desired
         if source_id not in details:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy import Table, bindparam, delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -55,13 +55,12 @@ class Confirmation:
 class SnapshotStore:
     def __init__(self, sessions: sessionmaker[Session], clock: Callable[[], datetime] = utcnow):
         self.sessions = sessions
-        self._sessions = sessions
         self._clock = clock
 
     # ---------------------------------------------------------------- snapshots
     def load(self, stream: str, source_ids: Collection[str]) -> dict[str, Snapshot]:
         found: dict[str, Snapshot] = {}
-        with self._sessions() as session:
+        with self.sessions() as session:
             for chunk in _chunks(source_ids):
                 rows = session.execute(  # plain columns: no ORM identity map to build
                     select(
@@ -80,7 +79,7 @@ class SnapshotStore:
 
     def hubspot_ids(self, stream: str, source_ids: Collection[str]) -> dict[str, str]:
         found: dict[str, str] = {}
-        with self._sessions() as session:
+        with self.sessions() as session:
             for chunk in _chunks(source_ids):
                 rows = session.execute(
                     select(SyncedRecord.source_id, SyncedRecord.hubspot_id).where(
@@ -94,7 +93,7 @@ class SnapshotStore:
 
     def claim_fence(self, stream: str, token: int) -> None:
         """Start writing as lock holder ``token``; refuse if a newer holder exists."""
-        with self._sessions.begin() as session:
+        with self.sessions.begin() as session:
             row = session.get(StreamFence, stream, with_for_update=True)
             if row is None:
                 session.add(StreamFence(stream=stream, token=token))
@@ -123,7 +122,7 @@ class SnapshotStore:
         items = {c.source_id: c for c in confirmations}
         if not items:
             return
-        with self._sessions.begin() as session:
+        with self.sessions.begin() as session:
             self._check_fence(session, stream, fence)
             rows = {
                 row.source_id: row
@@ -164,7 +163,7 @@ class SnapshotStore:
 
     def apply_writeback(self, stream: str, source_id: str, values: Mapping[str, str]) -> None:
         """Workways took HubSpot's values: the snapshot holds them now (no echo)."""
-        with self._sessions.begin() as session:
+        with self.sessions.begin() as session:
             row = session.scalars(
                 select(SyncedRecord).where(
                     SyncedRecord.stream == stream, SyncedRecord.source_id == source_id
@@ -178,7 +177,7 @@ class SnapshotStore:
     def set_associations(
         self, stream: str, associated: Mapping[str, str | None], fence: int | None = None
     ) -> None:
-        with self._sessions.begin() as session:
+        with self.sessions.begin() as session:
             self._check_fence(session, stream, fence)
             if not associated:
                 return
@@ -195,7 +194,7 @@ class SnapshotStore:
 
     def mark_seen(self, stream: str, source_ids: Collection[str]) -> None:
         now = self._clock()
-        with self._sessions.begin() as session:
+        with self.sessions.begin() as session:
             for chunk in _chunks(source_ids):
                 session.execute(
                     update(SyncedRecord)
@@ -206,7 +205,7 @@ class SnapshotStore:
     def unseen_active(self, stream: str, seen: Collection[str]) -> list[str]:
         """Ids in the snapshot, not flagged archived, that a complete pass did not see."""
         seen_set = set(seen)
-        with self._sessions() as session:
+        with self.sessions() as session:
             ids = session.scalars(
                 select(SyncedRecord.source_id).where(
                     SyncedRecord.stream == stream, SyncedRecord.archived.is_(False)
@@ -215,7 +214,7 @@ class SnapshotStore:
             return [sid for sid in ids if sid not in seen_set]
 
     def stats(self) -> dict[str, dict[str, int]]:
-        with self._sessions() as session:
+        with self.sessions() as session:
             rows = session.execute(
                 select(
                     SyncedRecord.stream,
@@ -231,7 +230,7 @@ class SnapshotStore:
     # --------------------------------------------------------------------- runs
     def start_run(self, stream: str, trigger: str, mode: str) -> int:
         """Open a run; earlier runs of the stream still marked running died unfinished."""
-        with self._sessions.begin() as session:
+        with self.sessions.begin() as session:
             session.execute(
                 update(SyncRun)
                 .where(SyncRun.stream == stream, SyncRun.status == "running")
@@ -251,7 +250,7 @@ class SnapshotStore:
     def finish_run(
         self, run_id: int, status: str, counts: Mapping[str, int], error: str | None = None
     ) -> None:
-        with self._sessions.begin() as session:
+        with self.sessions.begin() as session:
             run = session.get_one(SyncRun, run_id)
             run.status = status
             run.finished_at = self._clock()
@@ -260,7 +259,7 @@ class SnapshotStore:
                 setattr(run, name, value)
 
     def recent_runs(self, limit: int = 10, stream: str | None = None) -> list[SyncRun]:
-        with self._sessions() as session:
+        with self.sessions() as session:
             query = select(SyncRun).order_by(SyncRun.id.desc()).limit(limit)
             if stream:
                 query = query.where(SyncRun.stream == stream)
@@ -280,7 +279,7 @@ class SnapshotStore:
         max_attempts: int = 5,
     ) -> RecordFailure:
         now, text = self._clock(), redact(message)[:2000]
-        with self._sessions.begin() as session:
+        with self.sessions.begin() as session:
             row = session.scalars(
                 select(RecordFailure).where(
                     RecordFailure.stream == stream, RecordFailure.source_id == source_id
@@ -312,7 +311,7 @@ class SnapshotStore:
 
     def quarantined(self, stream: str, source_ids: Collection[str]) -> set[str]:
         found: set[str] = set()
-        with self._sessions() as session:
+        with self.sessions() as session:
             for chunk in _chunks(source_ids):
                 found.update(
                     session.scalars(
@@ -326,7 +325,7 @@ class SnapshotStore:
         return found
 
     def failures(self, *, quarantined: bool | None = None) -> list[RecordFailure]:
-        with self._sessions() as session:
+        with self.sessions() as session:
             query = select(RecordFailure).order_by(RecordFailure.last_failed_at.desc())
             if quarantined is not None:
                 query = query.where(
@@ -338,7 +337,7 @@ class SnapshotStore:
 
     def release_failures(self, ids: Collection[int] | None = None) -> int:
         """Un-quarantine failures (all when ``ids`` is None) so the next run retries them."""
-        with self._sessions.begin() as session:
+        with self.sessions.begin() as session:
             query = update(RecordFailure).values(
                 quarantined_at=None, attempts=0, next_retry_at=self._clock()
             )
@@ -347,7 +346,7 @@ class SnapshotStore:
             return int(session.execute(query).rowcount or 0)  # type: ignore[attr-defined]
 
     def failure_counts(self) -> dict[str, int]:
-        with self._sessions() as session:
+        with self.sessions() as session:
             total = session.scalar(select(func.count()).select_from(RecordFailure)) or 0
             held = (
                 session.scalar(
@@ -358,6 +357,3 @@ class SnapshotStore:
                 or 0
             )
             return {"failing": int(total) - int(held), "quarantined": int(held)}
-
-    def describe(self) -> dict[str, Any]:
-        return {"snapshot": self.stats(), "failures": self.failure_counts()}
