@@ -82,6 +82,7 @@ class SourceClient:
             headers={**headers, "User-Agent": f"syncworker/{__version__}"},
             follow_redirects=False,
         )
+        self._urls: dict[str, httpx.URL] = {}
 
     # ------------------------------------------------------------------ lifecycle
     def close(self) -> None:
@@ -112,13 +113,30 @@ class SourceClient:
             outcome = type(exc).__name__
             raise self._transport_error(exc, where) from exc
         finally:
-            ms = (time.monotonic() - started) * 1000
-            paging = "" if page is None else f" page={page} {self.page_parameter}={self.page_size}"
-            path = request.url.path  # never the query: it may hold ids or e-mails
-            logger.debug(
-                "%s %s %s%s -> %s in %.0f ms", self.name, request.method, path, paging, outcome, ms
-            )
+            if logger.isEnabledFor(logging.DEBUG):
+                ms = (time.monotonic() - started) * 1000
+                paging = (
+                    "" if page is None else f" page={page} {self.page_parameter}={self.page_size}"
+                )
+                path = request.url.path  # never the query: it may hold ids or e-mails
+                logger.debug(
+                    "%s %s %s%s -> %s in %.0f ms",
+                    self.name,
+                    request.method,
+                    path,
+                    paging,
+                    outcome,
+                    ms,
+                )
         return self._unwrap(response, where)
+
+    def _url(self, path: str) -> httpx.URL:
+        """``path`` joined to the base URL, worked out once per path (httpx
+        re-parses a relative URL on every request otherwise)."""
+        url = self._urls.get(path)
+        if url is None:
+            url = self._urls[path] = self._http.build_request("GET", path).url
+        return url
 
     def _unwrap(self, response: httpx.Response, where: str) -> Any:
         raise NotImplementedError

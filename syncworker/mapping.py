@@ -15,7 +15,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import Enum
+from functools import cached_property, lru_cache
 from typing import Any
+
+# json's own string encoder (the C one when available) for ensure_ascii=False
+_json_str: Callable[[str], str] = json.encoder.encode_basestring
+_json_keys: dict[str, str] = {}  # property name -> its JSON encoding and ":"
 
 PROPERTY_GROUP = "workways"
 PROPERTY_GROUP_LABEL = "Workways"
@@ -46,23 +51,73 @@ class Kind(Enum):
 
 def normalise(kind: Kind, value: Any) -> str:
     """The string HubSpot stores for ``value``; ``""`` (clears the property) for null."""
+    return _NORMALISERS.get(kind, _text)(value)
+
+
+# One function per kind (null included), so that mapping a record does not
+# re-dispatch on the kind for every field of every record.
+
+
+def _text(value: Any) -> str:
     if value is None:
         return ""
-    if kind is Kind.BOOL:
-        return "true" if value else "false"
-    if kind is Kind.NUMBER:
-        number = float(value)
-        return str(int(number)) if number.is_integer() else repr(number)
-    if kind is Kind.DATE:
+    if type(value) is str:
+        return value.strip()
+    return str(value).strip()
+
+
+def _email(value: Any) -> str:
+    if value is None:
+        return ""
+    if type(value) is str:
+        return value.strip().lower()
+    return str(value).strip().lower()
+
+
+def _bool(value: Any) -> str:
+    if value is None:
+        return ""
+    return "true" if value else "false"
+
+
+def _number(value: Any) -> str:
+    if value is None:
+        return ""
+    number = float(value)
+    return str(int(number)) if number.is_integer() else repr(number)
+
+
+@lru_cache(maxsize=4096)
+def _day(text: str) -> str:
+    """A stripped, non-empty date text as HubSpot's ``YYYY-MM-DD`` (ValueError if no date)."""
+    return date.fromisoformat(text[:10]).isoformat()
+
+
+def _date(value: Any) -> str:
+    if value is None:
+        return ""
+    if type(value) is str:
+        text = value.strip()
+    else:
         text = value.isoformat() if isinstance(value, date) else str(value).strip()
-        return date.fromisoformat(text[:10]).isoformat() if text else ""
-    if kind is Kind.DATETIME:  # a day, at midnight UTC, as HubSpot prints it
-        day = normalise(Kind.DATE, value)
-        return f"{day}T00:00:00Z" if day else ""
-    text = str(value).strip()
-    if kind is Kind.EMAIL:
-        return text.lower()
-    return text
+    return _day(text) if text else ""
+
+
+def _datetime(value: Any) -> str:  # a day, at midnight UTC, as HubSpot prints it
+    day = _date(value)
+    return f"{day}T00:00:00Z" if day else ""
+
+
+_NORMALISERS: dict[Kind, Callable[[Any], str]] = {
+    Kind.STRING: _text,
+    Kind.TEXT: _text,
+    Kind.EMAIL: _email,
+    Kind.PHONE: _text,
+    Kind.BOOL: _bool,
+    Kind.NUMBER: _number,
+    Kind.DATE: _date,
+    Kind.DATETIME: _datetime,
+}
 
 
 @dataclass(frozen=True)
@@ -98,6 +153,11 @@ class ObjectMapping:
     # the sync never pushes them.
     hubspot_fields: tuple[FieldMap, ...] = ()
 
+    @cached_property
+    def _listed_plan(self) -> tuple[tuple[str, str, Callable[[Any], str]], ...]:
+        """(source, target, normaliser) of each listed field, in order."""
+        return tuple((f.source, f.target, _NORMALISERS[f.kind]) for f in self.fields)
+
     @property
     def key(self) -> FieldMap:
         return next(f for f in self.fields if f.unique)
@@ -110,7 +170,8 @@ class ObjectMapping:
         self, record: Mapping[str, Any], detail: Mapping[str, Any] | None = None
     ) -> dict[str, str]:
         """Normalised HubSpot properties for a record in the API's own field names."""
-        props = {f.target: normalise(f.kind, record.get(f.source)) for f in self.fields}
+        get = record.get
+        props = {target: norm(get(source)) for source, target, norm in self._listed_plan}
         if detail is not None:
             for f in self.detail_fields:
                 raw = detail.get(f.source)
@@ -133,6 +194,27 @@ class ObjectMapping:
 
 def content_hash(properties: Mapping[str, str]) -> str:
     """A stable digest of a record's normalised properties."""
+    if not isinstance(properties, dict):
+        return _json_hash(properties)
+    try:
+        # What json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        # writes for string keys and values, without the encoder's set-up per call
+        # (and with each property name encoded once per process).
+        parts = []
+        for name in sorted(properties):
+            key = _json_keys.get(name)
+            if key is None:
+                key = _json_str(name) + ":"
+                if len(_json_keys) < 10_000:
+                    _json_keys[name] = key
+            parts.append(key + _json_str(properties[name]))
+        payload = "{" + ",".join(parts) + "}"
+    except TypeError:  # a key or value that is not a string: let json say how it looks
+        return _json_hash(properties)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _json_hash(properties: Mapping[str, str]) -> str:
     payload = json.dumps(properties, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(payload.encode()).hexdigest()
 

@@ -5,25 +5,31 @@ The CLI and the Celery tasks both come through here, so they run the same code.
 
 from __future__ import annotations
 
-import contextlib
+import itertools
+import threading
+from collections import Counter
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 import redis
 from sqlalchemy import Engine
 
 from syncworker.config import Settings
+from syncworker.engine.fanout import FanOut, StartedRun
 from syncworker.engine.state import Progress, RunResult
 from syncworker.engine.sync import SyncEngine
-from syncworker.errors import ConfigError
+from syncworker.errors import ConfigError, RunInProgressError
 from syncworker.hubspot.gateway import HubSpotGateway
 from syncworker.hubspot.ratelimit import RedisSlidingWindowLimiter
-from syncworker.locks import stream_lock
+from syncworker.locks import StreamLeases, stream_lock
 from syncworker.redaction import register_secret
 from syncworker.store.database import make_engine, pending_migrations, session_factory
 from syncworker.store.snapshots import SnapshotStore
+from syncworker.store.units import RunUnits
 from syncworker.streams import SOURCES, Stream, select_streams
 from syncworker.webhooks.events import WebhookEventStore
 from syncworker.workadu.client import WorkaduClient
@@ -37,6 +43,8 @@ from syncworker.writeback.service import WRITEBACK_STREAM, WritebackResult, Writ
 class Services:
     settings: Settings
     skipped: list[str] = field(default_factory=list)  # sources the last sync skipped
+    _clients: dict[str, Any] = field(default_factory=dict, repr=False)
+    _clients_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
         for secret in (
@@ -168,6 +176,47 @@ class Services:
             raise errors[0]  # nothing to sync: say what the first source lacks
         return run, skipped
 
+    @cached_property
+    def units(self) -> RunUnits:
+        ttl = timedelta(seconds=self.settings.lock_ttl_seconds)
+        return RunUnits(self.store.sessions, stale_after=ttl)
+
+    @cached_property
+    def fanout(self) -> FanOut:
+        """Runs split into units of work (one per process: it knows the runs it started)."""
+        leases = StreamLeases(self.redis, self.settings.lock_ttl_seconds)
+        return FanOut(self.store, self.units, leases, self.engine_for)
+
+    def client_for(self, source: str) -> Any:
+        """This process's client of ``source``, kept open for its connection pool."""
+        with self._clients_lock:
+            if source not in self._clients:
+                self._clients[source] = self.source_client(source)
+            return self._clients[source]
+
+    def close(self) -> None:
+        """Close the source clients (they are opened again when needed)."""
+        with self._clients_lock:
+            for client in self._clients.values():
+                client.close()
+            self._clients.clear()
+
+    def engine_for(self, stream: Stream, *, dry_run: bool = False) -> SyncEngine:
+        return SyncEngine(
+            self.store,
+            self.client_for(stream.source),
+            None if dry_run else self.hubspot,
+            max_attempts=self.settings.max_record_attempts,
+            conflicts=None if dry_run else self.conflicts(),
+            source_concurrency=self.settings.source_concurrency,
+            push_concurrency=self.settings.push_concurrency,
+        )
+
+    def chosen_streams(self, entity: str, source: str = "all") -> tuple[Stream, ...]:
+        """The streams of ``entity`` from configured sources (records what was skipped)."""
+        sources, self.skipped = self.configured_sources(source)
+        return tuple(s for s in select_streams(entity, source) if s.source in sources)
+
     def sync(
         self,
         streams: tuple[Stream, ...] | str = "all",
@@ -178,44 +227,129 @@ class Services:
         trigger: str = "cli",
         progress: Callable[[Progress], None] | None = None,
     ) -> list[RunResult]:
-        """Run ``streams`` in order, each under its cluster-wide lock."""
+        """Run ``streams`` here, in order, each under its cluster-wide lock.
+
+        Streams that split into units run their units on ``SYNC_UNIT_CONCURRENCY``
+        threads (interleaved, so one stream's source reads overlap another's
+        HubSpot writes); the others run in one piece after them."""
         if isinstance(streams, str):
-            sources, self.skipped = self.configured_sources(source)
-            chosen = tuple(s for s in select_streams(streams, source) if s.source in sources)
+            chosen = self.chosen_streams(streams, source)
         else:
             chosen, self.skipped = streams, []
         self.check_database()
-        gateway = None if dry_run else self.hubspot
-        results = []
-        with contextlib.ExitStack() as stack:
-            clients: dict[str, Any] = {}
-            for stream in chosen:
-                if stream.source not in clients:
-                    clients[stream.source] = stack.enter_context(self.source_client(stream.source))
-                lock_client = None if dry_run else self.redis
-                ttl = self.settings.lock_ttl_seconds
-                with stream_lock(lock_client, stream.name, ttl) as lease:
+        try:
+            return self._sync(chosen, full, dry_run, trigger, progress)
+        finally:
+            self.close()
 
-                    def on_page(
-                        event: Progress, beat: Callable[[], None] = lease.heartbeat
-                    ) -> None:
-                        beat()
-                        if progress:
-                            progress(event)
+    def _sync(
+        self,
+        chosen: tuple[Stream, ...],
+        full: bool,
+        dry_run: bool,
+        trigger: str,
+        progress: Callable[[Progress], None] | None,
+    ) -> list[RunResult]:
+        split = [s for s in chosen if s.splits and not dry_run]
+        results: dict[str, RunResult] = {}
+        in_progress: RunInProgressError | None = None
+        started: list[StartedRun] = []
+        for stream in split:
+            try:
+                started.append(self.fanout.start(stream, full=full, trigger=trigger))
+            except RunInProgressError as exc:
+                in_progress = exc
+                break
+        for result in self.run_units(started, ProgressTotals(progress) if progress else None):
+            results[result.stream] = result
+        for run in started:
+            if run.stream.name not in results:
+                results[run.stream.name] = self.fanout.result_of(run.run_id)
+        if in_progress is not None:
+            raise in_progress
+        for stream in chosen:
+            if stream.name not in results:
+                results[stream.name] = self._run_whole(stream, full, dry_run, trigger, progress)
+        return [results[s.name] for s in chosen]
 
-                    engine = SyncEngine(
-                        self.store,
-                        clients[stream.source],
-                        gateway,
-                        max_attempts=self.settings.max_record_attempts,
-                        progress=on_page,
-                        conflicts=None if dry_run else self.conflicts(),
-                        source_concurrency=self.settings.source_concurrency,
-                        push_concurrency=self.settings.push_concurrency,
-                    )
-                    results.append(
-                        engine.run(
-                            stream, full=full, dry_run=dry_run, trigger=trigger, fence=lease.token
-                        )
-                    )
-        return results
+    def run_units(
+        self, started: list[StartedRun], progress: Callable[[Progress], None] | None = None
+    ) -> list[RunResult]:
+        """Every unit of ``started`` runs, here; the runs they finished."""
+        first = [run for run in started if run.first_unit is not None]
+        ids = {run.run_id for run in started}
+        width = self.settings.unit_concurrency
+        alongside = width >= len(first)  # every first unit gets a thread of its own
+        finished: list[RunResult] = []
+        with ThreadPoolExecutor(width, "unit") as pool:
+            futures = [
+                pool.submit(run.run_first, self.fanout, progress, keep_going=alongside, runs=ids)
+                for run in first
+            ]
+            futures += [
+                pool.submit(self.fanout.run_unit, None, None, progress, runs=ids)
+                for _ in range((width - len(first) if alongside else 1) if ids else 0)
+            ]
+            try:
+                for future in futures:
+                    finished.extend(future.result())
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
+        return finished
+
+    def _run_whole(
+        self,
+        stream: Stream,
+        full: bool,
+        dry_run: bool,
+        trigger: str,
+        progress: Callable[[Progress], None] | None,
+    ) -> RunResult:
+        """One run of ``stream`` in this process, from first page to last."""
+        lock_client = None if dry_run else self.redis
+        with stream_lock(lock_client, stream.name, self.settings.lock_ttl_seconds) as lease:
+
+            def on_page(event: Progress, beat: Callable[[], None] = lease.heartbeat) -> None:
+                beat()
+                if progress:
+                    progress(event)
+
+            engine = self.engine_for(stream, dry_run=dry_run)
+            engine.progress = on_page
+            fence = lease.token
+            if fence is not None:
+                fence = self.store.next_fence(stream.name, fence)
+            return engine.run(stream, full=full, dry_run=dry_run, trigger=trigger, fence=fence)
+
+
+T = TypeVar("T")
+
+
+def interleave(groups: Iterable[Iterable[T]]) -> list[T]:
+    """Round-robin over ``groups``: [a1, b1, a2, b2, a3, ...]."""
+    columns = itertools.zip_longest(*(list(g) for g in groups), fillvalue=_GAP)
+    return [item for column in columns for item in column if item is not _GAP]
+
+
+_GAP: Any = object()
+
+
+class ProgressTotals:
+    """Progress of units running side by side, summed per stream for one printer."""
+
+    def __init__(self, printer: Callable[[Progress], None]) -> None:
+        self.printer = printer
+        self.lock = threading.Lock()
+        self.units: dict[str, dict[int, Counter[str]]] = {}
+        self.pages: Counter[str] = Counter()
+
+    def __call__(self, event: Progress) -> None:
+        with self.lock:
+            self.units.setdefault(event.stream, {})[id(event.counts)] = Counter(event.counts)
+            self.pages[event.stream] += 1
+            total = sum(self.units[event.stream].values(), Counter[str]())
+            self.printer(
+                Progress(event.stream, self.pages[event.stream], event.pages, total, event.queued)
+            )

@@ -77,6 +77,15 @@ class Stream:
     # New records whose e-mail already belongs to a HubSpot contact (another
     # source's) are merged into it instead of failing on the duplicate e-mail.
     merge_by_email: bool = False
+    # One page by number (``page(client, n)``): a run of the stream can then be
+    # split into units of ``pages_per_unit`` pages that many workers share.
+    page: Callable[[Any, int], SourcePage] | None = None
+    pages_per_unit: int = 5
+
+    @property
+    def splits(self) -> bool:
+        """Whether a run of this stream is split into units of work."""
+        return self.page is not None and self.prepare is None
 
     @property
     def object_type(self) -> str:
@@ -106,6 +115,8 @@ WORKWAYS_ORGANIZATIONS = Stream(
     mapping=COMPANY_MAPPING,
     pages=_organization_pages,
     detail=_organization_detail,
+    page=lambda client, number: client.organization_page(number),
+    pages_per_unit=1,  # each record costs a detail call: small units spread the work
 )
 
 WORKWAYS_USERS = Stream(
@@ -114,6 +125,8 @@ WORKWAYS_USERS = Stream(
     source="workways",
     mapping=CONTACT_MAPPING,
     pages=_user_pages,
+    page=lambda client, number: client.user_page(number),
+    pages_per_unit=5,
     association=Association(WORKWAYS_ORGANIZATIONS.name, "workways_organization_id"),
 )
 

@@ -18,11 +18,12 @@ from celery import Task, chain
 
 from syncworker.celery_app import app
 from syncworker.config import Settings
-from syncworker.errors import RunInProgressError
+from syncworker.engine.state import RunResult
+from syncworker.errors import LeaseLostError, RunInProgressError
 from syncworker.logs import log_context
-from syncworker.services import Services
+from syncworker.services import Services, interleave
 from syncworker.store.ledger import TaskLedger
-from syncworker.streams import select_streams
+from syncworker.streams import STREAMS, Stream, select_streams
 
 log = logging.getLogger(__name__)
 
@@ -64,36 +65,103 @@ def sync_stream(
     trigger: str = "beat",
     source: str = "workways",
 ) -> dict[str, Any]:
-    """Sync one entity of one source (organizations, users, customers, orders, all)."""
+    """Sync one entity of one source (organizations, users, customers, orders, all).
+
+    Streams that split into units are planned here and their units handed to
+    any worker (``sync_unit``); this task works on their first units itself.
+    The others run in one piece, each in a ``sync_whole_stream`` task that
+    starts once the split runs before it in run order have ended."""
+    return start_sync(entity, full=full, trigger=trigger, source=source)
+
+
+def start_sync(entity: str, *, full: bool, trigger: str, source: str) -> dict[str, Any]:
+    svc = services()
+    outcome: dict[str, Any] = {}
+    started = []
+    streams = svc.chosen_streams(entity, source)
+    for line in svc.skipped:
+        log.info(line)
+    svc.check_database()
+    for stream in (s for s in streams if s.splits):
+        try:
+            started.append(svc.fanout.start(stream, full=full, trigger=trigger))
+        except RunInProgressError as exc:
+            log.info("skipped: %s", exc)
+            outcome[stream.name] = {"skipped": "run in progress"}
+    for unit in interleave([run.units for run in started]):
+        sync_unit.delay(unit)  # each brings one more worker to the runs
+    whole = [s for s in streams if not s.splits]
+    if whole and not started:  # nothing to wait for: run them here, as before
+        try:
+            for result in svc.sync(tuple(whole), full=full, trigger=trigger):
+                outcome[result.stream] = _summary(result)
+        except RunInProgressError as exc:
+            log.info("skipped: %s", exc)
+            outcome[entity] = {"skipped": "run in progress"}
+    elif whole:
+        chain(sync_whole_stream.si(s.name, full=full, trigger=trigger) for s in whole).apply_async()
+    for run in started:
+        units = len(run.units) + (run.first_unit is not None)
+        outcome[run.stream.name] = {"run_id": run.run_id, "units": units}
+        for result in run.run_first(svc.fanout):
+            outcome[result.stream] = _summary(result)
+    for result in svc.fanout.run_unit(None):  # then help with what is left
+        outcome[result.stream] = _summary(result)
+    return outcome
+
+
+@app.task(base=SyncWorkerTask, bind=True, name="syncworker.sync_unit")
+def sync_unit(self: SyncWorkerTask, unit_id: int) -> dict[str, Any]:
+    """One unit of work of a run (a range of source pages); may finish runs."""
     try:
-        results = services().sync(entity, source=source, full=full, trigger=trigger)
+        finished = services().fanout.run_unit(unit_id)
+    except LeaseLostError as exc:
+        log.warning("unit %s dropped: %s", unit_id, exc)
+        return {"unit": unit_id, "dropped": "a newer run holds the stream"}
+    return {"unit": unit_id, **{r.stream: _summary(r) for r in finished}}
+
+
+@app.task(base=SyncWorkerTask, bind=True, name="syncworker.sync_whole_stream", max_retries=None)
+def sync_whole_stream(
+    self: SyncWorkerTask, stream: str, full: bool = False, trigger: str = "beat"
+) -> dict[str, Any]:
+    """One stream that cannot be split, in one piece, after the runs it must follow."""
+    svc = services()
+    chosen = STREAMS[stream]
+    earlier = [s for s in select_streams("all")[: _position(chosen)] if s.splits]
+    if any(svc.units.active_run(s.name) for s in earlier):
+        # Workways contacts first, so Workadu customers merge into them: wait.
+        raise self.retry(countdown=WAIT_FOR_EARLIER_RUNS_SECONDS)
+    try:
+        results = svc.sync((chosen,), full=full, trigger=trigger)
     except RunInProgressError as exc:
         log.info("skipped: %s", exc)
-        return {"entity": entity, "skipped": "run in progress"}
-    return {r.stream: {"run_id": r.run_id, "status": r.status, **r.counts} for r in results}
+        return {stream: {"skipped": "run in progress"}}
+    return {r.stream: _summary(r) for r in results}
+
+
+WAIT_FOR_EARLIER_RUNS_SECONDS = 5
+
+
+def _position(stream: Stream) -> int:
+    return [s.name for s in select_streams("all")].index(stream.name)
+
+
+def _summary(result: RunResult) -> dict[str, Any]:
+    return {"run_id": result.run_id, "status": result.status, **result.counts}
 
 
 @app.task(base=SyncWorkerTask, bind=True, name="syncworker.sync_all")
 def sync_all(
     self: SyncWorkerTask, full: bool = False, trigger: str = "beat", source: str = "all"
-) -> str:
-    """Every stream of every configured source, in order (parents before children)."""
-    sources, skipped = services().configured_sources(source)
-    for line in skipped:
-        log.info(line)
-    flow = chain(
-        sync_stream.si(stream.entity, full=full, trigger=trigger, source=stream.source)
-        for stream in select_streams("all", source)
-        if stream.source in sources
-    )
-    return str(flow.apply_async().id)
+) -> dict[str, Any]:
+    """Every stream of every configured source (parents' runs before children's)."""
+    return start_sync("all", full=full, trigger=trigger, source=source)
 
 
 def enqueue_sync(
     entity: str, *, source: str = "all", full: bool = False, trigger: str = "cli"
 ) -> str:
-    if entity == "all":
-        return str(sync_all.delay(full=full, trigger=trigger, source=source).id)
     return str(sync_stream.delay(entity, full=full, trigger=trigger, source=source).id)
 
 

@@ -55,10 +55,13 @@ def plan_record(
         return PlannedChange(stream, source_id, CREATE, dict(desired))
     if full:
         return PlannedChange(stream, source_id, UPDATE, dict(desired), snapshot.properties)
-    if snapshot.content_hash == content_hash(desired):
+    # Nothing changed means no change whatever the stored digest says, so the
+    # digest is only computed (and can only veto) when something differs.
+    before = snapshot.properties
+    changed = {k: v for k, v in desired.items() if before.get(k) != v}
+    if not changed or snapshot.content_hash == content_hash(desired):
         return None
-    changed = {k: v for k, v in desired.items() if snapshot.properties.get(k) != v}
-    if not changed or set(changed) <= passengers:
+    if set(changed) <= passengers:
         return None
     previous = {k: snapshot.properties.get(k, "") for k in changed}
     return PlannedChange(stream, source_id, UPDATE, changed, previous)

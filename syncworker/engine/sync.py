@@ -14,9 +14,10 @@ No Celery here: the CLI and the Celery tasks run this same code. One call to
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
@@ -41,6 +42,7 @@ from syncworker.mapping import ARCHIVED_PROPERTY, custom_properties
 from syncworker.redaction import redact
 from syncworker.store.snapshots import Confirmation, Snapshot, SnapshotStore
 from syncworker.streams import Record, SourcePage, Stream
+from syncworker.tally import carried
 
 log = logging.getLogger(__name__)
 
@@ -89,17 +91,22 @@ class SyncEngine:
                 self.store.claim_fence(stream.name, fence)
             result.run_id = self.store.start_run(stream.name, trigger, mode)
         state = RunState(stream, result, full, dry_run, fence=fence)
-        calls_before = self._calls()
-        with log_context(run_id=result.run_id, stream=stream.name):
-            if self.push_concurrency > 1 and not dry_run:
-                with ThreadPoolExecutor(self.push_concurrency, "push") as self._pushers:
-                    try:
-                        self._run(state, calls_before)
-                    finally:
-                        self._pushers = None
-            else:
-                self._run(state, calls_before)
+        calls_before = self.calls()
+        with log_context(run_id=result.run_id, stream=stream.name), self.pushing(dry_run):
+            self._run(state, calls_before)
         return result
+
+    @contextlib.contextmanager
+    def pushing(self, dry_run: bool = False) -> Iterator[None]:
+        """Batches go out ``push_concurrency`` at a time while this is open."""
+        if self.push_concurrency <= 1 or dry_run:
+            yield
+            return
+        with ThreadPoolExecutor(self.push_concurrency, "push") as self._pushers:
+            try:
+                yield
+            finally:
+                self._pushers = None
 
     def _run(self, state: RunState, calls_before: tuple[Counter[str], int]) -> None:
         stream, result = state.stream, state.result
@@ -107,12 +114,12 @@ class SyncEngine:
             if stream.prepare is not None:
                 state.enrich = stream.prepare(self.source)
             for page in stream.pages(self.source):
-                self._process_page(state, page)
-            self._flush(state, everything=True)
+                self.process_page(state, page)
+            self.flush(state, everything=True)
             if stream.association is not None:
-                self._associate(state)
+                self.associate(state)
             if state.complete:
-                self._archive_missing(state)
+                self.archive_missing(state)
             result.status = "finished_with_failures" if result.counts["failed"] else "succeeded"
         except BaseException as exc:  # a failure, or an interruption (Ctrl-C, shutdown)
             result.status = "aborted"
@@ -121,13 +128,14 @@ class SyncEngine:
         finally:
             self._finish(state, calls_before)
 
-    def _calls(self) -> tuple[Counter[str], int]:
+    def calls(self) -> tuple[Counter[str], int]:
+        """HubSpot calls by kind and source calls made so far through this engine."""
         hubspot = Counter(self.gateway.calls) if self.gateway else Counter[str]()
         return hubspot, int(getattr(self.source, "calls", 0))
 
     def _finish(self, state: RunState, before: tuple[Counter[str], int]) -> None:
         result = state.result
-        hubspot, source = self._calls()
+        hubspot, source = self.calls()
         result.hubspot_calls = hubspot - before[0]
         result.source_calls = source - before[1]
         if result.run_id is not None:
@@ -140,7 +148,7 @@ class SyncEngine:
         )
 
     # ------------------------------------------------------------------ pages
-    def _process_page(self, state: RunState, page: SourcePage) -> None:
+    def process_page(self, state: RunState, page: SourcePage) -> None:
         stream, counts = state.stream, state.result.counts
         for rejected in page.rejected:
             counts["failed"] += 1
@@ -184,8 +192,9 @@ class SyncEngine:
                 if parent != current or (state.full and parent):
                     state.moves[source_id] = (current, parent)
         if not state.dry_run:
-            self.store.mark_seen(stream.name, records)
-        self._flush(state)
+            named = [r.record_id for r in page.rejected if r.record_id]
+            self.store.mark_seen(stream.name, [*records, *named], run_id=state.result.run_id)
+        self.flush(state)
         if self.progress:
             self.progress(Progress(stream.name, page.page, page.pages, counts, len(state.pending)))
 
@@ -223,7 +232,7 @@ class SyncEngine:
                 return None
 
         with ThreadPoolExecutor(self.source_concurrency, thread_name_prefix="details") as pool:
-            found = dict(zip(needed, pool.map(one, needed), strict=True))
+            found = dict(zip(needed, pool.map(carried(one), needed), strict=True))
         state.result.counts["failed"] += sum(1 for d in found.values() if d is None)
         return found
 
@@ -250,7 +259,7 @@ class SyncEngine:
         return None if detail is None else mapping.to_properties(record, detail)
 
     # ----------------------------------------------------------------- pushes
-    def _flush(self, state: RunState, everything: bool = False) -> None:
+    def flush(self, state: RunState, everything: bool = False) -> None:
         while len(state.pending) >= BATCH_LIMIT or (everything and state.pending):
             batch, state.pending = state.pending[:BATCH_LIMIT], state.pending[BATCH_LIMIT:]
             if state.dry_run:
@@ -264,11 +273,11 @@ class SyncEngine:
                 continue
             while len(state.in_flight) >= self.push_concurrency:
                 state.result.counts.update(state.in_flight.popleft().result())
-            state.in_flight.append(self._pushers.submit(self._upsert, state, batch))
+            state.in_flight.append(self._pushers.submit(carried(self._upsert), state, batch))
         if everything:
-            self._drain(state)
+            self.drain(state)
 
-    def _drain(self, state: RunState) -> None:
+    def drain(self, state: RunState) -> None:
         """Wait for every batch in flight; the first failure aborts the run."""
         while state.in_flight:
             state.result.counts.update(state.in_flight.popleft().result())
@@ -346,7 +355,9 @@ class SyncEngine:
                     replace=outcome.created and change.action != CREATE,
                 )
             )
-        self.store.confirm(stream.name, confirmations, fence=state.fence)
+        self.store.confirm(
+            stream.name, confirmations, fence=state.fence, seen_run=state.result.run_id
+        )
         return counts
 
     def _fail(
@@ -373,12 +384,13 @@ class SyncEngine:
         )
 
     # ----------------------------------------------------------- associations
-    def _associate(self, state: RunState) -> None:
+    def associate(self, state: RunState) -> None:
         link_records(self.store, self.gateway, state, partial(self._fail, state))
 
     # ---------------------------------------------------------------- archive
-    def _archive_missing(self, state: RunState) -> None:
-        gone = self.store.unseen_active(state.stream.name, state.seen)
+    def archive_missing(self, state: RunState, gone: list[str] | None = None) -> None:
+        if gone is None:
+            gone = self.store.unseen_active(state.stream.name, state.seen)
         if not gone:
             return
         known = self.store.hubspot_ids(state.stream.name, gone)
@@ -390,4 +402,4 @@ class SyncEngine:
             for sid in gone
             if sid in known
         ]
-        self._flush(state, everything=True)
+        self.flush(state, everything=True)

@@ -31,23 +31,8 @@ import urllib3
 from hubspot import HubSpot
 from hubspot.crm import associations as _assoc_pkg  # noqa: F401  (loads v4)
 from hubspot.crm.associations.v4 import ApiException as AssociationsApiException
-from hubspot.crm.associations.v4.models import (
-    BatchInputPublicAssociationMultiArchive,
-    BatchInputPublicDefaultAssociationMultiPost,
-    PublicAssociationMultiArchive,
-    PublicDefaultAssociationMultiPost,
-    PublicObjectId,
-)
 from hubspot.crm.companies import ApiException as CompaniesApiException
 from hubspot.crm.contacts import ApiException as ContactsApiException
-from hubspot.crm.contacts.models import (
-    BatchInputSimplePublicObjectBatchInput,
-    BatchInputSimplePublicObjectBatchInputUpsert,
-    BatchReadInputSimplePublicObjectId,
-    SimplePublicObjectBatchInput,
-    SimplePublicObjectBatchInputUpsert,
-    SimplePublicObjectId,
-)
 from hubspot.crm.deals import ApiException as DealsApiException
 from hubspot.crm.properties import ApiException as PropertiesApiException
 
@@ -260,14 +245,14 @@ class HubSpotGateway:
     def _upsert_call(
         self, object_type: str, id_property: str, chunk: Sequence[UpsertRecord]
     ) -> Answer:
-        payload = BatchInputSimplePublicObjectBatchInputUpsert(
-            inputs=[
-                SimplePublicObjectBatchInputUpsert(
-                    id=r.key, id_property=id_property, properties=dict(r.properties)
-                )
+        # The JSON the SDK's models would serialise to, built directly: the
+        # models cost a Configuration (with its loggers) per record.
+        payload = {
+            "inputs": [
+                {"idProperty": id_property, "id": r.key, "properties": dict(r.properties)}
                 for r in chunk
             ]
-        )
+        }
         return self.send("upsert", self._batch[object_type].upsert, payload)
 
     def _resolve(
@@ -287,12 +272,9 @@ class HubSpotGateway:
         """Update objects by HubSpot id (merges); one outcome per id."""
         outcomes: dict[str, RecordOutcome] = {}
         for chunk in chunked(list(items), BATCH_LIMIT):
-            payload = BatchInputSimplePublicObjectBatchInput(
-                inputs=[
-                    SimplePublicObjectBatchInput(id=hubspot_id, properties=props)
-                    for hubspot_id, props in chunk
-                ]
-            )
+            payload = {
+                "inputs": [{"id": hubspot_id, "properties": props} for hubspot_id, props in chunk]
+            }
             try:
                 _, _, body = self.send("update", self._batch[object_type].update, payload)
             except (HubSpotBadRequestError, HubSpotConflictError) as exc:
@@ -320,11 +302,11 @@ class HubSpotGateway:
         found: dict[str, dict[str, Any]] = {}
         folded = {k.lower(): k for k in keys}
         for chunk in chunked(list(keys), BATCH_LIMIT):
-            payload = BatchReadInputSimplePublicObjectId(
-                id_property=id_property,
-                properties=wanted,
-                inputs=[SimplePublicObjectId(id=k) for k in chunk],
-            )
+            payload = {
+                "idProperty": id_property,
+                "inputs": [{"id": k} for k in chunk],
+                "properties": wanted,
+            }
             _, _, body = self.send("read", self._batch[object_type].read, payload)
             for result in (body or {}).get("results") or []:
                 props = result.get("properties") or {}
@@ -339,10 +321,10 @@ class HubSpotGateway:
         """Current properties of objects by HubSpot id (not the search index)."""
         found: dict[str, dict[str, Any]] = {}
         for chunk in chunked(list(ids), BATCH_LIMIT):
-            payload = BatchReadInputSimplePublicObjectId(
-                properties=sorted(set(properties)),
-                inputs=[SimplePublicObjectId(id=i) for i in chunk],
-            )
+            payload = {
+                "inputs": [{"id": i} for i in chunk],
+                "properties": sorted(set(properties)),
+            }
             _, _, body = self.send("read", self._batch[object_type].read, payload)
             for result in (body or {}).get("results") or []:
                 found[str(result["id"])] = result.get("properties") or {}
@@ -391,14 +373,7 @@ class HubSpotGateway:
         """Default (unlabelled) associations; returns the pairs HubSpot confirmed."""
         confirmed: set[tuple[str, str]] = set()
         for chunk in chunked(list(pairs), ASSOCIATION_BATCH_LIMIT):
-            payload = BatchInputPublicDefaultAssociationMultiPost(
-                inputs=[
-                    PublicDefaultAssociationMultiPost(
-                        _from=PublicObjectId(id=c), to=PublicObjectId(id=o)
-                    )
-                    for c, o in chunk
-                ]
-            )
+            payload = {"inputs": [{"from": {"id": c}, "to": {"id": o}} for c, o in chunk]}
             _, _, body = self.send(
                 "associate", self._associations.create_default, from_type, to_type, payload
             )
@@ -413,14 +388,7 @@ class HubSpotGateway:
     ) -> None:
         """Remove associations (all labels); raises if HubSpot refuses."""
         for chunk in chunked(list(pairs), ASSOCIATION_BATCH_LIMIT):
-            payload = BatchInputPublicAssociationMultiArchive(
-                inputs=[
-                    PublicAssociationMultiArchive(
-                        _from=PublicObjectId(id=c), to=[PublicObjectId(id=o)]
-                    )
-                    for c, o in chunk
-                ]
-            )
+            payload = {"inputs": [{"from": {"id": c}, "to": [{"id": o}]} for c, o in chunk]}
             self.send("unassociate", self._associations.archive, from_type, to_type, payload)
 
 

@@ -58,6 +58,7 @@ class SyncedRecord(Base):
     first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_pushed_at: Mapped[datetime | None]
+    last_seen_run: Mapped[int | None]  # the latest run whose pass saw this record
 
 
 class SyncRun(Base):
@@ -83,6 +84,48 @@ class SyncRun(Base):
     hubspot_calls: Mapped[int] = mapped_column(Integer, default=0)
     source_calls: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)  # redacted
+    # Runs split into units of work (see syncworker.engine.fanout):
+    units_total: Mapped[int] = mapped_column(Integer, default=0)
+    planned_pages: Mapped[int | None]  # what the first source page announced
+    planned_total: Mapped[int | None]
+    fence: Mapped[int | None] = mapped_column(BigInteger)  # the stream lock's fencing token
+    lease: Mapped[str | None] = mapped_column(String(64))  # the stream lock's value (no secret)
+    after_run_id: Mapped[int | None]  # the parent stream's run its associations wait for
+    incomplete: Mapped[bool] = mapped_column(default=False)  # a page was unreadable
+    units_done_at: Mapped[datetime | None]
+    finishing_at: Mapped[datetime | None]
+
+
+class RunUnit(Base):
+    """A unit of work of a run: a range of source pages, processed by any worker."""
+
+    __tablename__ = "run_units"
+    __table_args__ = (UniqueConstraint("run_id", "seq", name="uq_run_units_seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(Integer, index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    first_page: Mapped[int] = mapped_column(Integer)
+    last_page: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|running|done
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    worker: Mapped[str | None] = mapped_column(String(128))  # host:pid of its last claim
+    started_at: Mapped[datetime | None]
+    heartbeat_at: Mapped[datetime | None]  # its worker was alive then (every page)
+    finished_at: Mapped[datetime | None]
+    counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    fingerprints: Mapped[dict[str, Any]] = mapped_column(default=dict)  # page -> record-id digest
+
+
+class RunItem(Base):
+    """Work a unit hands to its run's finish: changes short of a full batch, parent moves."""
+
+    __tablename__ = "run_items"
+
+    run_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # change | move
+    source_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
 class RecordFailure(Base):

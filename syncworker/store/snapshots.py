@@ -102,6 +102,20 @@ class SnapshotStore:
             else:
                 row.token = token
 
+    def next_fence(self, stream: str, proposed: int) -> int:
+        """The fencing token of a holder that has just taken the stream's lock.
+
+        ``proposed`` comes from Redis; if Redis lost its counter (restarted
+        empty), the token still goes up: it is at least one more than any token
+        the database has seen, so every older holder is refused."""
+        with self.sessions.begin() as session:
+            row = session.get(StreamFence, stream, with_for_update=True)
+            if row is None:
+                session.add(StreamFence(stream=stream, token=proposed))
+                return proposed
+            row.token = max(proposed, row.token + 1)
+            return row.token
+
     def _check_fence(self, session: Session, stream: str, token: int | None) -> None:
         if token is None:
             return
@@ -115,46 +129,67 @@ class SnapshotStore:
             )
 
     def confirm(
-        self, stream: str, confirmations: Iterable[Confirmation], fence: int | None = None
+        self,
+        stream: str,
+        confirmations: Iterable[Confirmation],
+        fence: int | None = None,
+        seen_run: int | None = None,
     ) -> None:
-        """Record what HubSpot confirmed, in one transaction (fenced by the lock token)."""
+        """Record what HubSpot confirmed, in one transaction (fenced by the lock token);
+        new rows count as seen by run ``seen_run``."""
         now = self._clock()
         items = {c.source_id: c for c in confirmations}
         if not items:
             return
+        table = cast(Table, SyncedRecord.__table__)
+        cols = table.c
         with self.sessions.begin() as session:
             self._check_fence(session, stream, fence)
             rows = {
-                row.source_id: row
+                sid: (pk, props, merged)
                 for chunk in _chunks(items)
-                for row in session.scalars(
-                    select(SyncedRecord).where(
-                        SyncedRecord.stream == stream, SyncedRecord.source_id.in_(chunk)
+                for sid, pk, props, merged in session.execute(
+                    select(cols.source_id, cols.id, cols.properties, cols.merged).where(
+                        cols.stream == stream, cols.source_id.in_(chunk)
                     )
                 )
             }
+            inserts: list[dict[str, object]] = []
+            updates: list[dict[str, object]] = []
             for sid, item in items.items():
                 row = rows.get(sid)
+                old = row[1] if row is not None else None
+                merged = (
+                    dict(item.properties) if item.replace else {**(old or {}), **item.properties}
+                )
+                values: dict[str, object] = {
+                    "properties": merged,
+                    "content_hash": content_hash(merged),
+                    "hubspot_id": item.hubspot_id,
+                    "archived": merged.get("workways_archived") == "true",
+                    "last_pushed_at": now,
+                }
                 if row is None:
-                    row = SyncedRecord(
+                    values.update(
                         stream=stream,
                         source_id=sid,
-                        properties={},
                         first_seen_at=now,
                         last_seen_at=now,
+                        last_seen_run=seen_run,
+                        merged=bool(item.merged),
                     )
-                    session.add(row)
-                merged = (
-                    dict(item.properties)
-                    if item.replace
-                    else {**(row.properties or {}), **item.properties}
+                    inserts.append(values)
+                else:
+                    values["merged"] = bool(row[2] or item.merged)
+                    values["_pk"] = row[0]
+                    updates.append(values)
+            if inserts:
+                session.execute(table.insert(), inserts)
+            if updates:
+                session.execute(
+                    table.update().where(cols.id == bindparam("_pk")),
+                    updates,
                 )
-                row.properties = merged
-                row.content_hash = content_hash(merged)
-                row.hubspot_id = item.hubspot_id
-                row.archived = merged.get("workways_archived") == "true"
-                row.last_pushed_at = now
-                row.merged = row.merged or item.merged
             session.execute(
                 delete(RecordFailure).where(
                     RecordFailure.stream == stream, RecordFailure.source_id.in_(list(items))
@@ -192,15 +227,35 @@ class SnapshotStore:
                 statement, [{"b_sid": sid, "b_parent": p} for sid, p in associated.items()]
             )
 
-    def mark_seen(self, stream: str, source_ids: Collection[str]) -> None:
+    def mark_seen(
+        self, stream: str, source_ids: Collection[str], run_id: int | None = None
+    ) -> None:
         now = self._clock()
+        values: dict[str, object] = {"last_seen_at": now}
+        if run_id is not None:
+            values["last_seen_run"] = run_id
         with self.sessions.begin() as session:
             for chunk in _chunks(source_ids):
                 session.execute(
                     update(SyncedRecord)
                     .where(SyncedRecord.stream == stream, SyncedRecord.source_id.in_(chunk))
-                    .values(last_seen_at=now)
+                    .values(values)
+                    .execution_options(synchronize_session=False)
                 )
+
+    def unseen_in_run(self, stream: str, run_id: int) -> list[str]:
+        """Ids in the snapshot, not flagged archived, that run ``run_id`` did not see."""
+        with self.sessions() as session:
+            return list(
+                session.scalars(
+                    select(SyncedRecord.source_id).where(
+                        SyncedRecord.stream == stream,
+                        SyncedRecord.archived.is_(False),
+                        (SyncedRecord.last_seen_run.is_(None))
+                        | (SyncedRecord.last_seen_run != run_id),
+                    )
+                )
+            )
 
     def unseen_active(self, stream: str, seen: Collection[str]) -> list[str]:
         """Ids in the snapshot, not flagged archived, that a complete pass did not see."""
@@ -257,6 +312,10 @@ class SnapshotStore:
             run.error = redact(error) if error else None
             for name, value in counts.items():
                 setattr(run, name, value)
+
+    def get_run(self, run_id: int) -> SyncRun:
+        with self.sessions() as session:
+            return session.get_one(SyncRun, run_id)
 
     def recent_runs(self, limit: int = 10, stream: str | None = None) -> list[SyncRun]:
         with self.sessions() as session:

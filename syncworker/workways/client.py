@@ -153,6 +153,14 @@ class WorkwaysClient(SourceClient):
         params = {} if site is None else {"site": _id("site", site)}
         return self._pages(ORGANIZATION_INFO, WorkwaysOrganization, params)
 
+    def user_page(self, number: int) -> Page[WorkwaysUser]:
+        """Page ``number`` of ``GET /api/user-info`` alone (runs split into units)."""
+        return self._page(USER_INFO, WorkwaysUser, {}, number)
+
+    def organization_page(self, number: int) -> Page[WorkwaysOrganization]:
+        """Page ``number`` of ``GET /api/organization-info`` alone."""
+        return self._page(ORGANIZATION_INFO, WorkwaysOrganization, {}, number)
+
     def iter_users(self, *, organization: str | None = None) -> Iterator[WorkwaysUser]:
         """Valid users, one page in memory at a time (rejected ones: see iter_user_pages)."""
         pages = self.iter_user_pages(organization=organization)  # checks arguments now
@@ -221,12 +229,15 @@ class WorkwaysClient(SourceClient):
         return _same_id(result, result.organization_id, organization_id, where)
 
     # ------------------------------------------------------------------ internals
+    def _page(self, path: str, model: type[R], params: dict[str, str], number: int) -> Page[R]:
+        where = f"Workways GET {path} page {number}"
+        query = {**params, "limit": str(self.page_size), "page": str(number)}
+        data = self._call("GET", path, where, params=query, page=number)
+        return parse_page(data, model, where=where, number=number)
+
     def _pages(self, path: str, model: type[R], params: dict[str, str]) -> Iterator[Page[R]]:
         def fetch(number: int) -> Page[R]:
-            where = f"Workways GET {path} page {number}"
-            query = {**params, "limit": str(self.page_size), "page": str(number)}
-            data = self._call("GET", path, where, params=query, page=number)
-            return parse_page(data, model, where=where, number=number)
+            return self._page(path, model, params, number)
 
         def unreadable(number: int, pages: int, total: int, error: SourceDataError) -> Page[R]:
             rejection = RecordValidationError(str(error), record_id=None, page=number)
@@ -260,7 +271,7 @@ class WorkwaysClient(SourceClient):
         idempotent: bool = True,
     ) -> object:
         """Send one logical request (with retries); return the ``data`` of a retcode-1 body."""
-        request = self._http.build_request(method, path, params=params, json=payload)
+        request = self._http.build_request(method, self._url(path), params=params, json=payload)
         return self._retry.call(
             lambda: self._send(request, where, page),
             description=where,

@@ -20,9 +20,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic.alias_generators import to_camel
 
 from syncworker.errors import RecordValidationError, SourceDataError
@@ -207,6 +208,11 @@ R = TypeVar("R", bound=WorkwaysRecord)
 M = TypeVar("M", bound=BaseModel)
 
 
+@cache
+def _list_adapter(model: type[R]) -> TypeAdapter[list[R]]:
+    return TypeAdapter(list[model])  # type: ignore[valid-type]
+
+
 def describe_validation_error(exc: ValidationError) -> str:
     """Field names and problems of a pydantic error -- never the values."""
     problems: dict[str, str] = {}
@@ -263,6 +269,17 @@ def parse_page(data: object, model: type[R], *, where: str, number: int) -> Page
             f"{where}: {meta.pages} pages cannot hold {meta.total} records at {meta.limit} "
             "per page; records would be skipped"
         )
+    try:
+        # The usual page, every record valid: one validator call for the whole list.
+        return Page(
+            items=_list_adapter(model).validate_python(raw_items),
+            total=meta.total,
+            page=meta.page,
+            limit=meta.limit,
+            pages=meta.pages,
+        )
+    except ValidationError:
+        pass  # some record is malformed: validate one by one to know which
     items: list[R] = []
     rejected: list[RecordValidationError] = []
     for position, raw in enumerate(raw_items, start=1):

@@ -1,0 +1,422 @@
+"""Runs split into units of work that any number of workers share.
+
+No Celery here: the Celery tasks hand units to workers, the CLI runs them on a
+few threads of its own; both call this code. A run of a stream that can fetch
+a page by number (``Stream.page``) goes:
+
+1. :meth:`FanOut.start` takes the stream's lock (a lease the run holds, not a
+   process), reads the first page to learn how many there are, and records
+   the run and its units (ranges of pages) in the database. A run of the same
+   stream left unfinished by a dead worker is resumed instead: its units not
+   done are handed out again under a new lock and fencing token.
+2. :meth:`FanOut.run_unit` (any worker, any order) fetches its pages with
+   bounded concurrency, checks each against what the first page announced,
+   diffs and pushes full batches of 100 at once; the changes short of a full
+   batch and the parent moves are handed over to the run as items.
+3. The unit that completes the run's last unit finishes it (once): it pushes
+   the handed-over changes in full batches, associates records with their
+   parents (after the parent stream's run has ended), flags what a complete
+   pass did not see as archived, sums the units' counts and frees the lock.
+
+Snapshots move only after HubSpot confirmed, and every write checks the lock's
+fencing token, so a repeated or resumed unit repeats no effect.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+from collections import Counter, deque
+from collections.abc import Callable, Collection, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from syncworker.engine.plan import PlannedChange
+from syncworker.engine.state import COUNTERS, Pending, RunResult, RunState
+from syncworker.engine.sync import SyncEngine
+from syncworker.errors import (
+    LeaseLostError,
+    PaginationLoopError,
+    RecordValidationError,
+    SourceDataError,
+)
+from syncworker.locks import StreamLeases
+from syncworker.logs import log_context
+from syncworker.redaction import redact
+from syncworker.store.snapshots import SnapshotStore
+from syncworker.store.units import RunUnits, RunView, UnitClaim
+from syncworker.streams import STREAMS, SourcePage, Stream
+from syncworker.tally import carried, tallying
+
+log = logging.getLogger(__name__)
+
+CALLS = "hubspot:"  # prefix of the per-kind HubSpot call counts a unit records
+
+
+@dataclass
+class StartedRun:
+    """A run planned (or resumed): the units to hand out, and the first one with its page."""
+
+    stream: Stream
+    run_id: int
+    units: list[int]
+    first_unit: int | None = None
+    first_page: SourcePage | None = None
+    resumed: bool = False
+    first_calls: Counter[str] = field(default_factory=Counter)  # reading the first page
+
+    def run_first(
+        self,
+        fanout: FanOut,
+        progress: Any = None,
+        *,
+        keep_going: bool = False,
+        runs: Collection[int] | None = None,
+    ) -> list[RunResult]:
+        """Work on the first unit here (it holds the first page, read already)."""
+        if self.first_unit is None:
+            return []
+        return fanout.run_unit(
+            self.first_unit,
+            self.first_page,
+            progress,
+            self.first_calls,
+            keep_going=keep_going,
+            runs=runs,
+        )
+
+
+@dataclass
+class _UnreadablePage:
+    page: int
+    pages: int
+    total: int
+    items: list[Any] = field(default_factory=list)
+    rejected: list[Any] = field(default_factory=list)
+
+
+def page_fingerprint(page: SourcePage) -> str:
+    """A digest of the record ids on a page: two pages with equal ids mean a loop."""
+    ids = sorted(page.record_ids()) if hasattr(page, "record_ids") else []
+    if not ids:
+        return f"empty-{page.page}"
+    return hashlib.sha256("\x00".join(ids).encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+class FanOut:
+    """Plans, runs and finishes runs split into units (see the module's text)."""
+
+    def __init__(
+        self,
+        store: SnapshotStore,
+        units: RunUnits,
+        leases: StreamLeases,
+        engine_for: Callable[[Stream], SyncEngine],
+    ) -> None:
+        self.store = store
+        self.units = units
+        self.leases = leases
+        self.engine_for = engine_for
+        self._local_runs: set[int] = set()  # runs this process started (no Redis)
+
+    # ------------------------------------------------------------------ start
+    def start(self, stream: Stream, *, full: bool = False, trigger: str = "cli") -> StartedRun:
+        """Plan a run of ``stream`` (or resume an unfinished one) under its lock.
+
+        Raises :class:`RunInProgressError` when another run holds the stream."""
+        assert stream.page is not None, f"{stream.name} cannot be split into units"
+        lease = self.leases.acquire(stream.name)
+        try:
+            if lease.token is not None:
+                lease = dataclasses.replace(
+                    lease, token=self.store.next_fence(stream.name, lease.token)
+                )
+            unfinished = self.units.active_run(stream.name)
+            if unfinished is not None:
+                ids = self.units.take_over(unfinished.run_id, lease.token, lease.value)
+                self._local_runs.add(unfinished.run_id)
+                log.info(
+                    "resuming run %s of %s: %d of %d units to go",
+                    unfinished.run_id,
+                    stream.name,
+                    len(ids),
+                    unfinished.units_total,
+                )
+                if not ids:  # every unit done: only its finish is missing
+                    self.finish_ready(unfinished.run_id)
+                return StartedRun(stream, unfinished.run_id, ids, resumed=True)
+            engine = self.engine_for(stream)
+            with tallying() as first_calls:
+                first = stream.page(engine.source, 1)
+            size = max(1, stream.pages_per_unit)
+            last_page = max(1, first.pages)
+            ranges = [(a, min(a + size - 1, last_page)) for a in range(1, last_page + 1, size)]
+            parent = None
+            if stream.association is not None:
+                parent = self.units.active_run(stream.association.parent_stream)
+            run_id, ids = self.units.create(
+                stream.name,
+                trigger=trigger,
+                mode="full" if full else "incremental",
+                ranges=ranges,
+                pages=first.pages,
+                total=first.total,
+                fence=lease.token,
+                lease=lease.value,
+                after_run_id=parent.run_id if parent is not None else None,
+            )
+        except BaseException:
+            self.leases.release(stream.name, lease.value)
+            raise
+        self._local_runs.add(run_id)
+        log.info("run %s of %s: %d pages in %d units", run_id, stream.name, first.pages, len(ids))
+        return StartedRun(stream, run_id, ids[1:], ids[0], first, first_calls=first_calls)
+
+    # ------------------------------------------------------------------- units
+    def run_unit(
+        self,
+        unit_id: int | None,
+        first_page: SourcePage | None = None,
+        progress: Callable[[Any], None] | None = None,
+        first_page_calls: Counter[str] | None = None,
+        *,
+        keep_going: bool = True,
+        runs: Collection[int] | None = None,
+    ) -> list[RunResult]:
+        """Work on unit ``unit_id`` (if nobody else is), then, with ``keep_going``, on
+        any unit still to do (of the same run first; of ``runs`` only, when given)
+        until none is left. Returns the runs this call finished.
+
+        Units are claimed in the database, so a worker keeps a run going even if
+        the broker lost the tasks naming its units, and a task whose unit is
+        taken helps with another one."""
+        finished: list[RunResult] = []
+        claim = self.units.claim(unit_id) if unit_id is not None else None
+        prefer = claim.run_id if claim is not None else None
+        while True:
+            if claim is None:
+                if not keep_going:
+                    return finished
+                claim = self.units.claim_next(prefer, runs)
+                first_page = None
+                if claim is None:
+                    return finished
+            finished.extend(self._run_claimed(claim, first_page, progress, first_page_calls))
+            prefer, claim = claim.run_id, None
+
+    def _run_claimed(
+        self,
+        claim: UnitClaim,
+        first_page: SourcePage | None,
+        progress: Callable[[Any], None] | None,
+        first_page_calls: Counter[str] | None,
+    ) -> list[RunResult]:
+        stream = STREAMS[claim.stream]
+        engine = self.engine_for(stream)
+        engine.progress = progress
+        result = RunResult(stream.name, run_id=claim.run_id)
+        state = RunState(stream, result, claim.full, False, fence=claim.fence)
+        fingerprints: dict[int, str] = {}
+        unit_id = claim.unit_id
+        try:
+            with (
+                log_context(run_id=claim.run_id, stream=stream.name, unit=unit_id),
+                tallying() as calls,
+            ):
+                if first_page is not None:
+                    calls.update(first_page_calls or {})
+                with engine.pushing():
+                    if stream.prepare is not None:
+                        state.enrich = stream.prepare(engine.source)
+                    for page in self._pages(engine, stream, claim, first_page):
+                        self.leases.renew(stream.name, claim.lease)
+                        self.units.heartbeat(unit_id)
+                        fingerprints[page.page] = page_fingerprint(page)
+                        engine.process_page(state, page)
+                    engine.drain(state)
+                counts: dict[str, int] = {k: v for k, v in result.counts.items() if v}
+                counts["source_calls"] = calls.pop("source", 0)
+                counts.update(calls)  # hubspot:<kind>
+                last = self.units.complete(
+                    claim,
+                    counts=counts,
+                    fingerprints=fingerprints,
+                    items=self._hand_over(state),
+                    incomplete=not state.complete,
+                )
+        except LeaseLostError:
+            log.warning("unit %s of run %s: a newer run holds the stream", unit_id, claim.run_id)
+            raise
+        except (KeyboardInterrupt, SystemExit):
+            self.units.release(unit_id)  # resumed by the next run of the stream
+            raise
+        except BaseException as exc:
+            # As in a one-process run, the first failure ends the run; what it confirmed
+            # stays confirmed and the next run does the rest.
+            error = redact(f"{type(exc).__name__}: {exc}")
+            self.units.close(claim.run_id, "aborted", error)
+            self.leases.release(stream.name, claim.lease)
+            log.error(
+                "run %s of %s aborted in unit %s: %s", claim.run_id, stream.name, unit_id, error
+            )
+            raise
+        return self.finish_ready(claim.run_id) if last else []
+
+    def _pages(
+        self, engine: SyncEngine, stream: Stream, claim: UnitClaim, first: SourcePage | None
+    ) -> Iterator[SourcePage]:
+        """The unit's pages in order, fetched ``source_concurrency`` at a time."""
+        assert stream.page is not None
+        fetch_page = stream.page
+        source = engine.source
+
+        def fetch(number: int) -> SourcePage:
+            if number == 1 and first is not None:
+                return first
+            try:
+                return fetch_page(source, number)
+            except PaginationLoopError:
+                raise
+            except SourceDataError as exc:
+                log.warning("%s page %d unreadable, skipped: %s", stream.name, number, exc)
+                rejection = RecordValidationError(str(exc), record_id=None, page=number)
+                return _UnreadablePage(
+                    number, claim.planned_pages, claim.planned_total, [], [rejection]
+                )
+
+        numbers = iter(range(claim.first_page, claim.last_page + 1))
+        width = max(1, min(engine.source_concurrency, claim.last_page - claim.first_page + 1))
+        with ThreadPoolExecutor(width, thread_name_prefix="unit-pages") as pool:
+            in_flight: deque[tuple[int, Future[SourcePage]]] = deque()
+            for number in numbers:
+                in_flight.append((number, pool.submit(carried(fetch), number)))
+                if len(in_flight) >= width:
+                    break
+            while in_flight:
+                number, future = in_flight.popleft()
+                page = future.result()
+                _check(stream, claim, number, page)
+                yield page
+                for following in numbers:
+                    in_flight.append((following, pool.submit(carried(fetch), following)))
+                    break
+
+    @staticmethod
+    def _hand_over(state: RunState) -> list[tuple[str, str, dict[str, Any]]]:
+        items: list[tuple[str, str, dict[str, Any]]] = []
+        for pending in state.pending:
+            change = pending.change
+            payload = {
+                "action": change.action,
+                "properties": dict(change.properties),
+                "previous": dict(change.previous),
+                "hubspot_id": pending.hubspot_id,
+            }
+            items.append(("change", change.source_id, payload))
+        for source_id, (old, new) in state.moves.items():
+            items.append(("move", source_id, {"old": old, "new": new}))
+        return items
+
+    def result_of(self, run_id: int) -> RunResult:
+        """What a run did, read back from the database (a run another worker finished)."""
+        run = self.store.get_run(run_id)
+        result = RunResult(run.stream, run_id=run.id, mode=run.mode, status=run.status)
+        for name in COUNTERS:
+            result.counts[name] = int(getattr(run, name, 0) or 0)
+        result.hubspot_calls = self.units.get(run_id).hubspot_calls
+        result.source_calls, result.error = run.source_calls, run.error
+        return result
+
+    # ----------------------------------------------------------------- finish
+    def finish_ready(self, run_id: int) -> list[RunResult]:
+        """Finish ``run_id`` if it is ready, then the runs that waited for it."""
+        if not self.units.claim_finish(run_id, self._parent_active):
+            return []
+        finished = [self._finish(run_id)]
+        for child in self.units.waiting_children(run_id):
+            finished.extend(self.finish_ready(child))
+        return finished
+
+    def _parent_active(self, parent: RunView) -> bool:
+        if self.leases.client is None:
+            return parent.run_id in self._local_runs
+        return self.leases.held(parent.stream, parent.lease)
+
+    def _finish(self, run_id: int) -> RunResult:
+        view = self.units.get(run_id)
+        stream = STREAMS[view.stream]
+        engine = self.engine_for(stream)
+        result = RunResult(stream.name, run_id=run_id, mode="full" if view.full else "incremental")
+        state = RunState(stream, result, view.full, False, fence=view.fence)
+        try:
+            with log_context(run_id=run_id, stream=stream.name), tallying() as calls:
+                self._push_handed_over(engine, state, view)
+            failed = view.counts["failed"] + result.counts["failed"]
+            result.status = "finished_with_failures" if failed else "succeeded"
+        except BaseException as exc:
+            result.status = "aborted"
+            result.error = redact(f"{type(exc).__name__}: {exc}")
+            raise
+        finally:
+            result.counts.update(view.counts)
+            result.hubspot_calls = view.hubspot_calls + Counter(
+                {k.removeprefix(CALLS): n for k, n in calls.items() if k.startswith(CALLS)}
+            )
+            result.source_calls = result.counts.pop("source_calls", 0)
+            totals = {name: result.counts[name] for name in COUNTERS if name != "quarantined"}
+            totals["hubspot_calls"] = sum(result.hubspot_calls.values())
+            totals["source_calls"] = result.source_calls
+            self.store.finish_run(run_id, result.status, totals, result.error)
+            self.units.drop_items(run_id)
+            self.leases.release(stream.name, view.lease)
+            self._local_runs.discard(run_id)
+            log.info("run %s of %s: %s %s", run_id, stream.name, result.status, dict(result.counts))
+        return result
+
+    def _push_handed_over(self, engine: SyncEngine, state: RunState, view: RunView) -> None:
+        """The finish's own work: the last batches, associations, what disappeared."""
+        stream, run_id = state.stream, view.run_id
+        with engine.pushing():
+            state.pending = [
+                Pending(
+                    PlannedChange(stream.name, sid, p["action"], p["properties"], p["previous"]),
+                    p["hubspot_id"],
+                )
+                for sid, p in self.units.items(run_id, "change").items()
+            ]
+            engine.flush(state, everything=True)
+            moves = self.units.items(run_id, "move")
+            state.moves = {sid: (p["old"], p["new"]) for sid, p in moves.items()}
+            if stream.association is not None:
+                engine.associate(state)
+            if view.duplicate_pages:
+                page, earlier = view.duplicate_pages[0]
+                raise PaginationLoopError(
+                    f"{stream.name} page {page}: same record ids as page {earlier}; "
+                    "the source ignores the page number; nothing archived"
+                )
+            if view.incomplete:
+                log.warning("%s: a page was unreadable; nothing archived", stream.name)
+            else:
+                engine.archive_missing(state, self.store.unseen_in_run(stream.name, run_id))
+
+
+def _check(stream: Stream, claim: UnitClaim, number: int, page: SourcePage) -> None:
+    """Each page against what the run's first page announced (see pagination.py)."""
+    where = f"{stream.name} page {number}"
+    if page.page != number:
+        raise PaginationLoopError(
+            f"{where}: the source answered with page {page.page} instead; pagination would loop"
+        )
+    if page.pages != claim.planned_pages:
+        raise PaginationLoopError(
+            f"{where}: page count changed mid-run from {claim.planned_pages} to {page.pages}; "
+            "pagination would loop or skip"
+        )
+    if page.total < claim.planned_total:
+        raise PaginationLoopError(
+            f"{where}: total went down mid-run from {claim.planned_total} to {page.total}; "
+            "records would be skipped"
+        )

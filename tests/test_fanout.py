@@ -1,0 +1,244 @@
+"""Runs split into units of work: shared by workers, tracked in the database, resumable."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+from sqlalchemy import select
+
+from syncworker.config import Settings
+from syncworker.engine.fanout import FanOut
+from syncworker.engine.sync import SyncEngine
+from syncworker.errors import PaginationLoopError, RunInProgressError
+from syncworker.locks import StreamLeases
+from syncworker.sandbox.runner import Sandboxes
+from syncworker.services import Services, interleave
+from syncworker.store.database import make_engine, session_factory
+from syncworker.store.models import RunItem, RunUnit, SyncRun
+from syncworker.store.snapshots import SnapshotStore
+from syncworker.store.units import RunUnits
+from syncworker.streams import WORKWAYS_ORGANIZATIONS, WORKWAYS_USERS, Stream
+from tests.checks import assert_converged, hubspot_by_key
+from tests.integration import ROOT, celery_process, holds, send_task, wait_until, worker_args
+
+pytestmark = pytest.mark.integration
+
+CONTACT_UPSERTS = "/crm/v3/objects/contacts/batch/upsert"
+
+
+@pytest.fixture
+def boxes() -> Iterator[Sandboxes]:
+    with Sandboxes(users=1500, orgs=40, seed=5) as sandboxes:
+        yield sandboxes
+
+
+def services_for(boxes: Sandboxes, database: str, **env: str) -> Services:
+    return Services(Settings.from_env({**boxes.environment(database), **env}))
+
+
+def runs(store: SnapshotStore) -> list[SyncRun]:
+    with store.sessions() as session:
+        return list(session.scalars(select(SyncRun).order_by(SyncRun.id)))
+
+
+def units_of(store: SnapshotStore, run_id: int) -> list[RunUnit]:
+    with store.sessions() as session:
+        query = select(RunUnit).where(RunUnit.run_id == run_id).order_by(RunUnit.seq)
+        return list(session.scalars(query))
+
+
+def test_interleave_alternates_groups() -> None:
+    assert interleave([[1, 2, 3], ["a"], [], ["b", "c"]]) == [1, "a", "b", 2, "c", 3]
+
+
+def test_a_run_is_planned_as_units_of_pages_and_finished_once(
+    boxes: Sandboxes, database: str, database_store: SnapshotStore
+) -> None:
+    services = services_for(boxes, database)
+    results = services.sync("all")
+    assert [r.status for r in results] == ["succeeded", "succeeded"]
+    assert [r.counts["created"] for r in results] == [40, 1500]
+    orgs, users = runs(database_store)
+    assert (orgs.units_total, users.units_total) == (1, 2)  # 1 page; 8 pages by 5
+    assert [(u.first_page, u.last_page, u.status) for u in units_of(database_store, users.id)] == [
+        (1, 5, "done"),
+        (6, 8, "done"),
+    ]
+    assert users.after_run_id == orgs.id  # associations waited for the companies
+    assert users.finishing_at is not None and users.seen == 1500
+    assert boxes.hubspot.count(path_contains=CONTACT_UPSERTS) == math.ceil(1500 / 100)
+    with database_store.sessions() as session:
+        assert session.scalars(select(RunItem)).first() is None  # hand-over items dropped
+    assert_converged(boxes, database_store)
+    services.db.dispose()
+
+
+def test_changes_spread_over_many_units_still_go_in_full_batches(
+    boxes: Sandboxes, database: str, database_store: SnapshotStore
+) -> None:
+    services = services_for(boxes, database)
+    one_page_units: tuple[Stream, ...] = (
+        WORKWAYS_ORGANIZATIONS,
+        dataclasses.replace(WORKWAYS_USERS, pages_per_unit=1),
+    )
+    services.sync(one_page_units)
+    changed = [u for u in boxes.workways.users() if not u["isUserArchived"]][::9][:150]
+    for user in changed:
+        boxes.workways.update_user(user["_id"], title="Head of focus")
+    boxes.hubspot.clear_log()
+    _, users = services.sync(one_page_units)
+    assert users.counts["updated"] == len(changed)
+    assert runs(database_store)[-1].units_total == 8  # every page its own unit
+    # 150 changes over 8 units: 1 full batch from the units, the rest handed over.
+    assert boxes.hubspot.count(path_contains=CONTACT_UPSERTS) == math.ceil(len(changed) / 100)
+    assert_converged(boxes, database_store)
+    services.db.dispose()
+
+
+def test_an_interrupted_run_resumes_its_remaining_units_without_repeating_work(
+    boxes: Sandboxes, database: str, database_store: SnapshotStore
+) -> None:
+    crashed = services_for(boxes, database)
+    started = [
+        crashed.fanout.start(stream, trigger="beat")
+        for stream in (WORKWAYS_ORGANIZATIONS, WORKWAYS_USERS)
+    ]
+    for run in started:
+        run.run_first(crashed.fanout)  # then the process dies: users' 2nd unit never ran
+    crashed.close()
+    crashed.db.dispose()
+    assert len(hubspot_by_key(boxes, "contacts", "workways_user_id")) == 1000
+    assert [r.status for r in runs(database_store)] == ["succeeded", "running"]
+
+    results = services_for(boxes, database).sync("all")
+    assert results[1].run_id == started[1].run_id  # the same run, resumed
+    users = next(r for r in runs(database_store) if r.id == started[1].run_id)
+    assert users.status == "succeeded" and users.seen == 1500 and users.created == 1500
+    assert [u.attempts for u in units_of(database_store, users.id)] == [1, 1]
+    # Every contact written once: no unit ran twice.
+    assert boxes.hubspot.count(path_contains=CONTACT_UPSERTS) == math.ceil(1500 / 100)
+    assert_converged(boxes, database_store)
+
+
+def test_a_unit_delivered_twice_runs_once(
+    boxes: Sandboxes, database: str, database_store: SnapshotStore
+) -> None:
+    services = services_for(boxes, database)
+    services.sync("all")
+    users = runs(database_store)[-1]
+    calls = boxes.hubspot.count()
+    for unit in units_of(database_store, users.id):
+        assert services.fanout.run_unit(unit.id) == []  # done: nothing to do
+    assert boxes.hubspot.count() == calls
+    assert RunUnits(database_store.sessions).claim(units_of(database_store, users.id)[0].id) is None
+    services.db.dispose()
+
+
+def test_second_start_of_a_stream_is_refused_while_its_run_holds_the_lock(
+    boxes: Sandboxes, database: str, database_store: SnapshotStore, redis_client: redis.Redis[bytes]
+) -> None:
+    from tests.conftest import REDIS_TEST_URL
+
+    first = services_for(boxes, database, REDIS_URL=REDIS_TEST_URL)
+    second = services_for(boxes, database, REDIS_URL=REDIS_TEST_URL)
+    run = first.fanout.start(WORKWAYS_ORGANIZATIONS)
+    with pytest.raises(RunInProgressError, match="already in progress"):
+        second.fanout.start(WORKWAYS_ORGANIZATIONS)
+    assert first.run_units([run])[0].status == "succeeded"
+    second.fanout.start(WORKWAYS_ORGANIZATIONS)  # the finish freed the lock
+    first.db.dispose()
+    second.db.dispose()
+
+
+def archived_contacts(boxes: Sandboxes) -> set[str]:
+    contacts = hubspot_by_key(boxes, "contacts", "workways_user_id")
+    return {k for k, c in contacts.items() if c["properties"].get("workways_archived") == "true"}
+
+
+class SamePageEverywhere:
+    """A source that ignores the page number: every page holds page 1's records."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def user_page(self, number: int) -> Any:
+        return dataclasses.replace(self.client.user_page(1), page=number)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+
+def test_a_source_repeating_pages_across_units_archives_nothing(
+    boxes: Sandboxes, database: str, database_store: SnapshotStore
+) -> None:
+    services = services_for(boxes, database)
+    services.sync("all")
+    boxes.workways.remove_user(boxes.workways.users()[-1]["_id"])  # gone: would be archived
+    before = archived_contacts(boxes)
+    looping = SamePageEverywhere(services.client_for("workways"))
+
+    def engine_for(stream: Stream) -> SyncEngine:
+        return SyncEngine(database_store, looping, services.hubspot)
+
+    fanout = FanOut(
+        database_store, RunUnits(database_store.sessions), StreamLeases(None), engine_for
+    )
+    run = fanout.start(WORKWAYS_USERS)
+    with pytest.raises(PaginationLoopError, match="same record ids"):
+        for unit in [run.first_unit, *run.units]:
+            assert unit is not None
+            fanout.run_unit(unit, run.first_page if unit == run.first_unit else None)
+    last = runs(database_store)[-1]
+    assert last.status == "aborted" and last.archived == 0
+    assert archived_contacts(boxes) == before
+    services.close()
+    services.db.dispose()
+
+
+CELERY = (sys.executable, "-m", "celery", "-A", "syncworker.celery_app")
+
+
+def workers_ready(broker: str) -> int:
+    """Workers answering a ping (asked from another process, as an operator would)."""
+    answer = subprocess.run(
+        [*CELERY, "-b", broker, "inspect", "ping", "--timeout=1", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    lines = [line for line in answer.stdout.splitlines() if line.startswith(("{", "["))]
+    return len(json.loads(lines[-1])) if answer.returncode == 0 and lines else 0
+
+
+@pytest.mark.slow
+def test_two_worker_processes_share_the_units_of_one_run(broker: str, database: str) -> None:
+    store = SnapshotStore(session_factory(make_engine(database)))
+    with Sandboxes(users=3000, orgs=60, seed=8, latency_ms=15) as boxes:
+        env = {**boxes.environment(database), "REDIS_URL": broker}
+        with (
+            celery_process(worker_args("fan1"), env),
+            celery_process(worker_args("fan2"), env),
+        ):
+            wait_until(lambda: workers_ready(broker) == 2, 60, "both workers to be ready")
+            send_task(broker, "syncworker.sync_stream", entity="all", trigger="cli")
+            send_task(broker, "syncworker.sync_stream", entity="all", trigger="cli")  # a duplicate
+
+            def finished() -> bool:
+                done = [r for r in runs(store) if r.status != "running"]
+                return len(done) == 2 and holds(lambda: assert_converged(boxes, store))()
+
+            wait_until(finished, 120, "both runs to finish and HubSpot to converge")
+        orgs, users = runs(store)  # the duplicate order started no second run
+        assert (orgs.status, users.status) == ("succeeded", "succeeded")
+        workers = {u.worker for u in units_of(store, users.id)}
+        assert len(workers) == 2, workers  # 3,000 users = 15 pages = 3 units, on both workers
+        assert boxes.hubspot.count(path_contains=CONTACT_UPSERTS) == 30
