@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Self
 
 import httpx
 
-from syncworker import __version__
+from syncworker import __version__, tally
 from syncworker.errors import (
     SourceConnectionError,
     SourceDataError,
@@ -104,6 +104,7 @@ class SourceClient:
         """One HTTP request: counted, logged without its query, errors typed."""
         with self._calls_lock:
             self.calls += 1
+        tally.count("source")
         started = time.monotonic()
         outcome = "no answer"
         try:

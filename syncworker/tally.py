@@ -17,6 +17,7 @@ from typing import ParamSpec, TypeVar
 
 _current: ContextVar[Counter[str] | None] = ContextVar("syncworker_call_tally", default=None)
 _lock = threading.Lock()
+HUBSPOT = "hubspot:"  # prefix of HubSpot call kinds: "hubspot:upsert"
 
 P = ParamSpec("P")
 T = TypeVar("T")

@@ -75,6 +75,10 @@ def test_a_run_is_planned_as_units_of_pages_and_finished_once(
     assert users.after_run_id == orgs.id  # associations waited for the companies
     assert users.finishing_at is not None and users.seen == 1500
     assert boxes.hubspot.count(path_contains=CONTACT_UPSERTS) == math.ceil(1500 / 100)
+    # Each run counts its own calls, though its units ran side by side in one process.
+    assert (orgs.source_calls, users.source_calls) == (1 + 40, 8)  # page + details; pages
+    assert orgs.hubspot_calls + users.hubspot_calls == boxes.hubspot.count()
+    assert results[1].hubspot_calls["upsert"] == math.ceil(1500 / 100)
     with database_store.sessions() as session:
         assert session.scalars(select(RunItem)).first() is None  # hand-over items dropped
     assert_converged(boxes, database_store)

@@ -48,11 +48,11 @@ from syncworker.redaction import redact
 from syncworker.store.snapshots import SnapshotStore
 from syncworker.store.units import RunUnits, RunView, UnitClaim
 from syncworker.streams import STREAMS, SourcePage, Stream
-from syncworker.tally import carried, tallying
+from syncworker.tally import HUBSPOT, carried, tallying
 
 log = logging.getLogger(__name__)
 
-CALLS = "hubspot:"  # prefix of the per-kind HubSpot call counts a unit records
+CALLS = HUBSPOT  # prefix of the per-kind HubSpot call counts a unit records
 
 
 @dataclass

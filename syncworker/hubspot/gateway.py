@@ -36,6 +36,7 @@ from hubspot.crm.contacts import ApiException as ContactsApiException
 from hubspot.crm.deals import ApiException as DealsApiException
 from hubspot.crm.properties import ApiException as PropertiesApiException
 
+from syncworker import tally
 from syncworker.config import RateBudget, Secret
 from syncworker.errors import (
     HubSpotBadRequestError,
@@ -155,6 +156,7 @@ class HubSpotGateway:
             limiter.acquire()
             with self._count_lock:  # several batches may be in flight
                 self.calls[kind] += 1
+            tally.count(f"{tally.HUBSPOT}{kind}")
             try:
                 status, headers, body = self._raw(method, *args)
             except HubSpotError as exc:  # timeouts and connection errors
