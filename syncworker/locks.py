@@ -21,6 +21,10 @@ from syncworker.errors import RunInProgressError
 LOCK_TTL_SECONDS = 300  # renewed on every page; SYNC_LOCK_TTL_SECONDS overrides
 
 
+def lock_key(stream: str) -> str:
+    return f"syncworker:lock:{stream}"
+
+
 @dataclass(frozen=True)
 class Lease:
     """A held stream lock: ``heartbeat()`` extends it; ``token`` fences writes."""
@@ -46,7 +50,7 @@ def stream_lock(
     if client is None:
         yield Lease(_noop, None)
         return
-    lock = client.lock(f"syncworker:lock:{stream}", timeout=ttl, blocking=False)
+    lock = client.lock(lock_key(stream), timeout=ttl, blocking=False)
     if not lock.acquire():
         raise RunInProgressError(f"a run of {stream} is already in progress; try again later")
     token = int(client.incr(f"syncworker:fence:{stream}"))
@@ -90,7 +94,7 @@ class StreamLeases:
 
     def _lock(self, stream: str, value: str | None = None) -> Any:
         assert self.client is not None
-        lock = self.client.lock(f"syncworker:lock:{stream}", timeout=self.ttl, blocking=False)
+        lock = self.client.lock(lock_key(stream), timeout=self.ttl, blocking=False)
         if value is not None:
             lock.local.token = value.encode()
         return lock
@@ -117,7 +121,7 @@ class StreamLeases:
         if self.client is None or not value:
             return True
         try:
-            return self.client.get(f"syncworker:lock:{stream}") == value.encode()
+            return self.client.get(lock_key(stream)) == value.encode()
         except redis.RedisError:
             return True  # cannot tell: assume the run lives on until its lock expires
 

@@ -35,7 +35,7 @@ from typing import Generic, Protocol, TypeVar
 
 from syncworker.errors import PaginationLoopError, SourceDataError
 
-__all__ = ["NumberedPage", "PageNumberPaginator"]
+__all__ = ["NumberedPage", "PageNumberPaginator", "fingerprint"]
 
 logger = logging.getLogger(__name__)
 
@@ -170,16 +170,16 @@ class _LoopGuard:
         ids = page.record_ids()
         if not ids:
             return
-        fingerprint = _fingerprint(ids)
-        earlier = self._seen.get(fingerprint)
+        digest = fingerprint(ids)
+        earlier = self._seen.get(digest)
         if earlier is not None:
             raise PaginationLoopError(
                 f"{where}: same {len(ids)} record ids as page {earlier}; pagination would loop"
             )
-        self._seen[fingerprint] = number
+        self._seen[digest] = number
 
 
-def _fingerprint(ids: Sequence[str]) -> bytes:
+def fingerprint(ids: Sequence[str]) -> bytes:
     digest = hashlib.sha256()
     for record_id in sorted(ids):
         digest.update(record_id.encode("utf-8", "surrogatepass"))

@@ -25,7 +25,6 @@ fencing token, so a repeated or resumed unit repeats no effect.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 from collections import Counter, deque
 from collections.abc import Callable, Collection, Iterator
@@ -44,6 +43,7 @@ from syncworker.errors import (
 )
 from syncworker.locks import StreamLeases
 from syncworker.logs import log_context
+from syncworker.pagination import fingerprint
 from syncworker.redaction import redact
 from syncworker.store.snapshots import SnapshotStore
 from syncworker.store.units import RunUnits, RunView, UnitClaim
@@ -96,13 +96,14 @@ class _UnreadablePage:
     items: list[Any] = field(default_factory=list)
     rejected: list[Any] = field(default_factory=list)
 
+    def record_ids(self) -> list[str]:
+        return []
+
 
 def page_fingerprint(page: SourcePage) -> str:
     """A digest of the record ids on a page: two pages with equal ids mean a loop."""
-    ids = sorted(page.record_ids()) if hasattr(page, "record_ids") else []
-    if not ids:
-        return f"empty-{page.page}"
-    return hashlib.sha256("\x00".join(ids).encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    ids = page.record_ids() if hasattr(page, "record_ids") else []
+    return fingerprint(ids).hex()[:32] if ids else f"empty-{page.page}"
 
 
 class FanOut:
@@ -404,7 +405,10 @@ class FanOut:
 
 
 def _check(stream: Stream, claim: UnitClaim, number: int, page: SourcePage) -> None:
-    """Each page against what the run's first page announced (see pagination.py)."""
+    """Each page against what the run's first page announced (see pagination.py).
+
+    Repeated record ids are checked across all units of the run when it finishes
+    (``page_fingerprint``), not here."""
     where = f"{stream.name} page {number}"
     if page.page != number:
         raise PaginationLoopError(
