@@ -32,7 +32,6 @@ from syncworker.store.snapshots import SnapshotStore
 from syncworker.store.units import RunUnits
 from syncworker.streams import SOURCES, Stream, select_streams
 from syncworker.webhooks.events import WebhookEventStore
-from syncworker.workadu.client import WorkaduClient
 from syncworker.workways.client import WorkwaysClient
 from syncworker.writeback.conflicts import ConflictResolver
 from syncworker.writeback.outbox import Outbox
@@ -150,6 +149,8 @@ class Services:
         """A client for ``source`` (raises ConfigError naming a missing setting)."""
         timeout = self.settings.http_timeout_seconds
         if source == "workadu":
+            from syncworker.workadu.client import WorkaduClient  # only when Workadu runs
+
             base_url, key = self.settings.require_workadu()
             return WorkaduClient(base_url, key, timeout=timeout)
         return self.workways()
@@ -209,6 +210,7 @@ class Services:
             max_attempts=self.settings.max_record_attempts,
             conflicts=None if dry_run else self.conflicts(),
             source_concurrency=self.settings.source_concurrency,
+            detail_concurrency=self.settings.detail_concurrency,
             push_concurrency=self.settings.push_concurrency,
         )
 

@@ -11,6 +11,7 @@ import redis
 from syncworker.cli.main import main
 from syncworker.locks import stream_lock
 from syncworker.sandbox.runner import Sandboxes
+from syncworker.store.database import SCHEMA_HEAD, make_engine, migration_heads, upgrade
 
 
 @pytest.fixture
@@ -53,6 +54,22 @@ def test_unmigrated_database_is_explained(
 ) -> None:
     code, _, err = run(capsys, "sync")
     assert code == 2 and "syncworker db upgrade" in err
+
+
+def test_schema_head_names_the_newest_migration() -> None:
+    assert migration_heads() == {SCHEMA_HEAD}
+
+
+def test_database_one_migration_behind_is_explained(
+    env: Sandboxes, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'cli.db'}")
+    upgrade(engine, str(int(SCHEMA_HEAD) - 1).zfill(4))
+    engine.dispose()
+    code, _, err = run(capsys, "sync")
+    assert code == 2 and "syncworker db upgrade" in err
+    assert run(capsys, "db", "upgrade")[0] == 0
+    assert run(capsys, "sync", "--entity", "organizations")[0] == 0
 
 
 def test_laptop_mode_sync_status_and_dry_run(

@@ -226,7 +226,7 @@ def workers_ready(broker: str) -> int:
 @pytest.mark.slow
 def test_two_worker_processes_share_the_units_of_one_run(broker: str, database: str) -> None:
     store = SnapshotStore(session_factory(make_engine(database)))
-    with Sandboxes(users=3000, orgs=60, seed=8, latency_ms=15) as boxes:
+    with Sandboxes(users=6000, orgs=60, seed=8, latency_ms=25) as boxes:
         env = {**boxes.environment(database), "REDIS_URL": broker}
         with (
             celery_process(worker_args("fan1"), env),
@@ -244,5 +244,5 @@ def test_two_worker_processes_share_the_units_of_one_run(broker: str, database: 
         orgs, users = runs(store)  # the duplicate order started no second run
         assert (orgs.status, users.status) == ("succeeded", "succeeded")
         workers = {u.worker for u in units_of(store, users.id)}
-        assert len(workers) == 2, workers  # 3,000 users = 15 pages = 3 units, on both workers
-        assert boxes.hubspot.count(path_contains=CONTACT_UPSERTS) == 30
+        assert len(workers) == 2, workers  # 6,000 users = 30 pages = 6 units, on both workers
+        assert boxes.hubspot.count(path_contains=CONTACT_UPSERTS) == 60

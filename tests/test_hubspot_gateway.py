@@ -167,6 +167,29 @@ def test_associations_are_created_and_removed(ready: tuple[HubSpotSandbox, HubSp
     assert sandbox.store.associations("contacts", pid, "companies") == [second]
 
 
+def test_associations_go_out_in_full_batches_of_2000(
+    ready: tuple[HubSpotSandbox, HubSpotGateway],
+) -> None:
+    """4,500 pairs: v4's maximum of 2,000 per call, so 3 calls (in parallel threads)."""
+    sandbox, gateway = ready
+    people = [
+        o.hubspot_id or ""
+        for start in range(0, 4500, 100)
+        for o in gateway.upsert("contacts", "workways_user_id", contacts(100, start))
+    ]
+    (company,) = gateway.upsert(
+        "companies", "workways_org_id", [UpsertRecord("o1", {"workways_org_id": "o1"})]
+    )
+    pairs = [(person, company.hubspot_id or "") for person in people]
+    sandbox.clear_log()
+    assert gateway.associate(pairs, parallel=3) == set(pairs)
+    assert sandbox.count(path_contains="/batch/associate/default") == 3
+    assert sorted(e.batch_size or 0 for e in sandbox.request_log) == [500, 2000, 2000]
+    assert (
+        len(sandbox.store.associations("companies", company.hubspot_id or "", "contacts")) == 4500
+    )
+
+
 @pytest.mark.slow
 def test_burst_under_a_small_rate_limit_is_paced(hubspot: tuple[HubSpotSandbox, str]) -> None:
     """10 requests per 10 s: 30 calls all succeed and HubSpot answers few 429s."""

@@ -32,7 +32,8 @@ from syncworker.errors import (
 )
 from syncworker.http_retry import RetryPolicy
 from syncworker.streams import SourcePage, as_record
-from syncworker.workadu import ACCEPT_V2, Customer, Invoice, Order, Page, WorkaduClient
+from syncworker.workadu.client import ACCEPT_V2, WorkaduClient
+from syncworker.workadu.models import Customer, Invoice, Order, Page
 
 # The spec's example key has "$" and "/"-free bcrypt-like text; this one is the same kind.
 API_KEY = "$2y$10$Ag6LxUSJsdfsdfrhFNQlQuDxiMAIaHr3BDuY8gLC32f5C681NCOge"

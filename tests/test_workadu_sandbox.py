@@ -22,7 +22,7 @@ from syncworker.sandbox.server import ServerThread
 from syncworker.sandbox.workadu import SANDBOX_WORKADU_KEY, RequestRecord, WorkaduSandbox
 from syncworker.sandbox.workadu_population import make_customers
 from syncworker.sandbox.workadu_store import collate
-from syncworker.workadu import ACCEPT_V2, WorkaduClient
+from syncworker.workadu.client import ACCEPT_V2, WorkaduClient
 from syncworker.workadu.models import ORDER_STATUSES
 
 CUSTOMER_KEYS = {

@@ -15,8 +15,14 @@ from syncworker.streams import STREAMS
 
 
 def link_records(
-    store: SnapshotStore, gateway: HubSpotGateway | None, state: RunState, fail: Fail
+    store: SnapshotStore,
+    gateway: HubSpotGateway | None,
+    state: RunState,
+    fail: Fail,
+    parallel: int = 1,
 ) -> None:
+    """Send the run's parent moves: removals first, then additions, ``parallel``
+    batches at a time."""
     link = state.stream.association
     if link is None or not state.moves:
         return
@@ -59,7 +65,9 @@ def link_records(
         if removals:
             gateway.remove_associations(removals, from_type, to_type)
         confirmed = (
-            gateway.associate(list(additions.values()), from_type, to_type) if additions else set()
+            gateway.associate(list(additions.values()), from_type, to_type, parallel=parallel)
+            if additions
+            else set()
         )
     except HubSpotError as exc:
         if exc.retriable:

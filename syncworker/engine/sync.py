@@ -58,6 +58,7 @@ class SyncEngine:
         progress: Callable[[Progress], None] | None = None,
         conflicts: ConflictPolicy | None = None,
         source_concurrency: int = 1,
+        detail_concurrency: int | None = None,
         push_concurrency: int = 1,
     ) -> None:
         self.store = store
@@ -67,6 +68,7 @@ class SyncEngine:
         self.progress = progress
         self.conflicts = conflicts
         self.source_concurrency = max(1, source_concurrency)
+        self.detail_concurrency = max(1, detail_concurrency or source_concurrency)
         self.push_concurrency = max(1, push_concurrency)
         self._pushers: ThreadPoolExecutor | None = None
 
@@ -211,7 +213,7 @@ class SyncEngine:
         self, state: RunState, listed: dict[str, dict[str, str]], snapshots: dict[str, Snapshot]
     ) -> dict[str, Mapping[str, Any] | None]:
         """Detail records, fetched only for records whose listed fields changed
-        (one call each, ``source_concurrency`` at a time); None where unavailable."""
+        (one call each, ``detail_concurrency`` at a time); None where unavailable."""
         stream = state.stream
         fetch = stream.detail
         if fetch is None or not stream.mapping.detail_fields:
@@ -231,7 +233,7 @@ class SyncEngine:
                 self._fail(state, source_id, "source", f"details unavailable: {exc}")
                 return None
 
-        with ThreadPoolExecutor(self.source_concurrency, thread_name_prefix="details") as pool:
+        with ThreadPoolExecutor(self.detail_concurrency, thread_name_prefix="details") as pool:
             found = dict(zip(needed, pool.map(carried(one), needed), strict=True))
         state.result.counts["failed"] += sum(1 for d in found.values() if d is None)
         return found
@@ -385,7 +387,9 @@ class SyncEngine:
 
     # ----------------------------------------------------------- associations
     def associate(self, state: RunState) -> None:
-        link_records(self.store, self.gateway, state, partial(self._fail, state))
+        link_records(
+            self.store, self.gateway, state, partial(self._fail, state), self.push_concurrency
+        )
 
     # ---------------------------------------------------------------- archive
     def archive_missing(self, state: RunState, gone: list[str] | None = None) -> None:

@@ -25,6 +25,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import urllib3
@@ -64,7 +65,8 @@ from syncworker.redaction import register_secret
 log = logging.getLogger(__name__)
 
 BATCH_LIMIT = 100  # HubSpot's maximum inputs per CRM batch write
-ASSOCIATION_BATCH_LIMIT = 1000  # well within v4's documented 2,000 per batch create
+ASSOCIATION_BATCH_LIMIT = 2000  # v4's documented maximum per batch create
+ASSOCIATION_ARCHIVE_LIMIT = 1000  # archive's maximum is undocumented: stay at batch read's
 ISOLATION_CALL_BUDGET = 40  # calls one rejected batch may spend isolating its bad records
 MAX_RATE_LIMIT_WAITS = 30
 SEARCH_PER_SECOND = 4
@@ -371,16 +373,24 @@ class HubSpotGateway:
         pairs: Sequence[tuple[str, str]],
         from_type: str = "contacts",
         to_type: str = "companies",
+        *,
+        parallel: int = 1,
     ) -> set[tuple[str, str]]:
-        """Default (unlabelled) associations; returns the pairs HubSpot confirmed."""
-        confirmed: set[tuple[str, str]] = set()
-        for chunk in chunked(list(pairs), ASSOCIATION_BATCH_LIMIT):
+        """Default (unlabelled) associations, ``parallel`` batches in flight;
+        returns the pairs HubSpot confirmed."""
+
+        def one(chunk: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
             payload = {"inputs": [{"from": {"id": c}, "to": {"id": o}} for c, o in chunk]}
             _, _, body = self.send(
                 "associate", self._associations.create_default, from_type, to_type, payload
             )
-            confirmed |= association_pairs(body) & set(chunk)
-        return confirmed
+            return association_pairs(body) & set(chunk)
+
+        chunks = list(chunked(list(pairs), ASSOCIATION_BATCH_LIMIT))
+        if parallel <= 1 or len(chunks) <= 1:
+            return set().union(*map(one, chunks))
+        with ThreadPoolExecutor(min(parallel, len(chunks)), "associate") as pool:
+            return set().union(*pool.map(tally.carried(one), chunks))
 
     def remove_associations(
         self,
@@ -389,7 +399,7 @@ class HubSpotGateway:
         to_type: str = "companies",
     ) -> None:
         """Remove associations (all labels); raises if HubSpot refuses."""
-        for chunk in chunked(list(pairs), ASSOCIATION_BATCH_LIMIT):
+        for chunk in chunked(list(pairs), ASSOCIATION_ARCHIVE_LIMIT):
             payload = {"inputs": [{"from": {"id": c}, "to": [{"id": o}]} for c, o in chunk]}
             self.send("unassociate", self._associations.archive, from_type, to_type, payload)
 

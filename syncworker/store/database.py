@@ -1,22 +1,27 @@
-"""Engines, sessions and migrations for the snapshot store."""
+"""Engines, sessions and migrations for the snapshot store.
+
+Alembic is imported only to migrate: a sync checks the schema version by
+reading ``alembic_version`` against :data:`SCHEMA_HEAD` (a test keeps that
+constant equal to the newest migration in ``migrations/``).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 from syncworker.errors import ConfigError
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+SCHEMA_HEAD = "0005"  # the newest revision in migrations/versions
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -50,6 +55,8 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 def alembic_config(url: str) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -58,6 +65,8 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Apply the migrations to ``engine``'s database (``syncworker db upgrade``)."""
+    from alembic import command
+
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
@@ -66,7 +75,15 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 def pending_migrations(engine: Engine) -> bool:
     """True when the database is not at the newest migration."""
-    script = ScriptDirectory.from_config(alembic_config(str(engine.url)))
     with engine.connect() as connection:
-        current = MigrationContext.configure(connection).get_current_heads()
-    return set(current) != set(script.get_heads())
+        if not inspect(connection).has_table("alembic_version"):
+            return True
+        current = connection.execute(text("SELECT version_num FROM alembic_version")).scalars()
+        return set(current) != {SCHEMA_HEAD}
+
+
+def migration_heads() -> set[str]:
+    """The newest revisions in ``migrations/``, as Alembic reads them."""
+    from alembic.script import ScriptDirectory
+
+    return set(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())

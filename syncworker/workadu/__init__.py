@@ -1,6 +1,5 @@
-"""Workadu (API v2) source: typed client and models for customers, orders and invoices."""
+"""Workadu (API v2) source: typed client (``workadu.client``), models
+(``workadu.models``) and the mapping to HubSpot (``workadu.mapping``).
 
-from syncworker.workadu.client import ACCEPT_V2, WorkaduClient
-from syncworker.workadu.models import Customer, Invoice, Order, Page
-
-__all__ = ["ACCEPT_V2", "Customer", "Invoice", "Order", "Page", "WorkaduClient"]
+Nothing is imported here, so declaring the Workadu streams does not load the
+client and its models until a Workadu stream runs."""
