@@ -82,8 +82,8 @@ class Settings:
     http_timeout_seconds: float = 30.0
     source_concurrency: int = 8
     detail_concurrency: int = 32
-    push_concurrency: int = 4
-    unit_concurrency: int = 2
+    push_concurrency: int = 8
+    unit_concurrency: int = 3
     max_record_attempts: int = 5
     rate_budget: RateBudget = field(default_factory=RateBudget)
     log_level: str = "INFO"
@@ -188,8 +188,8 @@ class Settings:
             http_timeout_seconds=positive_number("HTTP_TIMEOUT_SECONDS", 30.0),
             source_concurrency=int(positive_number("SOURCE_CONCURRENCY", 8)),
             detail_concurrency=int(positive_number("SOURCE_DETAIL_CONCURRENCY", 32)),
-            push_concurrency=int(positive_number("HUBSPOT_CONCURRENCY", 4)),
-            unit_concurrency=int(positive_number("SYNC_UNIT_CONCURRENCY", 2)),
+            push_concurrency=int(positive_number("HUBSPOT_CONCURRENCY", 8)),
+            unit_concurrency=int(positive_number("SYNC_UNIT_CONCURRENCY", 3)),
             max_record_attempts=int(positive_number("MAX_RECORD_ATTEMPTS", 5)),
             rate_budget=budget,
             log_level=choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper(),

@@ -81,9 +81,6 @@ class SourceClient:
             transport=transport,
             headers={**headers, "User-Agent": f"syncworker/{__version__}"},
             follow_redirects=False,
-            # Keep every connection the concurrent page and detail reads open
-            # (httpx keeps 20 by default and would reconnect for the rest).
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=100),
         )
         self._urls: dict[str, httpx.URL] = {}
 

@@ -107,6 +107,32 @@ def test_changes_spread_over_many_units_still_go_in_full_batches(
     services.db.dispose()
 
 
+def test_once_the_parent_run_ended_units_link_whole_batches_during_the_run(
+    boxes: Sandboxes, database: str, database_store: SnapshotStore
+) -> None:
+    services = services_for(boxes, database)
+    services.fanout.link_batch = 100  # v4 takes 2,000; 100 lets 1,500 users show it
+    services.sync((WORKWAYS_ORGANIZATIONS,))  # the parent run has ended
+    boxes.hubspot.clear_log()
+    (users,) = services.sync((dataclasses.replace(WORKWAYS_USERS, pages_per_unit=1),))
+    assert users.status == "succeeded"
+    log = [e for e in boxes.hubspot.request_log if "/batch/" in e.path]
+    links = [i for i, e in enumerate(log) if "/associate/" in e.path]
+    upserts = [i for i, e in enumerate(log) if e.path == CONTACT_UPSERTS]
+    sizes = [log[i].batch_size or 0 for i in links]
+    assert sum(1 for size in sizes if size % 100) <= 1  # whole batches, but the finish's rest
+    linked = sum(
+        len(boxes.hubspot.store.associations("contacts", c["id"], "companies"))
+        for c in boxes.hubspot.store.objects("contacts")
+    )
+    assert sum(sizes) == linked > 1000  # each pair sent once
+    assert links[0] < upserts[-1]  # linking began while contacts were still going out
+    with database_store.sessions() as session:
+        assert session.scalars(select(RunItem)).first() is None
+    assert_converged(boxes, database_store)
+    services.db.dispose()
+
+
 def test_an_interrupted_run_resumes_its_remaining_units_without_repeating_work(
     boxes: Sandboxes, database: str, database_store: SnapshotStore
 ) -> None:

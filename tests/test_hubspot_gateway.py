@@ -66,6 +66,35 @@ def test_schema_is_created_once_with_unique_keys(hubspot: tuple[HubSpotSandbox, 
     assert sandbox.store.property_definitions("companies")["workways_org_id"]["hasUniqueValue"]
 
 
+def test_schema_costs_one_read_per_object_type_once_it_exists(
+    hubspot: tuple[HubSpotSandbox, str],
+) -> None:
+    sandbox, url = hubspot
+    gateway = gateway_for(url)
+    ensure_schema(gateway, SCHEMA)
+    sandbox.clear_log()
+    assert ensure_schema(gateway, SCHEMA) == 0
+    assert [(e.method, e.path) for e in sandbox.request_log] == [
+        ("GET", "/crm/v3/properties/companies"),
+        ("GET", "/crm/v3/properties/contacts"),
+    ]
+
+
+def test_a_property_added_later_is_created_in_the_existing_group(
+    hubspot: tuple[HubSpotSandbox, str],
+) -> None:
+    sandbox, url = hubspot
+    gateway = gateway_for(url)
+    ensure_schema(gateway, SCHEMA[:-1])
+    sandbox.clear_log()
+    assert ensure_schema(gateway, SCHEMA) == 1  # the group's 409 is no error
+    assert sandbox.count(path_contains="/groups", status=409) == 1
+    added = SCHEMA[-1]
+    assert sandbox.store.property_definitions(added.object_type)[added.name]["groupName"] == (
+        "workways"
+    )
+
+
 def test_upserts_250_contacts_in_3_calls_and_rerun_creates_nothing(
     ready: tuple[HubSpotSandbox, HubSpotGateway],
 ) -> None:

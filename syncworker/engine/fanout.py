@@ -41,10 +41,12 @@ from syncworker.errors import (
     RecordValidationError,
     SourceDataError,
 )
+from syncworker.hubspot.gateway import ASSOCIATION_BATCH_LIMIT
 from syncworker.locks import StreamLeases
 from syncworker.logs import log_context
 from syncworker.pagination import fingerprint
 from syncworker.redaction import redact
+from syncworker.store.items import CHANGE, LINKING, MOVE, RunItems
 from syncworker.store.snapshots import SnapshotStore
 from syncworker.store.units import RunUnits, RunView, UnitClaim
 from syncworker.streams import STREAMS, SourcePage, Stream
@@ -118,6 +120,8 @@ class FanOut:
     ) -> None:
         self.store = store
         self.units = units
+        self.items = RunItems(units.sessions)
+        self.link_batch = ASSOCIATION_BATCH_LIMIT  # moves linked during a run: whole batches
         self.leases = leases
         self.engine_for = engine_for
         self._local_runs: set[int] = set()  # runs this process started (no Redis)
@@ -237,6 +241,8 @@ class FanOut:
                         fingerprints[page.page] = page_fingerprint(page)
                         engine.process_page(state, page)
                     engine.drain(state)
+                    if state.moves and stream.association is not None:
+                        self._link_early(engine, state, claim)
                 counts: dict[str, int] = {k: v for k, v in result.counts.items() if v}
                 counts["source_calls"] = calls.pop("source", 0)
                 counts.update(calls)  # hubspot:<kind>
@@ -304,6 +310,18 @@ class FanOut:
                     in_flight.append((following, pool.submit(carried(fetch), following)))
                     break
 
+    def _link_early(self, engine: SyncEngine, state: RunState, claim: UnitClaim) -> None:
+        """Once the parent run has ended, moves need not wait for the finish: hand
+        them over now and link every whole batch waiting (see store/items.py)."""
+        if not self.units.parent_ended(claim.run_id):
+            return
+        self.items.hand_over_moves(claim.run_id, state.moves)
+        while batch := self.items.take_moves(claim.run_id, self.link_batch):
+            state.moves = batch
+            engine.associate(state)
+            self.items.drop(claim.run_id, LINKING, batch)
+        state.moves = {}
+
     @staticmethod
     def _hand_over(state: RunState) -> list[tuple[str, str, dict[str, Any]]]:
         items: list[tuple[str, str, dict[str, Any]]] = []
@@ -315,9 +333,9 @@ class FanOut:
                 "previous": dict(change.previous),
                 "hubspot_id": pending.hubspot_id,
             }
-            items.append(("change", change.source_id, payload))
+            items.append((CHANGE, change.source_id, payload))
         for source_id, (old, new) in state.moves.items():
-            items.append(("move", source_id, {"old": old, "new": new}))
+            items.append((MOVE, source_id, {"old": old, "new": new}))
         return items
 
     def result_of(self, run_id: int) -> RunResult:
@@ -370,7 +388,7 @@ class FanOut:
             totals["hubspot_calls"] = sum(result.hubspot_calls.values())
             totals["source_calls"] = result.source_calls
             self.store.finish_run(run_id, result.status, totals, result.error)
-            self.units.drop_items(run_id)
+            self.items.drop_all(run_id)
             self.leases.release(stream.name, view.lease)
             self._local_runs.discard(run_id)
             log.info("run %s of %s: %s %s", run_id, stream.name, result.status, dict(result.counts))
@@ -385,11 +403,10 @@ class FanOut:
                     PlannedChange(stream.name, sid, p["action"], p["properties"], p["previous"]),
                     p["hubspot_id"],
                 )
-                for sid, p in self.units.items(run_id, "change").items()
+                for sid, p in self.items.get(run_id, CHANGE).items()
             ]
             engine.flush(state, everything=True)
-            moves = self.units.items(run_id, "move")
-            state.moves = {sid: (p["old"], p["new"]) for sid, p in moves.items()}
+            state.moves = self.items.moves(run_id)
             if stream.association is not None:
                 engine.associate(state)
             if view.duplicate_pages:

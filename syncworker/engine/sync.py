@@ -295,8 +295,10 @@ class SyncEngine:
         assert self.gateway is not None
         stream, counts = state.stream, state.result.counts
         if stream.name not in self.gateway.schema_ready:
-            ensure_schema(self.gateway, custom_properties(stream.mapping))
-            self.gateway.schema_ready.add(stream.name)
+            with self.gateway.schema_lock:
+                if stream.name not in self.gateway.schema_ready:
+                    ensure_schema(self.gateway, custom_properties(stream.mapping))
+                    self.gateway.schema_ready.add(stream.name)
         if self.conflicts is not None and stream.mapping.writeback_fields():
             ids = {p.change.source_id: p.hubspot_id for p in batch if p.hubspot_id}
             changes, found = self.conflicts.resolve(stream, [p.change for p in batch], ids)

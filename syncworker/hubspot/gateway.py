@@ -115,6 +115,7 @@ class HubSpotGateway:
         self.calls: Counter[str] = Counter()
         self._count_lock = threading.Lock()
         self.schema_ready: set[str] = set()  # streams whose properties were ensured
+        self.schema_lock = threading.Lock()  # one thread ensures them, the others wait
         self.rate_limited = 0
         self._timeout = (min(10.0, timeout), timeout)
         self._max_attempts = max_attempts

@@ -1,12 +1,13 @@
 """Make sure HubSpot has the ``workways`` property group and our custom properties.
 
 Idempotent: reads what exists (one call per object type), creates only what is
-missing, and refuses to go on when an existing property is unusable (wrong type,
+missing (the group first), and refuses to go on when an existing property is unusable (wrong type,
 or a key property that is not unique: ``hasUniqueValue`` cannot be changed later).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Sequence
 
@@ -17,7 +18,7 @@ from hubspot.crm.properties.models import (
     PropertyGroupCreate,
 )
 
-from syncworker.errors import HubSpotBadRequestError
+from syncworker.errors import HubSpotBadRequestError, HubSpotConflictError
 from syncworker.hubspot.gateway import HubSpotGateway
 from syncworker.mapping import PROPERTY_GROUP, PROPERTY_GROUP_LABEL, Kind, PropertyDefinition
 
@@ -44,27 +45,30 @@ def _create_input(definition: PropertyDefinition) -> PropertyCreate:
 
 
 def ensure_schema(gateway: HubSpotGateway, definitions: Sequence[PropertyDefinition]) -> int:
-    """Create the group and the missing properties; return how many were created."""
+    """Create the group and the missing properties; return how many were created.
+
+    One call per object type when everything exists; otherwise the group is
+    created (HubSpot's 409 means it exists already) and then the properties."""
     created = 0
     for object_type in sorted({d.object_type for d in definitions}):
         wanted = [d for d in definitions if d.object_type == object_type]
-        _, _, groups = gateway.send("properties", gateway.groups_api.get_all, object_type)
-        if not any(g.get("name") == PROPERTY_GROUP for g in (groups or {}).get("results", [])):
-            group = PropertyGroupCreate(
-                name=PROPERTY_GROUP, label=PROPERTY_GROUP_LABEL, display_order=-1
-            )
-            gateway.send("properties", gateway.groups_api.create, object_type, group)
         _, _, existing_body = gateway.send(
             "properties", gateway.properties_api.get_all, object_type
         )
         existing = {p.get("name"): p for p in (existing_body or {}).get("results", [])}
         _check_existing(object_type, wanted, existing)
         missing = [d for d in wanted if d.name not in existing]
-        if missing:
-            payload = BatchInputPropertyCreate(inputs=[_create_input(d) for d in missing])
-            gateway.send("properties", gateway.properties_batch_api.create, object_type, payload)
-            created += len(missing)
-            log.info("created %d HubSpot %s properties", len(missing), object_type)
+        if not missing:
+            continue
+        group = PropertyGroupCreate(
+            name=PROPERTY_GROUP, label=PROPERTY_GROUP_LABEL, display_order=-1
+        )
+        with contextlib.suppress(HubSpotConflictError):  # 409: the group exists already
+            gateway.send("properties", gateway.groups_api.create, object_type, group)
+        payload = BatchInputPropertyCreate(inputs=[_create_input(d) for d in missing])
+        gateway.send("properties", gateway.properties_batch_api.create, object_type, payload)
+        created += len(missing)
+        log.info("created %d HubSpot %s properties", len(missing), object_type)
     return created
 
 

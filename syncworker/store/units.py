@@ -23,11 +23,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from syncworker.errors import LeaseLostError
 from syncworker.redaction import redact
+from syncworker.store.items import replace_items
 from syncworker.store.models import RunItem, RunUnit, StreamFence, SyncRun, utcnow
 
 ACTIVE = "running"
@@ -315,18 +316,7 @@ class RunUnits:
                 {"run_id": claim.run_id, "kind": kind, "source_id": sid, "payload": payload}
                 for kind, sid, payload in items
             ]
-            for kind in {r["kind"] for r in rows}:
-                ids = [r["source_id"] for r in rows if r["kind"] == kind]
-                for start in range(0, len(ids), 500):
-                    session.execute(
-                        delete(RunItem).where(
-                            RunItem.run_id == claim.run_id,
-                            RunItem.kind == kind,
-                            RunItem.source_id.in_(ids[start : start + 500]),
-                        )
-                    )
-            if rows:
-                session.execute(insert(RunItem), rows)
+            replace_items(session, claim.run_id, rows)
             left = session.scalar(
                 select(RunUnit.id).where(RunUnit.run_id == claim.run_id, RunUnit.status != "done")
             )
@@ -376,6 +366,14 @@ class RunUnits:
             )
             return _changed(claimed)
 
+    def parent_ended(self, run_id: int) -> bool:
+        """Whether the run ``run_id``'s associations wait for has ended (or there is none)."""
+        with self.sessions() as session:
+            parent_id = session.scalar(select(SyncRun.after_run_id).where(SyncRun.id == run_id))
+            if parent_id is None:
+                return True
+            return session.scalar(select(SyncRun.status).where(SyncRun.id == parent_id)) != ACTIVE
+
     def waiting_children(self, run_id: int) -> list[int]:
         """Runs whose units are done and whose finish waits for ``run_id``."""
         with self.sessions() as session:
@@ -390,15 +388,6 @@ class RunUnits:
                 )
             )
 
-    def items(self, run_id: int, kind: str) -> dict[str, dict[str, Any]]:
-        with self.sessions() as session:
-            rows = session.execute(
-                select(RunItem.source_id, RunItem.payload).where(
-                    RunItem.run_id == run_id, RunItem.kind == kind
-                )
-            )
-            return {sid: dict(payload or {}) for sid, payload in rows}
-
     def close(self, run_id: int, status: str, error: str | None = None) -> None:
         """End a run without its finish (a unit failed); its items are dropped."""
         with self.sessions.begin() as session:
@@ -406,8 +395,4 @@ class RunUnits:
             if run.status == ACTIVE:
                 run.status, run.finished_at = status, self._clock()
                 run.error = redact(error) if error else None
-            session.execute(delete(RunItem).where(RunItem.run_id == run_id))
-
-    def drop_items(self, run_id: int) -> None:
-        with self.sessions.begin() as session:
             session.execute(delete(RunItem).where(RunItem.run_id == run_id))
