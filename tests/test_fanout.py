@@ -133,6 +133,26 @@ def test_once_the_parent_run_ended_units_link_whole_batches_during_the_run(
     services.db.dispose()
 
 
+def test_a_run_planned_at_the_same_moment_as_its_parent_run_still_waits_for_it(
+    boxes: Sandboxes, database: str, database_store: SnapshotStore
+) -> None:
+    """Two workers planned both streams at once: the users' run saw no companies' run."""
+    services = services_for(boxes, database)
+    users = services.fanout.start(WORKWAYS_USERS, trigger="beat")
+    orgs = services.fanout.start(WORKWAYS_ORGANIZATIONS, trigger="beat")
+    assert users.run_first(services.fanout, keep_going=True, runs={users.run_id}) == []
+    assert runs(database_store)[0].after_run_id == orgs.run_id  # it waits for the companies
+    finished = orgs.run_first(services.fanout, keep_going=True, runs={orgs.run_id})
+    assert [(r.stream, r.status) for r in finished] == [
+        ("workways.organizations", "succeeded"),
+        ("workways.users", "succeeded"),
+    ]
+    assert finished[1].counts["failed"] == 0
+    assert_converged(boxes, database_store)
+    services.close()
+    services.db.dispose()
+
+
 def test_an_interrupted_run_resumes_its_remaining_units_without_repeating_work(
     boxes: Sandboxes, database: str, database_store: SnapshotStore
 ) -> None:

@@ -26,31 +26,28 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections import Counter, deque
-from collections.abc import Callable, Collection, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections import Counter
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
 from syncworker.engine.plan import PlannedChange
 from syncworker.engine.state import COUNTERS, Pending, RunResult, RunState
 from syncworker.engine.sync import SyncEngine
+from syncworker.engine.unit_pages import page_fingerprint, unit_pages
 from syncworker.errors import (
     LeaseLostError,
     PaginationLoopError,
-    RecordValidationError,
-    SourceDataError,
 )
 from syncworker.hubspot.gateway import ASSOCIATION_BATCH_LIMIT
 from syncworker.locks import StreamLeases
 from syncworker.logs import log_context
-from syncworker.pagination import fingerprint
 from syncworker.redaction import redact
 from syncworker.store.items import CHANGE, LINKING, MOVE, RunItems
 from syncworker.store.snapshots import SnapshotStore
 from syncworker.store.units import RunUnits, RunView, UnitClaim
 from syncworker.streams import STREAMS, SourcePage, Stream
-from syncworker.tally import HUBSPOT, carried, tallying
+from syncworker.tally import HUBSPOT, tallying
 
 log = logging.getLogger(__name__)
 
@@ -88,24 +85,6 @@ class StartedRun:
             keep_going=keep_going,
             runs=runs,
         )
-
-
-@dataclass
-class _UnreadablePage:
-    page: int
-    pages: int
-    total: int
-    items: list[Any] = field(default_factory=list)
-    rejected: list[Any] = field(default_factory=list)
-
-    def record_ids(self) -> list[str]:
-        return []
-
-
-def page_fingerprint(page: SourcePage) -> str:
-    """A digest of the record ids on a page: two pages with equal ids mean a loop."""
-    ids = page.record_ids() if hasattr(page, "record_ids") else []
-    return fingerprint(ids).hex()[:32] if ids else f"empty-{page.page}"
 
 
 class FanOut:
@@ -235,7 +214,7 @@ class FanOut:
                 with engine.pushing():
                     if stream.prepare is not None:
                         state.enrich = stream.prepare(engine.source)
-                    for page in self._pages(engine, stream, claim, first_page):
+                    for page in unit_pages(engine, stream, claim, first_page):
                         self.leases.renew(stream.name, claim.lease)
                         self.units.heartbeat(unit_id)
                         fingerprints[page.page] = page_fingerprint(page)
@@ -271,48 +250,11 @@ class FanOut:
             raise
         return self.finish_ready(claim.run_id) if last else []
 
-    def _pages(
-        self, engine: SyncEngine, stream: Stream, claim: UnitClaim, first: SourcePage | None
-    ) -> Iterator[SourcePage]:
-        """The unit's pages in order, fetched ``source_concurrency`` at a time."""
-        assert stream.page is not None
-        fetch_page = stream.page
-        source = engine.source
-
-        def fetch(number: int) -> SourcePage:
-            if number == 1 and first is not None:
-                return first
-            try:
-                return fetch_page(source, number)
-            except PaginationLoopError:
-                raise
-            except SourceDataError as exc:
-                log.warning("%s page %d unreadable, skipped: %s", stream.name, number, exc)
-                rejection = RecordValidationError(str(exc), record_id=None, page=number)
-                return _UnreadablePage(
-                    number, claim.planned_pages, claim.planned_total, [], [rejection]
-                )
-
-        numbers = iter(range(claim.first_page, claim.last_page + 1))
-        width = max(1, min(engine.source_concurrency, claim.last_page - claim.first_page + 1))
-        with ThreadPoolExecutor(width, thread_name_prefix="unit-pages") as pool:
-            in_flight: deque[tuple[int, Future[SourcePage]]] = deque()
-            for number in numbers:
-                in_flight.append((number, pool.submit(carried(fetch), number)))
-                if len(in_flight) >= width:
-                    break
-            while in_flight:
-                number, future = in_flight.popleft()
-                page = future.result()
-                _check(stream, claim, number, page)
-                yield page
-                for following in numbers:
-                    in_flight.append((following, pool.submit(carried(fetch), following)))
-                    break
-
     def _link_early(self, engine: SyncEngine, state: RunState, claim: UnitClaim) -> None:
         """Once the parent run has ended, moves need not wait for the finish: hand
         them over now and link every whole batch waiting (see store/items.py)."""
+        assert state.stream.association is not None
+        self.units.adopt_parent(claim.run_id, state.stream.association.parent_stream)
         if not self.units.parent_ended(claim.run_id):
             return
         self.items.hand_over_moves(claim.run_id, state.moves)
@@ -351,6 +293,9 @@ class FanOut:
     # ----------------------------------------------------------------- finish
     def finish_ready(self, run_id: int) -> list[RunResult]:
         """Finish ``run_id`` if it is ready, then the runs that waited for it."""
+        link = STREAMS[self.units.get(run_id).stream].association
+        if link is not None:
+            self.units.adopt_parent(run_id, link.parent_stream)
         if not self.units.claim_finish(run_id, self._parent_active):
             return []
         finished = [self._finish(run_id)]
@@ -419,25 +364,3 @@ class FanOut:
                 log.warning("%s: a page was unreadable; nothing archived", stream.name)
             else:
                 engine.archive_missing(state, self.store.unseen_in_run(stream.name, run_id))
-
-
-def _check(stream: Stream, claim: UnitClaim, number: int, page: SourcePage) -> None:
-    """Each page against what the run's first page announced (see pagination.py).
-
-    Repeated record ids are checked across all units of the run when it finishes
-    (``page_fingerprint``), not here."""
-    where = f"{stream.name} page {number}"
-    if page.page != number:
-        raise PaginationLoopError(
-            f"{where}: the source answered with page {page.page} instead; pagination would loop"
-        )
-    if page.pages != claim.planned_pages:
-        raise PaginationLoopError(
-            f"{where}: page count changed mid-run from {claim.planned_pages} to {page.pages}; "
-            "pagination would loop or skip"
-        )
-    if page.total < claim.planned_total:
-        raise PaginationLoopError(
-            f"{where}: total went down mid-run from {claim.planned_total} to {page.total}; "
-            "records would be skipped"
-        )

@@ -366,6 +366,29 @@ class RunUnits:
             )
             return _changed(claimed)
 
+    def adopt_parent(self, run_id: int, parent_stream: str) -> None:
+        """Make ``run_id`` wait for the running run of ``parent_stream`` when it was
+        planned without one (two workers planned both streams at the same moment).
+
+        Committed on its own, before anyone reads the parent's status, so a parent
+        finishing at that moment either sees this run waiting or is seen ended."""
+        with self.sessions.begin() as session:
+            parent_id = session.scalar(
+                select(SyncRun.id)
+                .where(
+                    SyncRun.stream == parent_stream,
+                    SyncRun.status == ACTIVE,
+                    SyncRun.units_total > 0,
+                )
+                .order_by(SyncRun.id.desc())
+            )
+            if parent_id is not None:
+                session.execute(
+                    update(SyncRun)
+                    .where(SyncRun.id == run_id, SyncRun.after_run_id.is_(None))
+                    .values(after_run_id=parent_id)
+                )
+
     def parent_ended(self, run_id: int) -> bool:
         """Whether the run ``run_id``'s associations wait for has ended (or there is none)."""
         with self.sessions() as session:
