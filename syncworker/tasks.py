@@ -68,7 +68,8 @@ def sync_stream(
     """Sync one entity of one source (organizations, users, customers, orders, all).
 
     Streams that split into units are planned here and their units handed to
-    any worker (``sync_unit``); this task works on their first units itself.
+    any worker (``sync_unit``); this task works on their first units itself
+    (side by side, on ``SYNC_UNIT_CONCURRENCY`` threads) and then helps.
     The others run in one piece, each in a ``sync_whole_stream`` task that
     starts once the split runs before it in run order have ended."""
     return start_sync(entity, full=full, trigger=trigger, source=source)
@@ -103,9 +104,9 @@ def start_sync(entity: str, *, full: bool, trigger: str, source: str) -> dict[st
     for run in started:
         units = len(run.units) + (run.first_unit is not None)
         outcome[run.stream.name] = {"run_id": run.run_id, "units": units}
-        for result in run.run_first(svc.fanout):
-            outcome[result.stream] = _summary(result)
-    for result in svc.fanout.run_unit(None):  # then help with what is left
+    # The first units (their pages are read already) side by side, as the CLI does,
+    # then help with what is left until the runs are done.
+    for result in svc.run_units(started):
         outcome[result.stream] = _summary(result)
     return outcome
 

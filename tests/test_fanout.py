@@ -15,7 +15,7 @@ import redis
 from sqlalchemy import select
 
 from syncworker.config import Settings
-from syncworker.engine.fanout import FanOut
+from syncworker.engine.fanout import PARENT_STREAMS, FanOut
 from syncworker.engine.sync import SyncEngine
 from syncworker.errors import PaginationLoopError, RunInProgressError
 from syncworker.locks import StreamLeases
@@ -153,6 +153,21 @@ def test_a_run_planned_at_the_same_moment_as_its_parent_run_still_waits_for_it(
     services.db.dispose()
 
 
+def test_idle_workers_take_units_of_runs_others_wait_for_first(
+    boxes: Sandboxes, database: str
+) -> None:
+    services = services_for(boxes, database)
+    users = services.fanout.start(WORKWAYS_USERS, trigger="beat")  # the older run
+    orgs = services.fanout.start(WORKWAYS_ORGANIZATIONS, trigger="beat")
+    assert PARENT_STREAMS[0] == WORKWAYS_ORGANIZATIONS.name
+    claim = services.units.claim_next(None, None, PARENT_STREAMS)
+    assert claim is not None and claim.run_id == orgs.run_id
+    claim = services.units.claim_next(None, {users.run_id}, PARENT_STREAMS)
+    assert claim is not None and claim.run_id == users.run_id  # limited to the runs given
+    services.close()
+    services.db.dispose()
+
+
 def test_an_interrupted_run_resumes_its_remaining_units_without_repeating_work(
     boxes: Sandboxes, database: str, database_store: SnapshotStore
 ) -> None:
@@ -273,7 +288,8 @@ def workers_ready(broker: str) -> int:
 def test_two_worker_processes_share_the_units_of_one_run(broker: str, database: str) -> None:
     store = SnapshotStore(session_factory(make_engine(database)))
     with Sandboxes(users=6000, orgs=60, seed=8, latency_ms=25) as boxes:
-        env = {**boxes.environment(database), "REDIS_URL": broker}
+        # One unit at a time per worker, so the planning worker cannot take them all.
+        env = {**boxes.environment(database), "REDIS_URL": broker, "SYNC_UNIT_CONCURRENCY": "1"}
         with (
             celery_process(worker_args("fan1"), env),
             celery_process(worker_args("fan2"), env),

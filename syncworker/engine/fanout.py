@@ -52,6 +52,10 @@ from syncworker.tally import HUBSPOT, tallying
 log = logging.getLogger(__name__)
 
 CALLS = HUBSPOT  # prefix of the per-kind HubSpot call counts a unit records
+# Streams whose runs others wait for (to associate with them): their units go first.
+PARENT_STREAMS = tuple(
+    dict.fromkeys(s.association.parent_stream for s in STREAMS.values() if s.association)
+)
 
 
 @dataclass
@@ -183,7 +187,7 @@ class FanOut:
             if claim is None:
                 if not keep_going:
                     return finished
-                claim = self.units.claim_next(prefer, runs)
+                claim = self.units.claim_next(prefer, runs, PARENT_STREAMS)
                 first_page = None
                 if claim is None:
                     return finished

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import case, delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from syncworker.errors import LeaseLostError
@@ -245,9 +245,13 @@ class RunUnits:
             )
 
     def claim_next(
-        self, prefer_run: int | None = None, runs: Collection[int] | None = None
+        self,
+        prefer_run: int | None = None,
+        runs: Collection[int] | None = None,
+        first_streams: Sequence[str] = (),
     ) -> UnitClaim | None:
-        """Claim any unit still to do (of ``prefer_run`` first; of ``runs`` only), or None."""
+        """Claim any unit still to do, or None: of ``prefer_run`` first, then of
+        ``first_streams`` (runs that others wait for), oldest first; of ``runs`` only."""
         now = self._clock()
         with self.sessions() as session:
             query = select(RunUnit.id, RunUnit.run_id).join(SyncRun, SyncRun.id == RunUnit.run_id)
@@ -263,7 +267,17 @@ class RunUnits:
                             & (RunUnit.heartbeat_at < now - self.stale_after)
                         ),
                     )
-                    .order_by(RunUnit.run_id, RunUnit.seq)
+                    .order_by(
+                        case(
+                            {name: rank for rank, name in enumerate(first_streams)},
+                            value=SyncRun.stream,
+                            else_=len(first_streams),
+                        )
+                        if first_streams
+                        else RunUnit.run_id,
+                        RunUnit.run_id,
+                        RunUnit.seq,
+                    )
                     .limit(50)
                 )
             )
