@@ -58,6 +58,8 @@ def plan_record(
     # Nothing changed means no change whatever the stored digest says, so the
     # digest is only computed (and can only veto) when something differs.
     before = snapshot.properties
+    if before == desired:  # the common case, compared in C
+        return None
     changed = {k: v for k, v in desired.items() if before.get(k) != v}
     if not changed or snapshot.content_hash == content_hash(desired):
         return None
