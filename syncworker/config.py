@@ -81,7 +81,7 @@ class Settings:
     writeback_retry_seconds: float = 30.0
     http_timeout_seconds: float = 30.0
     source_concurrency: int = 8
-    detail_concurrency: int = 32
+    detail_concurrency: int = 16
     push_concurrency: int = 8
     unit_concurrency: int = 3
     max_record_attempts: int = 5
@@ -187,7 +187,7 @@ class Settings:
             conflict_policy=choice("WRITEBACK_CONFLICT_POLICY", "hubspot", ("hubspot", "workways")),
             http_timeout_seconds=positive_number("HTTP_TIMEOUT_SECONDS", 30.0),
             source_concurrency=int(positive_number("SOURCE_CONCURRENCY", 8)),
-            detail_concurrency=int(positive_number("SOURCE_DETAIL_CONCURRENCY", 32)),
+            detail_concurrency=int(positive_number("SOURCE_DETAIL_CONCURRENCY", 16)),
             push_concurrency=int(positive_number("HUBSPOT_CONCURRENCY", 8)),
             unit_concurrency=int(positive_number("SYNC_UNIT_CONCURRENCY", 3)),
             max_record_attempts=int(positive_number("MAX_RECORD_ATTEMPTS", 5)),

@@ -81,6 +81,11 @@ class SourceClient:
             transport=transport,
             headers={**headers, "User-Agent": f"syncworker/{__version__}"},
             follow_redirects=False,
+            # No limit, so the pool never closes a "surplus" idle connection: with
+            # many threads it can close one just handed to a waiting request, which
+            # then hangs until its read timeout (encode/httpcore#1110, seen here as a
+            # 20 s stall in one sync of five). Our thread pools bound the connections.
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=None),
         )
         self._urls: dict[str, httpx.URL] = {}
 
