@@ -8,6 +8,7 @@ import math
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -166,6 +167,41 @@ def test_idle_workers_take_units_of_runs_others_wait_for_first(
     assert claim is not None and claim.run_id == users.run_id  # limited to the runs given
     services.close()
     services.db.dispose()
+
+
+def test_heartbeats_are_written_sparingly_and_a_silent_unit_is_claimed_again(
+    database_store: SnapshotStore,
+) -> None:
+    now = [datetime(2026, 1, 1, tzinfo=UTC)]
+    units = RunUnits(database_store.sessions, clock=lambda: now[0], stale_after=timedelta(100))
+    _, (unit,) = units.create(
+        "workways.users",
+        trigger="beat",
+        mode="incremental",
+        ranges=[(1, 5)],
+        pages=5,
+        total=1000,
+        fence=None,
+        lease=None,
+        after_run_id=None,
+    )
+
+    def beat_at(days: float) -> datetime | None:
+        now[0] = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(days)
+        units.heartbeat(unit)
+        with database_store.sessions() as session:
+            return session.get_one(RunUnit, unit).heartbeat_at
+
+    assert units.claim(unit) is not None
+    written = beat_at(1)
+    assert written is not None
+    assert beat_at(5) == written  # within a tenth of the threshold: not written
+    assert beat_at(12) != written
+    now[0] += timedelta(99)
+    assert units.claim_next() is None  # still fresh
+    now[0] += timedelta(2)
+    claim = units.claim_next()  # silent for longer than the threshold: claimed again
+    assert claim is not None and claim.unit_id == unit
 
 
 def test_an_interrupted_run_resumes_its_remaining_units_without_repeating_work(

@@ -75,6 +75,7 @@ class RunState:
     fence: int | None = None  # the stream lock's fencing token
     enrich: Callable[[Record], Record] | None = None
     in_flight: deque[Future[Counter[str]]] = field(default_factory=deque)
+    holds_quarantined: bool | None = None  # whether the stream has quarantined records
 
 
 # fail(source_id, stage, message, category=None, existing_id=None)

@@ -167,7 +167,9 @@ class SyncEngine:
         state.seen.update(records)
         counts["seen"] += len(records)
         snapshots = self.store.load(stream.name, records)
-        held = self.store.quarantined(stream.name, records)
+        if state.holds_quarantined is None:  # asked once per run (or unit), not per page
+            state.holds_quarantined = self.store.has_quarantined(stream.name)
+        held = self.store.quarantined(stream.name, records) if state.holds_quarantined else set()
         passengers = stream.mapping.passenger_properties()
         yielding = stream.mapping.yielding_properties()
         wanted = {sid: rec for sid, rec in records.items() if sid not in held}

@@ -368,6 +368,15 @@ class SnapshotStore:
             session.expunge(row)
             return row
 
+    def has_quarantined(self, stream: str) -> bool:
+        with self.sessions() as session:
+            found = session.scalar(
+                select(RecordFailure.id)
+                .where(RecordFailure.stream == stream, RecordFailure.quarantined_at.is_not(None))
+                .limit(1)
+            )
+            return found is not None
+
     def quarantined(self, stream: str, source_ids: Collection[str]) -> set[str]:
         found: set[str] = set()
         with self.sessions() as session:

@@ -119,6 +119,7 @@ class RunUnits:
         self.sessions = sessions
         self._clock = clock
         self.stale_after = stale_after
+        self._beats: dict[int, datetime] = {}  # unit -> last heartbeat written here
 
     # ---------------------------------------------------------------- planning
     def create(
@@ -344,11 +345,15 @@ class RunUnits:
             return _changed(last)
 
     def heartbeat(self, unit_id: int) -> None:
-        """The unit's worker is alive (called on every page)."""
+        """The unit's worker is alive (called on every page; written at most every
+        tenth of the staleness threshold, which is plenty to stay fresh)."""
+        now = self._clock()
+        last = self._beats.get(unit_id)
+        if last is not None and now - last < self.stale_after / 10:
+            return
+        self._beats[unit_id] = now
         with self.sessions.begin() as session:
-            session.execute(
-                update(RunUnit).where(RunUnit.id == unit_id).values(heartbeat_at=self._clock())
-            )
+            session.execute(update(RunUnit).where(RunUnit.id == unit_id).values(heartbeat_at=now))
 
     def release(self, unit_id: int) -> None:
         """Put back a unit its worker gave up on (it is tried again on resume)."""
