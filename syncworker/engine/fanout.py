@@ -133,7 +133,7 @@ class FanOut:
                     unfinished.units_total,
                 )
                 if not ids:  # every unit done: only its finish is missing
-                    self.finish_ready(unfinished.run_id)
+                    self.finish_ready(unfinished.run_id, stream)
                 return StartedRun(stream, unfinished.run_id, ids, resumed=True)
             engine = self.engine_for(stream)
             with tallying() as first_calls:
@@ -252,7 +252,7 @@ class FanOut:
                 "run %s of %s aborted in unit %s: %s", claim.run_id, stream.name, unit_id, error
             )
             raise
-        return self.finish_ready(claim.run_id) if last else []
+        return self.finish_ready(claim.run_id, stream) if last else []
 
     def _link_early(self, engine: SyncEngine, state: RunState, claim: UnitClaim) -> None:
         """Once the parent run has ended, moves need not wait for the finish: hand
@@ -295,11 +295,11 @@ class FanOut:
         return result
 
     # ----------------------------------------------------------------- finish
-    def finish_ready(self, run_id: int) -> list[RunResult]:
-        """Finish ``run_id`` if it is ready, then the runs that waited for it."""
-        link = STREAMS[self.units.get(run_id).stream].association
-        if link is not None:
-            self.units.adopt_parent(run_id, link.parent_stream)
+    def finish_ready(self, run_id: int, stream: Stream | None = None) -> list[RunResult]:
+        """Finish ``run_id`` (of ``stream``) if it is ready, then the runs that waited
+        for it (those know their parent run already, so need no ``stream``)."""
+        if stream is not None and stream.association is not None:
+            self.units.adopt_parent(run_id, stream.association.parent_stream)
         if not self.units.claim_finish(run_id, self._parent_active):
             return []
         finished = [self._finish(run_id)]

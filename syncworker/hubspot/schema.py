@@ -1,8 +1,9 @@
 """Make sure HubSpot has the ``workways`` property group and our custom properties.
 
 Idempotent: reads what exists (one call per object type), creates only what is
-missing (the group first), and refuses to go on when an existing property is unusable (wrong type,
-or a key property that is not unique: ``hasUniqueValue`` cannot be changed later).
+missing (the group first), and refuses to go on when an existing property is
+unusable (wrong type, or a key property that is not unique: ``hasUniqueValue``
+cannot be changed later).
 """
 
 from __future__ import annotations

@@ -20,30 +20,30 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from syncworker.store.models import RunItem
+from syncworker.store.snapshots import id_chunks
 
 CHANGE, MOVE, LINKING = "change", "move", "linking"
 Move = tuple[str | None, str | None]  # (old parent, new parent)
-
-_CHUNK = 500  # ids per IN (...) clause
 
 
 class _Raced(Exception):
     """Another worker took some of the moves first."""
 
 
+def _delete(session: Session, run_id: int, kind: str, ids: Iterable[str]) -> None:
+    for chunk in id_chunks(list(ids)):
+        session.execute(
+            delete(RunItem).where(
+                RunItem.run_id == run_id, RunItem.kind == kind, RunItem.source_id.in_(chunk)
+            )
+        )
+
+
 def replace_items(session: Session, run_id: int, rows: Sequence[dict[str, Any]]) -> None:
     """Write ``rows`` (run_id, kind, source_id, payload), replacing earlier ones
     of the same kind and record (a repeated unit hands over again)."""
     for kind in {r["kind"] for r in rows}:
-        ids = [r["source_id"] for r in rows if r["kind"] == kind]
-        for start in range(0, len(ids), _CHUNK):
-            session.execute(
-                delete(RunItem).where(
-                    RunItem.run_id == run_id,
-                    RunItem.kind == kind,
-                    RunItem.source_id.in_(ids[start : start + _CHUNK]),
-                )
-            )
+        _delete(session, run_id, kind, (r["source_id"] for r in rows if r["kind"] == kind))
     if rows:
         session.execute(insert(RunItem), list(rows))
 
@@ -86,13 +86,13 @@ class RunItems:
                 taken = rows[: len(rows) // batch * batch]
                 ids = [sid for sid, _ in taken]
                 changed = 0
-                for start in range(0, len(ids), _CHUNK):
+                for chunk in id_chunks(ids):
                     result: Any = session.execute(
                         update(RunItem)
                         .where(
                             RunItem.run_id == run_id,
                             RunItem.kind == MOVE,
-                            RunItem.source_id.in_(ids[start : start + _CHUNK]),
+                            RunItem.source_id.in_(chunk),
                         )
                         .values(kind=LINKING)
                     )
@@ -104,16 +104,8 @@ class RunItems:
         return {sid: (payload["old"], payload["new"]) for sid, payload in taken}
 
     def drop(self, run_id: int, kind: str, ids: Iterable[str]) -> None:
-        ids = list(ids)
         with self.sessions.begin() as session:
-            for start in range(0, len(ids), _CHUNK):
-                session.execute(
-                    delete(RunItem).where(
-                        RunItem.run_id == run_id,
-                        RunItem.kind == kind,
-                        RunItem.source_id.in_(ids[start : start + _CHUNK]),
-                    )
-                )
+            _delete(session, run_id, kind, ids)
 
     def drop_all(self, run_id: int) -> None:
         with self.sessions.begin() as session:

@@ -22,7 +22,7 @@ from syncworker.store.models import RecordFailure, StreamFence, SyncedRecord, Sy
 LOOKUP_CHUNK = 500  # ids per IN (...) query
 
 
-def _chunks(ids: Collection[str]) -> Iterator[list[str]]:
+def id_chunks(ids: Collection[str]) -> Iterator[list[str]]:
     items = list(ids)
     for start in range(0, len(items), LOOKUP_CHUNK):
         yield items[start : start + LOOKUP_CHUNK]
@@ -61,7 +61,7 @@ class SnapshotStore:
     def load(self, stream: str, source_ids: Collection[str]) -> dict[str, Snapshot]:
         found: dict[str, Snapshot] = {}
         with self.sessions() as session:
-            for chunk in _chunks(source_ids):
+            for chunk in id_chunks(source_ids):
                 rows = session.execute(  # plain columns: no ORM identity map to build
                     select(
                         SyncedRecord.source_id,
@@ -80,7 +80,7 @@ class SnapshotStore:
     def hubspot_ids(self, stream: str, source_ids: Collection[str]) -> dict[str, str]:
         found: dict[str, str] = {}
         with self.sessions() as session:
-            for chunk in _chunks(source_ids):
+            for chunk in id_chunks(source_ids):
                 rows = session.execute(
                     select(SyncedRecord.source_id, SyncedRecord.hubspot_id).where(
                         SyncedRecord.stream == stream,
@@ -147,7 +147,7 @@ class SnapshotStore:
             self._check_fence(session, stream, fence)
             rows = {
                 sid: (pk, props, merged)
-                for chunk in _chunks(items)
+                for chunk in id_chunks(items)
                 for sid, pk, props, merged in session.execute(
                     select(cols.source_id, cols.id, cols.properties, cols.merged).where(
                         cols.stream == stream, cols.source_id.in_(chunk)
@@ -235,7 +235,7 @@ class SnapshotStore:
         if run_id is not None:
             values["last_seen_run"] = run_id
         with self.sessions.begin() as session:
-            for chunk in _chunks(source_ids):
+            for chunk in id_chunks(source_ids):
                 session.execute(
                     update(SyncedRecord)
                     .where(SyncedRecord.stream == stream, SyncedRecord.source_id.in_(chunk))
@@ -380,7 +380,7 @@ class SnapshotStore:
     def quarantined(self, stream: str, source_ids: Collection[str]) -> set[str]:
         found: set[str] = set()
         with self.sessions() as session:
-            for chunk in _chunks(source_ids):
+            for chunk in id_chunks(source_ids):
                 found.update(
                     session.scalars(
                         select(RecordFailure.source_id).where(
