@@ -28,6 +28,7 @@ class Options:
     webhook_users: int
     webhook_orgs: int
     change_share: float
+    repeat: int
     output: Path
     argv: tuple[str, ...]
 
@@ -112,8 +113,18 @@ def parse(argv: list[str]) -> Options:
         default=0.01,
         help="share of users and organizations changed in scenario changed (0.01)",
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        metavar="N",
+        help="no-change runs and paging references, measured alternately; the median "
+        "of each is reported (3)",
+    )
     parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
     args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
     if args.large:
         args.users, args.orgs = 100_000, 10_000
     only = tuple(s.strip() for s in args.only.split(",") if s.strip())
@@ -142,6 +153,7 @@ def parse(argv: list[str]) -> Options:
         webhook_users=args.webhook_users,
         webhook_orgs=args.webhook_orgs,
         change_share=args.change_share,
+        repeat=args.repeat,
         output=args.output,
         argv=tuple(argv),
     )

@@ -298,6 +298,12 @@ def targets(opts: Options, res: dict[str, Result], skipped: dict[str, str]) -> l
     return lines
 
 
+def _repeats(r: Result) -> str:
+    walls = ", ".join(fmt_seconds(w) for w in r.extra["walls"])
+    count = len(r.extra["walls"])
+    return f"Measured {count} times, alternating with the other: {walls}; the median run is shown."
+
+
 def _details(opts: Options, res: dict[str, Result]) -> list[str]:
     out: list[str] = []
     for key in ("initial", "nochange", "changed"):
@@ -328,6 +334,8 @@ def _details(opts: Options, res: dict[str, Result]) -> list[str]:
                 f"{r.extra['users']:,} users (`title`) and {r.extra['orgs']:,} organizations "
                 "(`vatNumber`), chosen at random with the population seed."
             )
+        if r.extra.get("walls"):
+            out.append(f"  {_repeats(r)}")
         for note in r.notes:
             out.append(f"  Note: {note}")
     paging = res.get("paging")
@@ -337,6 +345,7 @@ def _details(opts: Options, res: dict[str, Result]) -> list[str]:
             f"every page, nothing else): {fmt_seconds(paging.seconds)}, "
             f"{paging.extra.get('pages', 0)} pages, CPU {fmt_seconds(paging.stats.cpu)}, "
             f"peak {_mb(paging.stats.max_rss_mb)}."
+            + (f" {_repeats(paging)}" if paging.extra.get("walls") else "")
             if paging.stats
             else ""
         )
@@ -460,6 +469,9 @@ def render(
         "least the harness's own size.",
         "- Calls are counted from the sandboxes' request logs: every request they served, "
         "429s included (so a retried request counts twice).",
+        f"- The no-change run (2) and the paging reference run {opts.repeat} times each, "
+        "alternately; each row shows its median run (all wall times are under Scenario "
+        "details). Every other scenario runs once.",
         "",
         "Definitions:",
         "",

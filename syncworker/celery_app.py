@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from celery import Celery
-from celery.signals import setup_logging
+from celery.signals import setup_logging, worker_init, worker_process_init
 
 from syncworker.config import Settings
 from syncworker.logs import configure
+from syncworker.runtime import tune_garbage_collector
 
 _ROOT = Path(__file__).resolve().parents[1]
 if (_ROOT / "celeryconfig.py").exists() and str(_ROOT) not in sys.path:
@@ -25,3 +26,10 @@ def _configure_logging(**_: Any) -> None:
     """Use syncworker's redacting logging set-up in workers and beat."""
     settings = Settings.from_env()
     configure(settings.log_level, settings.log_format)
+
+
+@worker_init.connect  # before the pool forks (and the solo pool's own process)
+@worker_process_init.connect
+def _tune_worker_process(**_: Any) -> None:
+    """A worker syncs thousands of records per unit: see runtime.py."""
+    tune_garbage_collector()

@@ -18,6 +18,7 @@ from types import TracebackType
 from typing import Any, ClassVar, Self
 
 import httpx
+import orjson
 
 from syncworker import __version__, tally
 from syncworker.errors import (
@@ -36,7 +37,15 @@ MAX_MESSAGE = 200
 
 
 def json_body(response: httpx.Response) -> object:
-    """The decoded JSON body, or None when it is not JSON."""
+    """The decoded JSON body, or None when it is not JSON.
+
+    orjson decodes a page several times faster; what it refuses and the standard
+    library reads (NaN, infinities, lone surrogates) is read by the latter, so a
+    record with such a value is rejected on its own by validation, not its page."""
+    try:
+        return orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        pass
     try:
         return json.loads(response.content)
     except ValueError:  # JSONDecodeError and UnicodeDecodeError

@@ -3,20 +3,25 @@
 The README's mapping table is this file, in prose. Each :class:`FieldMap` says
 where one Workways field lives in HubSpot, how its value is normalised, and
 whether HubSpot edits flow back to Workways (``writeback``). Values are
-normalised once, here, into the exact strings HubSpot stores, so that an
-unchanged record never looks changed.
+normalised (``normalise.py``) into the exact strings HubSpot stores, so that
+an unchanged record never looks changed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date
-from enum import Enum
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import Any
+
+import orjson
+
+from syncworker.normalise import NORMALISATION_VERSION, NORMALISERS
+from syncworker.normalise import Kind as Kind  # the tables are written in kinds
+from syncworker.normalise import normalise as normalise
+from syncworker.summaries import summarise_options, summarise_rooms, summarise_sites
 
 # json's own string encoder (the C one when available) for ensure_ascii=False
 _json_str: Callable[[str], str] = json.encoder.encode_basestring
@@ -25,99 +30,6 @@ _json_keys: dict[str, str] = {}  # property name -> its JSON encoding and ":"
 PROPERTY_GROUP = "workways"
 PROPERTY_GROUP_LABEL = "Workways"
 ARCHIVED_PROPERTY = "workways_archived"
-
-
-class Kind(Enum):
-    """Value kinds, with the HubSpot ``type`` / ``fieldType`` they are created as."""
-
-    # (our name, HubSpot type, HubSpot fieldType): the first item keeps members distinct
-    STRING = ("string", "string", "text")
-    TEXT = ("text", "string", "textarea")
-    EMAIL = ("email", "string", "text")
-    PHONE = ("phone", "string", "phonenumber")
-    BOOL = ("bool", "bool", "booleancheckbox")
-    NUMBER = ("number", "number", "number")
-    DATE = ("date", "date", "date")
-    DATETIME = ("datetime", "datetime", "date")
-
-    @property
-    def hubspot_type(self) -> str:
-        return self.value[1]
-
-    @property
-    def field_type(self) -> str:
-        return self.value[2]
-
-
-def normalise(kind: Kind, value: Any) -> str:
-    """The string HubSpot stores for ``value``; ``""`` (clears the property) for null."""
-    return _NORMALISERS.get(kind, _text)(value)
-
-
-# One function per kind (null included), so that mapping a record does not
-# re-dispatch on the kind for every field of every record.
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if type(value) is str:
-        return value.strip()
-    return str(value).strip()
-
-
-def _email(value: Any) -> str:
-    if value is None:
-        return ""
-    if type(value) is str:
-        return value.strip().lower()
-    return str(value).strip().lower()
-
-
-def _bool(value: Any) -> str:
-    if value is None:
-        return ""
-    return "true" if value else "false"
-
-
-def _number(value: Any) -> str:
-    if value is None:
-        return ""
-    number = float(value)
-    return str(int(number)) if number.is_integer() else repr(number)
-
-
-@lru_cache(maxsize=4096)
-def _day(text: str) -> str:
-    """A stripped, non-empty date text as HubSpot's ``YYYY-MM-DD`` (ValueError if no date)."""
-    return date.fromisoformat(text[:10]).isoformat()
-
-
-def _date(value: Any) -> str:
-    if value is None:
-        return ""
-    if type(value) is str:
-        text = value.strip()
-    else:
-        text = value.isoformat() if isinstance(value, date) else str(value).strip()
-    return _day(text) if text else ""
-
-
-def _datetime(value: Any) -> str:  # a day, at midnight UTC, as HubSpot prints it
-    day = _date(value)
-    return f"{day}T00:00:00Z" if day else ""
-
-
-_NORMALISERS: dict[Kind, Callable[[Any], str]] = {
-    Kind.STRING: _text,
-    Kind.TEXT: _text,
-    Kind.EMAIL: _email,
-    Kind.PHONE: _text,
-    Kind.BOOL: _bool,
-    Kind.NUMBER: _number,
-    Kind.DATE: _date,
-    Kind.DATETIME: _datetime,
-}
 
 
 @dataclass(frozen=True)
@@ -156,7 +68,7 @@ class ObjectMapping:
     @cached_property
     def _listed_plan(self) -> tuple[tuple[str, str, Callable[[Any], str]], ...]:
         """(source, target, normaliser) of each listed field, in order."""
-        return tuple((f.source, f.target, _NORMALISERS[f.kind]) for f in self.fields)
+        return tuple((f.source, f.target, NORMALISERS[f.kind]) for f in self.fields)
 
     @property
     def key(self) -> FieldMap:
@@ -177,6 +89,43 @@ class ObjectMapping:
                 raw = detail.get(f.source)
                 props[f.target] = f.summarise(raw) if f.summarise else normalise(f.kind, raw)
         return props
+
+    @cached_property
+    def version(self) -> bytes:
+        """A digest of this table and of :data:`NORMALISATION_VERSION`: source
+        digests taken under another mapping never match (see :meth:`source_digest`)."""
+        described = repr(
+            [
+                (
+                    f.source,
+                    f.target,
+                    f.kind.name,
+                    f.summarise.__qualname__ if f.summarise else None,
+                    f.passenger,
+                    f.yields_to_owner,
+                )
+                for f in self.all_fields
+            ]
+        )
+        return hashlib.sha256(f"{NORMALISATION_VERSION}:{described}".encode()).digest()
+
+    def source_digest(self, record: Mapping[str, Any]) -> str:
+        """A digest of a source record as the API sent it, under this mapping.
+
+        A snapshot keeps the digest of the record whose properties HubSpot
+        confirmed; a record with the same digest maps to the same properties,
+        so the sync skips mapping and comparing it."""
+        raw = orjson.dumps(record, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+        return hashlib.sha256(self.version + raw).hexdigest()[:32]
+
+    @cached_property
+    def _listed_by_target(self) -> dict[str, tuple[str, Callable[[Any], str]]]:
+        return {target: (source, norm) for source, target, norm in self._listed_plan}
+
+    def value_of(self, record: Mapping[str, Any], target: str) -> str:
+        """The normalised value of one listed property (KeyError if not listed)."""
+        source, norm = self._listed_by_target[target]
+        return norm(record.get(source))
 
     def passenger_properties(self) -> frozenset[str]:
         return frozenset(f.target for f in self.all_fields if f.passenger)
@@ -217,47 +166,6 @@ def content_hash(properties: Mapping[str, str]) -> str:
 def _json_hash(properties: Mapping[str, str]) -> str:
     payload = json.dumps(properties, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(payload.encode()).hexdigest()
-
-
-# ------------------------------------------------------------------ summaries
-
-
-def _summary(items: Any, render: Callable[[Mapping[str, Any]], str]) -> str:
-    if not isinstance(items, Sequence) or isinstance(items, str):
-        return ""
-    return "\n".join(render(item) for item in items if isinstance(item, Mapping))
-
-
-def _price(value: Any) -> str:
-    return "" if value is None else f", {normalise(Kind.NUMBER, value)} €/month"
-
-
-def summarise_rooms(items: Any) -> str:
-    def line(room: Mapping[str, Any]) -> str:
-        until = room.get("contractEndDate") or ""
-        return (
-            f"{room.get('name', '')}"
-            + (f" (until {until})" if until else "")
-            + _price(room.get("price"))
-        )
-
-    return _summary(items, line)
-
-
-def summarise_sites(items: Any) -> str:
-    return _summary(items, lambda s: f"{s.get('name', '')} ({str(s.get('country') or '').upper()})")
-
-
-def summarise_options(items: Any) -> str:
-    def line(option: Mapping[str, Any]) -> str:
-        text = f"{option.get('name', '')} ×{option.get('quantity', 1)}"
-        text += _price(option.get("price"))
-        start, end = option.get("startDate") or "", option.get("endDate") or ""
-        if start or end:
-            text += f" [{start} → {end}]" if end else f" [from {start}]"
-        return text
-
-    return _summary(items, line)
 
 
 # --------------------------------------------------------------------- tables

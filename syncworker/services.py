@@ -5,6 +5,7 @@ The CLI and the Celery tasks both come through here, so they run the same code.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import threading
 from collections import Counter
@@ -25,6 +26,7 @@ from syncworker.engine.sync import SyncEngine
 from syncworker.errors import ConfigError, RunInProgressError
 from syncworker.hubspot.gateway import HubSpotGateway
 from syncworker.hubspot.ratelimit import RedisSlidingWindowLimiter
+from syncworker.hubspot.schema import SharedSchemaMemo
 from syncworker.locks import StreamLeases, stream_lock
 from syncworker.redaction import register_secret
 from syncworker.store.database import make_engine, pending_migrations, session_factory
@@ -84,6 +86,15 @@ class Services:
         """One gateway per process: it keeps its connection pools and rate window."""
         return self.gateway()
 
+    @cached_property
+    def schema_memo(self) -> SharedSchemaMemo | None:
+        """With Redis, worker processes share which HubSpot schemas they ensured."""
+        if self.redis is None:
+            return None
+        base_url, token = self.settings.require_hubspot()
+        account = hashlib.sha256(f"{base_url}\n{token.reveal()}".encode()).hexdigest()[:24]
+        return SharedSchemaMemo(self.redis, account)
+
     def gateway(self) -> HubSpotGateway:
         base_url, token = self.settings.require_hubspot()
         budget = self.settings.rate_budget
@@ -98,6 +109,8 @@ class Services:
             limiter=limiter,
             budget=budget,
             timeout=self.settings.http_timeout_seconds,
+            # every unit thread may have HUBSPOT_CONCURRENCY batches in flight
+            max_connections=self.settings.push_concurrency * self.settings.unit_concurrency + 4,
         )
 
     @cached_property
@@ -212,6 +225,7 @@ class Services:
             source_concurrency=self.settings.source_concurrency,
             detail_concurrency=self.settings.detail_concurrency,
             push_concurrency=self.settings.push_concurrency,
+            schema_memo=self.schema_memo,
         )
 
     def chosen_streams(self, entity: str, source: str = "all") -> tuple[Stream, ...]:

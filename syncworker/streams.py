@@ -56,8 +56,18 @@ Record = dict[str, Any]
 def as_record(item: Any) -> Record:
     """A source record in its API's own field names (``_id``, ``firstName``…)."""
     if hasattr(item, "model_dump"):
-        return dict(item.model_dump(by_alias=True))
+        record: Record = item.model_dump(by_alias=True)  # a new dict already
+        return record
     return dict(item)
+
+
+def records_as_sent(stream: Stream, page: SourcePage) -> list[Record] | None:
+    """The page's records as the API sent them (validated whole by the client), when
+    the stream maps them unchanged (its ``flatten`` is :func:`as_record`); else None."""
+    raw: list[Record] | None = getattr(page, "raw", None)
+    if stream.flatten is not as_record or raw is None or len(raw) != len(page.items):
+        return None
+    return raw
 
 
 @dataclass(frozen=True)
@@ -126,6 +136,8 @@ WORKWAYS_USERS = Stream(
     mapping=CONTACT_MAPPING,
     pages=_user_pages,
     page=lambda client, number: client.user_page(number),
+    # 1,000 users. Units of 10 pages halve the bookkeeping of a run with nothing to
+    # push, but an initial sync then ends later (fewer, longer units: a slower tail).
     pages_per_unit=5,
     association=Association(WORKWAYS_ORGANIZATIONS.name, "workways_organization_id"),
 )

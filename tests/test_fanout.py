@@ -68,11 +68,12 @@ def test_a_run_is_planned_as_units_of_pages_and_finished_once(
     assert [r.status for r in results] == ["succeeded", "succeeded"]
     assert [r.counts["created"] for r in results] == [40, 1500]
     orgs, users = runs(database_store)
-    assert (orgs.units_total, users.units_total) == (1, 2)  # 1 page; 8 pages by 5
-    assert [(u.first_page, u.last_page, u.status) for u in units_of(database_store, users.id)] == [
-        (1, 5, "done"),
-        (6, 8, "done"),
-    ]
+    size = WORKWAYS_USERS.pages_per_unit  # 8 pages of users, in units of this many
+    planned = [(first, min(first + size - 1, 8), "done") for first in range(1, 9, size)]
+    assert (orgs.units_total, users.units_total) == (1, len(planned))
+    assert [(u.first_page, u.last_page, u.status) for u in units_of(database_store, users.id)] == (
+        planned
+    )
     assert users.after_run_id == orgs.id  # associations waited for the companies
     assert users.finishing_at is not None and users.seen == 1500
     assert boxes.hubspot.count(path_contains=CONTACT_UPSERTS) == math.ceil(1500 / 100)
@@ -208,9 +209,10 @@ def test_an_interrupted_run_resumes_its_remaining_units_without_repeating_work(
     boxes: Sandboxes, database: str, database_store: SnapshotStore
 ) -> None:
     crashed = services_for(boxes, database)
+    users_by_5 = dataclasses.replace(WORKWAYS_USERS, pages_per_unit=5)  # 8 pages: 2 units
     started = [
         crashed.fanout.start(stream, trigger="beat")
-        for stream in (WORKWAYS_ORGANIZATIONS, WORKWAYS_USERS)
+        for stream in (WORKWAYS_ORGANIZATIONS, users_by_5)
     ]
     for run in started:
         run.run_first(crashed.fanout)  # then the process dies: users' 2nd unit never ran
@@ -262,6 +264,47 @@ def test_second_start_of_a_stream_is_refused_while_its_run_holds_the_lock(
 def archived_contacts(boxes: Sandboxes) -> set[str]:
     contacts = hubspot_by_key(boxes, "contacts", "workways_user_id")
     return {k for k, c in contacts.items() if c["properties"].get("workways_archived") == "true"}
+
+
+def test_a_run_whose_first_page_hubspot_holds_already_is_planned_in_larger_units(
+    boxes: Sandboxes, database: str, database_store: SnapshotStore
+) -> None:
+    services = services_for(boxes, database)
+    by_page = dataclasses.replace(WORKWAYS_USERS, pages_per_unit=1)  # 8 pages of users
+    services.sync((WORKWAYS_ORGANIZATIONS,))
+    services.sync((by_page,))  # everything new: one page per unit
+    (unchanged,) = services.sync((by_page,))
+    (full,) = services.sync((by_page,), full=True)  # everything pushed again: small units
+    boxes.workways.update_user(boxes.workways.users()[0]["_id"], title="One change")
+    (one_change,) = services.sync((by_page,))
+    units = [r.units_total for r in runs(database_store)[1:]]
+    assert units == [8, 2, 8, 2]  # 8 pages in units of 1, or of 4 when page 1 is unchanged
+    assert unchanged.counts["unchanged"] == 1500 and full.counts["updated"] == 1500
+    assert one_change.counts["updated"] == 1 and one_change.counts["unchanged"] == 1499
+    services.db.dispose()
+
+
+def test_what_no_unit_saw_is_archived_and_the_units_sightings_go_with_the_run(
+    boxes: Sandboxes, database: str, database_store: SnapshotStore
+) -> None:
+    services = services_for(boxes, database)
+    by_page = dataclasses.replace(WORKWAYS_USERS, pages_per_unit=1)  # 8 units
+    services.sync((WORKWAYS_ORGANIZATIONS,))
+    services.sync((by_page,))
+    users = [u["_id"] for u in boxes.workways.users() if not u["isUserArchived"]]
+    gone = {users[0], users[700], users[-1]}  # on the first, a middle and the last page
+    for user_id in gone:
+        boxes.workways.remove_user(user_id)
+    before = archived_contacts(boxes)
+    (result,) = services.sync((by_page,))
+    assert result.status == "succeeded" and result.counts["archived"] == len(gone)
+    assert archived_contacts(boxes) - before == gone
+    assert runs(database_store)[-1].units_total == 2  # page 1 unchanged: units of 4 pages
+    with database_store.sessions() as session:  # each unit's sightings lived until the finish
+        assert session.scalars(select(RunItem).where(RunItem.run_id == result.run_id)).all() == []
+    (again,) = services.sync((by_page,))  # archived already: nothing more to do
+    assert again.counts["archived"] == 0 and sum(again.hubspot_calls.values()) == 0
+    services.db.dispose()
 
 
 class SamePageEverywhere:
@@ -324,8 +367,10 @@ def workers_ready(broker: str) -> int:
 def test_two_worker_processes_share_the_units_of_one_run(broker: str, database: str) -> None:
     store = SnapshotStore(session_factory(make_engine(database)))
     with Sandboxes(users=6000, orgs=60, seed=8, latency_ms=25) as boxes:
-        # One unit at a time per worker, so the planning worker cannot take them all.
+        # One unit at a time per worker; users' pages after the first wait until two
+        # workers are each in the middle of a unit, so neither can take them all.
         env = {**boxes.environment(database), "REDIS_URL": broker, "SYNC_UNIT_CONCURRENCY": "1"}
+        boxes.workways.hold_pages("user-info", from_page=2)
         with (
             celery_process(worker_args("fan1"), env),
             celery_process(worker_args("fan2"), env),
@@ -333,6 +378,15 @@ def test_two_worker_processes_share_the_units_of_one_run(broker: str, database: 
             wait_until(lambda: workers_ready(broker) == 2, 60, "both workers to be ready")
             send_task(broker, "syncworker.sync_stream", entity="all", trigger="cli")
             send_task(broker, "syncworker.sync_stream", entity="all", trigger="cli")  # a duplicate
+
+            def users_units_running() -> set[str | None]:
+                users = [r for r in runs(store) if r.stream == WORKWAYS_USERS.name]
+                return {
+                    u.worker for r in users for u in units_of(store, r.id) if u.status == "running"
+                }
+
+            wait_until(lambda: len(users_units_running()) == 2, 60, "two workers on users' units")
+            boxes.workways.release_pages()
 
             def finished() -> bool:
                 done = [r for r in runs(store) if r.status != "running"]

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import redis
 
 from syncworker.config import Secret
 from syncworker.errors import HubSpotAuthError, HubSpotRateLimitError, HubSpotTimeoutError
 from syncworker.hubspot.gateway import HubSpotGateway
 from syncworker.hubspot.responses import UpsertRecord
-from syncworker.hubspot.schema import ensure_schema
+from syncworker.hubspot.schema import SharedSchemaMemo, ensure_schema
 from syncworker.mapping import COMPANY_MAPPING, CONTACT_MAPPING, custom_properties
 from syncworker.sandbox import SANDBOX_HUBSPOT_TOKEN
 from syncworker.sandbox.hubspot_app import HubSpotSandbox
@@ -107,6 +110,22 @@ def test_upserts_250_contacts_in_3_calls_and_rerun_creates_nothing(
     assert all(o.ok and not o.created for o in again)
     assert {o.hubspot_id for o in again} == {o.hubspot_id for o in first}
     assert len(sandbox.store.objects("contacts")) == 250
+
+
+def test_batches_in_flight_at_once_keep_their_connections(
+    ready: tuple[HubSpotSandbox, HubSpotGateway], caplog: pytest.LogCaptureFixture
+) -> None:
+    """24 batches at once (3 unit threads x 8 pushes): urllib3 keeps every connection
+    instead of warning "Connection pool is full, discarding connection" for each."""
+    sandbox, gateway = ready
+    sandbox.latency_ms = 60  # so that the calls overlap
+    batches = [contacts(100, start=n * 100) for n in range(24)]
+    with caplog.at_level(logging.WARNING), ThreadPoolExecutor(24) as pool:
+        outcomes = list(
+            pool.map(lambda b: gateway.upsert("contacts", "workways_user_id", b), batches)
+        )
+    assert sum(len(o) for o in outcomes) == 2_400 and all(r.ok for o in outcomes for r in o)
+    assert not [r for r in caplog.records if "pool is full" in r.getMessage()]
 
 
 @pytest.mark.parametrize("mode", ["multi-status", "reject-batch"])
@@ -232,3 +251,28 @@ def test_burst_under_a_small_rate_limit_is_paced(hubspot: tuple[HubSpotSandbox, 
         assert outcomes[0].ok
     assert sandbox.count(path_contains="/batch/upsert", status=200) == 30
     assert sandbox.count(status=429) <= 3
+
+
+def test_worker_processes_share_one_schema_check_through_redis(
+    hubspot: tuple[HubSpotSandbox, str], redis_client: redis.Redis[bytes]
+) -> None:
+    sandbox, url = hubspot
+    first, second = gateway_for(url), gateway_for(url)  # as two worker processes hold
+    memo = SharedSchemaMemo(redis_client, scope=url)
+    memo.ensure(first, SCHEMA)
+    assert sandbox.count(path_contains="/properties/") > 0  # read, then created
+    sandbox.clear_log()
+    SharedSchemaMemo(redis_client, scope=url).ensure(second, SCHEMA)
+    assert sandbox.count() == 0  # the first one's note: no call at all
+    # Another account, or the note expired: checked again (one read per object type).
+    SharedSchemaMemo(redis_client, scope="another account").ensure(second, SCHEMA)
+    assert sandbox.count(path_contains="/properties/") == 2
+
+
+def test_without_an_answer_from_redis_each_process_checks_the_schema_itself(
+    hubspot: tuple[HubSpotSandbox, str],
+) -> None:
+    sandbox, url = hubspot
+    unreachable = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5)
+    SharedSchemaMemo(unreachable, scope=url).ensure(gateway_for(url), SCHEMA)
+    assert "workways_user_id" in sandbox.store.property_definitions("contacts")

@@ -103,3 +103,34 @@ def test_processes_sharing_redis_never_exceed_the_budget(
     assert len(stamps) == 30
     assert max_in_window(stamps, 1.0) <= 6
     assert max(stamps) - min(stamps) < 30 / 6 + 2  # and close to the budget, not far under
+
+
+def test_a_slot_counts_from_the_answer_so_a_late_request_cannot_overlap_the_next_window() -> None:
+    clock = FakeClock()
+    limiter = SlidingWindowLimiter(2, 10.0, clock=clock, sleep=clock.sleep)
+    start = clock.now
+    slow = limiter.acquire()  # its answer takes 4 s: HubSpot admitted it anywhere up to then
+    fast = limiter.acquire()
+    limiter.answered(fast)
+    clock.now += 4.0
+    limiter.answered(slow)
+    limiter.acquire()  # the fast one's slot ends first: about 10 s after the start
+    assert 10.0 <= clock.now - start < 10.5
+    limiter.acquire()  # the slow one's slot ends 10 s after its answer, not its sending
+    assert clock.now - start >= 14.0
+
+
+@pytest.mark.integration
+def test_the_shared_limiter_moves_an_answered_slot_to_redis_time(
+    redis_client: redis.Redis[bytes],
+) -> None:
+    limiter = RedisSlidingWindowLimiter(redis_client, 5, 10.0, key="t:answered")
+    ticket = limiter.acquire()
+    sent = redis_client.zscore("t:answered", str(ticket))
+    assert sent is not None
+    limiter.answered(ticket)
+    now_s, now_us = redis_client.time()
+    answered = redis_client.zscore("t:answered", str(ticket))
+    assert answered is not None and sent <= answered <= now_s * 1000 + now_us // 1000
+    limiter.answered("a ticket it never gave")  # nothing to move: nothing added
+    assert redis_client.zcard("t:answered") == 1

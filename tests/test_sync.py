@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from typing import Any
 
 import pytest
+from sqlalchemy import Connection, event, update
 
 from syncworker.hubspot.gateway import HubSpotGateway
 from syncworker.hubspot.responses import RecordOutcome, UpsertRecord
+from syncworker.mapping import CONTACT_MAPPING, ObjectMapping
+from syncworker.store.models import SyncedRecord
 from syncworker.streams import WORKWAYS_ORGANIZATIONS, WORKWAYS_USERS
 from tests.checks import assert_converged, hubspot_by_key
 from tests.conftest import Wired
@@ -209,3 +213,119 @@ def test_interrupted_sync_converges_on_rerun(wired: Wired, spy: RecordingGateway
     resent = [r.key for kind, r in spy.sent if kind == "contacts"]
     assert len(resent) == len(set(resent)) <= 20  # only what the crash left unconfirmed
     assert_converged(wired.boxes, wired.store)
+
+
+# ----------------------------------------------------------------- source digests
+
+
+def user_snapshots(wired: Wired) -> dict[str, Any]:
+    ids = [u["_id"] for u in wired.boxes.workways.users()]
+    return wired.store.load(WORKWAYS_USERS.name, ids)
+
+
+@dataclasses.dataclass(frozen=True)
+class CountingMapping(ObjectMapping):
+    """The real mapping, counting the records it maps (a spy, not a mock)."""
+
+    mapped: list[str] = dataclasses.field(default_factory=list, compare=False)
+
+    def to_properties(self, record: Any, detail: Any = None) -> dict[str, str]:
+        self.mapped.append(record["_id"])
+        return super().to_properties(record, detail)
+
+
+def test_a_record_read_as_hubspot_confirmed_it_is_not_compared_again_until_it_changes(
+    wired: Wired, pg_connection: Connection
+) -> None:
+    fields = {f.name: getattr(CONTACT_MAPPING, f.name) for f in dataclasses.fields(ObjectMapping)}
+    counting = CountingMapping(**fields)
+    users = dataclasses.replace(WORKWAYS_USERS, mapping=counting)
+    assert counting.version == CONTACT_MAPPING.version
+    wired.sync_all()
+    assert len(counting.mapped) == 0 and wired.engine().run(users).counts["unchanged"] > 0
+    assert len(counting.mapped) == 0  # every user read as HubSpot confirmed it
+    snapshots = user_snapshots(wired)
+    assert all(s.source_digest for s in snapshots.values())  # noted with every confirmation
+    writes: list[str] = []
+
+    @event.listens_for(pg_connection, "before_cursor_execute")
+    def watch(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith(("UPDATE", "INSERT", "DELETE")):
+            writes.append(statement)
+
+    results = wired.sync_all()  # nothing changed: nothing mapped, nothing written
+    assert sum(r.counts["unchanged"] for r in results) == sum(r.counts["seen"] for r in results)
+    assert not [w for w in writes if "synced_records" in w]
+    event.remove(pg_connection, "before_cursor_execute", watch)
+
+    # Changed on the Workways side: a new digest, compared and pushed.
+    ww = wired.boxes.workways
+    moved = next(u for u in ww.users() if not u["isUserArchived"])
+    ww.update_user(moved["_id"], title="Head of Benchmarks")
+    wired.boxes.hubspot.clear_log()
+    assert wired.engine().run(users).counts["updated"] == 1
+    assert counting.mapped == [moved["_id"]]  # the one record read differently
+    after = wired.store.load(WORKWAYS_USERS.name, [moved["_id"]])[moved["_id"]]
+    assert after.source_digest not in (None, snapshots[moved["_id"]].source_digest)
+    assert after.properties["jobtitle"] == "Head of Benchmarks"
+
+
+def test_a_snapshot_edited_since_is_compared_again_and_a_missing_digest_is_noted_once(
+    wired: Wired,
+) -> None:
+    wired.sync_all()
+    ww_user = next(u for u in wired.boxes.workways.users() if u.get("title"))
+    sid = ww_user["_id"]
+    # A write-back moved the snapshot (HubSpot's value, Workways not updated yet):
+    # the record is compared again, and the source's value goes out.
+    wired.store.apply_writeback(WORKWAYS_USERS.name, sid, {"jobtitle": "Set in HubSpot"})
+    assert user_snapshots(wired)[sid].source_digest is None
+    # Digests forgotten (as right after the upgrade that added them): noted, not pushed.
+    with wired.store.sessions.begin() as session:
+        session.execute(
+            update(SyncedRecord)
+            .where(SyncedRecord.stream == WORKWAYS_USERS.name, SyncedRecord.source_id != sid)
+            .values(source_digest=None)
+        )
+    wired.boxes.hubspot.clear_log()
+    results = wired.sync_all()
+    assert results[1].counts["updated"] == 1 and results[1].counts["failed"] == 0
+    assert wired.boxes.hubspot.count(path_contains="/contacts/batch/upsert") == 1
+    assert (
+        hubspot_by_key(wired.boxes, "contacts", "workways_user_id")[sid]["properties"]["jobtitle"]
+        == ww_user["title"].strip()
+    )
+    assert all(s.source_digest for s in user_snapshots(wired).values())
+    assert_converged(wired.boxes, wired.store)
+
+
+def test_a_source_digest_depends_on_the_record_and_the_mapping_not_on_key_order() -> None:
+    record = {"_id": "a1", "firstName": "Ada", "email": "ada@example.com", "newsOptin": True}
+    digest = CONTACT_MAPPING.source_digest(record)
+    assert CONTACT_MAPPING.source_digest(dict(reversed(record.items()))) == digest
+    assert CONTACT_MAPPING.source_digest({**record, "newsOptin": False}) != digest
+    assert CONTACT_MAPPING.source_digest({**record, "newsOptin": 1}) != digest
+    renamed = dataclasses.replace(
+        CONTACT_MAPPING,
+        fields=tuple(
+            dataclasses.replace(f, target="jobtitle_2") if f.target == "jobtitle" else f
+            for f in CONTACT_MAPPING.fields
+        ),
+    )
+    assert renamed.source_digest(record) != digest  # another table: compare everything again
+
+
+def test_a_record_read_as_confirmed_still_gets_the_association_it_lacks(wired: Wired) -> None:
+    wired.sync_all()
+    member = next(u for u in wired.boxes.workways.users() if u.get("organizationId"))
+    sid = member["_id"]
+    # Its association was never confirmed (say the call failed): the record itself
+    # is read as HubSpot holds it, so only the association is missing.
+    wired.store.set_associations(WORKWAYS_USERS.name, {sid: None})
+    wired.boxes.hubspot.clear_log()
+    results = wired.sync_all()
+    assert results[1].counts["unchanged"] == results[1].counts["seen"]
+    assert wired.boxes.hubspot.count(path_contains="/associations/") >= 1
+    assert wired.boxes.hubspot.count(path_contains="/batch/upsert") == 0
+    after = wired.store.load(WORKWAYS_USERS.name, [sid])[sid]
+    assert after.associated_to == member["organizationId"]

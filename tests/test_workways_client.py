@@ -31,6 +31,7 @@ from syncworker.errors import (
     SourceTimeoutError,
 )
 from syncworker.http_retry import RetryPolicy
+from syncworker.mapping import COMPANY_MAPPING
 from syncworker.pagination import PageNumberPaginator
 from syncworker.workways.client import WorkwaysClient
 from syncworker.workways.models import (
@@ -1293,6 +1294,30 @@ def test_bad_records_are_rejected_and_the_others_yielded() -> None:
     # iter_users yields only the valid records, from every page
     client, _ = make(paged([*(user(i) for i in range(100, 300)), *records]))
     assert len(list(client.iter_users())) == 202
+
+
+def test_a_page_keeps_its_valid_records_as_sent_even_past_the_fast_json_decoder() -> None:
+    records = [
+        org(1),
+        org(2, maxResidentUsers="NAN"),
+        org(3, isMember="yes"),
+        org(4, basePrice="BIG"),
+    ]
+    envelope = {"items": records, "total": 4, "page": 1, "limit": 200, "pages": 1}
+    # NaN, which the fast JSON decoder refuses: the standard library still reads
+    # the page, and validation rejects that record alone.
+    text = json.dumps(ok(envelope).json()).replace('"NAN"', "NaN").replace('"BIG"', "1" + "0" * 30)
+    client, _ = make(always(lambda: body(200, text)))
+    (page,) = list(client.iter_organization_pages())
+    assert [o.id for o in page.items] == [f"{1:024x}", f"{4:024x}"]
+    assert [e.record_id for e in page.rejected] == [f"{2:024x}", f"{3:024x}"]
+    # The valid records as the API sent them, in step with the models: the sync
+    # maps these, and they map to what the models would.
+    assert [r["_id"] for r in page.raw] == [o.id for o in page.items]
+    assert page.raw[0] == org(1)
+    for record, model in zip(page.raw, page.items, strict=True):
+        dumped = model.model_dump(by_alias=True)
+        assert COMPANY_MAPPING.to_properties(record) == COMPANY_MAPPING.to_properties(dumped)
 
 
 def test_bad_organization_records_are_rejected() -> None:

@@ -25,6 +25,7 @@ from syncworker.sandbox.workways import (
     RequestRecord,
     WorkwaysSandbox,
 )
+from tests.integration import wait_until
 
 TODAY = dt.date(2025, 6, 1)
 OBJECT_ID = re.compile(r"^[0-9a-f]{24}$")
@@ -608,6 +609,26 @@ def test_timeout_fault(ww: WW) -> None:
         ww.client.get("/api/user-info", timeout=0.3)
     assert ww.get("/api/user-info").status_code == 200  # only the failing one waits
     assert time.perf_counter() - started < 3
+
+
+def test_held_pages_wait_for_their_release(ww: WW) -> None:
+    ww.sandbox.hold_pages("/api/user-info", from_page=2)
+    assert ww.data("/api/user-info", page=1, limit=5)["page"] == 1
+    assert ww.data("/api/organization-info", page=2, limit=5)["page"] == 2  # another endpoint
+    some_id = ww.data("/api/user-info", page=1, limit=1)["items"][0]["_id"]
+    assert ww.get("/api/user-info", id=some_id).status_code == 200  # not a list page
+    with ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(ww.data, "/api/user-info", page=2, limit=5)
+        wait_until(lambda: ww.sandbox.held() == 1, 10, "the page to be held")
+        ww.sandbox.release_pages()
+        assert waiting.result(timeout=10)["page"] == 2
+    assert ww.data("/api/user-info", page=3, limit=5)["page"] == 3  # holds no more
+    ww.sandbox.hold_pages("user-info", from_page=3)
+    with pytest.raises(httpx.ReadTimeout):
+        ww.client.get("/api/user-info", params={"page": 3, "limit": 5}, timeout=0.3)
+    ww.sandbox.release_pages()
+    with pytest.raises(ValueError):
+        ww.sandbox.hold_pages("rooms", from_page=2)
 
 
 def test_latency_does_not_block_the_loop(ww: WW) -> None:

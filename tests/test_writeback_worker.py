@@ -137,10 +137,15 @@ def test_webhook_to_workways_and_survival_of_an_outage(broker: str, database: st
         boxes.workways.set_fault(error_rate=0.0)
         with celery_process(worker_args("wb2"), env):
             send_task(broker, "syncworker.writeback_poll", trigger="beat")
+            # The worker marks the intent done once Workways has answered: wait for both.
             wait_until(
-                lambda: boxes.workways.get_user(users[1]["_id"])["newsOptin"] is (value == "true"),
+                lambda: (
+                    boxes.workways.get_user(users[1]["_id"])["newsOptin"] is (value == "true")
+                    and services.outbox.listing(status="pending") == []
+                ),
                 60,
                 "the intent to land after the restart",
             )
-        assert services.outbox.listing(status="pending") == []
+        done = [i.source_id for i in services.outbox.listing(status="done")]
+        assert users[1]["_id"] in done
         services.db.dispose()

@@ -18,6 +18,7 @@ from syncworker.cli import EXIT_ABORTED, EXIT_USAGE, output
 from syncworker.config import Settings
 from syncworker.errors import ConfigError, SyncWorkerError
 from syncworker.logs import configure
+from syncworker.runtime import tune_garbage_collector
 
 log = logging.getLogger("syncworker.cli")
 
@@ -134,6 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The CLI prints its own summaries; logs only speak up for warnings unless asked.
     level = settings.log_level if os.environ.get("LOG_LEVEL") else "WARNING"
     configure(level, settings.log_format)
+    tune_garbage_collector()
     try:
         return dispatch(args, settings)
     except ConfigError as exc:

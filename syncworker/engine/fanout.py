@@ -43,15 +43,21 @@ from syncworker.hubspot.gateway import ASSOCIATION_BATCH_LIMIT
 from syncworker.locks import StreamLeases
 from syncworker.logs import log_context
 from syncworker.redaction import redact
-from syncworker.store.items import CHANGE, LINKING, MOVE, RunItems
+from syncworker.store.items import CHANGE, LINKING, MOVE, SEEN, RunItems
 from syncworker.store.snapshots import SnapshotStore
 from syncworker.store.units import RunUnits, RunView, UnitClaim
-from syncworker.streams import STREAMS, SourcePage, Stream
+from syncworker.streams import STREAMS, SourcePage, Stream, records_as_sent
 from syncworker.tally import HUBSPOT, tallying
 
 log = logging.getLogger(__name__)
 
 CALLS = HUBSPOT  # prefix of the per-kind HubSpot call counts a unit records
+# A run whose first page HubSpot holds already (at least this share of its records,
+# by source digest) has little to push: it is planned in units this many times
+# larger, which saves their bookkeeping; a run with much to push keeps small units,
+# which spread its pushes better.
+UNCHANGED_SHARE = 0.9
+UNCHANGED_UNIT_FACTOR = 4
 # Streams whose runs others wait for (to associate with them): their units go first.
 PARENT_STREAMS = tuple(
     dict.fromkeys(s.association.parent_stream for s in STREAMS.values() if s.association)
@@ -139,6 +145,8 @@ class FanOut:
             with tallying() as first_calls:
                 first = stream.page(engine.source, 1)
             size = max(1, stream.pages_per_unit)
+            if not full and self._first_page_unchanged(stream, first):
+                size *= UNCHANGED_UNIT_FACTOR
             last_page = max(1, first.pages)
             ranges = [(a, min(a + size - 1, last_page)) for a in range(1, last_page + 1, size)]
             parent = None
@@ -161,6 +169,17 @@ class FanOut:
         self._local_runs.add(run_id)
         log.info("run %s of %s: %d pages in %d units", run_id, stream.name, first.pages, len(ids))
         return StartedRun(stream, run_id, ids[1:], ids[0], first, first_calls=first_calls)
+
+    def _first_page_unchanged(self, stream: Stream, first: SourcePage) -> bool:
+        """Whether HubSpot holds nearly every record of the first page as read (by
+        source digest): such a run has little to push and is bound by the source."""
+        raw = records_as_sent(stream, first)
+        if not raw:
+            return False
+        key, mapping = stream.mapping.key.source, stream.mapping
+        digests = {str(record[key]): mapping.source_digest(record) for record in raw}
+        current = self.store.current(stream.name, digests)
+        return len(current) >= UNCHANGED_SHARE * len(digests)
 
     # ------------------------------------------------------------------- units
     def run_unit(
@@ -233,7 +252,7 @@ class FanOut:
                     claim,
                     counts=counts,
                     fingerprints=fingerprints,
-                    items=self._hand_over(state),
+                    items=self._hand_over(state, unit_id),
                     incomplete=not state.complete,
                 )
         except LeaseLostError:
@@ -269,8 +288,11 @@ class FanOut:
         state.moves = {}
 
     @staticmethod
-    def _hand_over(state: RunState) -> list[tuple[str, str, dict[str, Any]]]:
-        items: list[tuple[str, str, dict[str, Any]]] = []
+    def _hand_over(state: RunState, unit_id: int) -> list[tuple[str, str, dict[str, Any]]]:
+        # What the unit saw, as one item: no write per record (the finish archives the rest).
+        items: list[tuple[str, str, dict[str, Any]]] = [
+            (SEEN, f"unit-{unit_id}", {"ids": sorted(state.seen)})
+        ]
         for pending in state.pending:
             change = pending.change
             payload = {
@@ -278,6 +300,7 @@ class FanOut:
                 "properties": dict(change.properties),
                 "previous": dict(change.previous),
                 "hubspot_id": pending.hubspot_id,
+                "digest": pending.digest,
             }
             items.append((CHANGE, change.source_id, payload))
         for source_id, (old, new) in state.moves.items():
@@ -351,6 +374,7 @@ class FanOut:
                 Pending(
                     PlannedChange(stream.name, sid, p["action"], p["properties"], p["previous"]),
                     p["hubspot_id"],
+                    p.get("digest"),
                 )
                 for sid, p in self.items.get(run_id, CHANGE).items()
             ]
@@ -367,4 +391,5 @@ class FanOut:
             if view.incomplete:
                 log.warning("%s: a page was unreadable; nothing archived", stream.name)
             else:
-                engine.archive_missing(state, self.store.unseen_in_run(stream.name, run_id))
+                seen = self.items.seen_ids(run_id)
+                engine.archive_missing(state, self.store.unseen_active(stream.name, seen))

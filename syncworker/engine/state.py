@@ -60,6 +60,9 @@ class Progress:
 class Pending:
     change: PlannedChange
     hubspot_id: str | None
+    # The source record's digest, stored with the snapshot once HubSpot confirmed
+    # every property the change sends (see ObjectMapping.source_digest).
+    digest: str | None = None
 
 
 @dataclass

@@ -17,14 +17,14 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
 from syncworker.engine.links import link_records
-from syncworker.engine.merge import merge_by_email
-from syncworker.engine.plan import CREATE, PlannedChange, plan_record
+from syncworker.engine.plan import PlannedChange, plan_record
+from syncworker.engine.pushes import BatchPusher
 from syncworker.engine.state import (
     COUNTERS,
     ConflictPolicy,
@@ -34,20 +34,19 @@ from syncworker.engine.state import (
     RunState,
 )
 from syncworker.errors import SourceError
-from syncworker.hubspot.gateway import BATCH_LIMIT, HubSpotGateway
-from syncworker.hubspot.responses import UpsertRecord
-from syncworker.hubspot.schema import ensure_schema
+from syncworker.hubspot.gateway import HubSpotGateway
+from syncworker.hubspot.schema import SharedSchemaMemo
 from syncworker.logs import log_context
-from syncworker.mapping import ARCHIVED_PROPERTY, custom_properties
+from syncworker.mapping import ARCHIVED_PROPERTY
 from syncworker.redaction import redact
-from syncworker.store.snapshots import Confirmation, Snapshot, SnapshotStore
-from syncworker.streams import Record, SourcePage, Stream
+from syncworker.store.snapshots import Snapshot, SnapshotStore
+from syncworker.streams import Record, SourcePage, Stream, records_as_sent
 from syncworker.tally import carried
 
 log = logging.getLogger(__name__)
 
 
-class SyncEngine:
+class SyncEngine(BatchPusher):
     def __init__(
         self,
         store: SnapshotStore,
@@ -60,6 +59,7 @@ class SyncEngine:
         source_concurrency: int = 1,
         detail_concurrency: int | None = None,
         push_concurrency: int = 1,
+        schema_memo: SharedSchemaMemo | None = None,
     ) -> None:
         self.store = store
         self.source = source
@@ -70,6 +70,7 @@ class SyncEngine:
         self.source_concurrency = max(1, source_concurrency)
         self.detail_concurrency = max(1, detail_concurrency or source_concurrency)
         self.push_concurrency = max(1, push_concurrency)
+        self.schema_memo = schema_memo
         self._pushers: ThreadPoolExecutor | None = None
 
     # ------------------------------------------------------------------- runs
@@ -159,25 +160,31 @@ class SyncEngine:
             else:
                 state.complete = False  # a record we cannot name: do not archive anything
             self._fail(state, rejected.record_id or f"page-{page.page}", "source", str(rejected))
-        key_field = stream.mapping.key.source
-        flat = map(stream.flatten, page.items)
-        if state.enrich is not None:
-            flat = map(state.enrich, flat)
-        records = {str(rec[key_field]): rec for rec in flat}
+        mapping = stream.mapping
+        records, as_sent = self._records(state, page)
         state.seen.update(records)
         counts["seen"] += len(records)
-        snapshots = self.store.load(stream.name, records)
         if state.holds_quarantined is None:  # asked once per run (or unit), not per page
             state.holds_quarantined = self.store.has_quarantined(stream.name)
         held = self.store.quarantined(stream.name, records) if state.holds_quarantined else set()
-        passengers = stream.mapping.passenger_properties()
-        yielding = stream.mapping.yielding_properties()
+        passengers = mapping.passenger_properties()
+        yielding = mapping.yielding_properties()
         wanted = {sid: rec for sid, rec in records.items() if sid not in held}
         counts["quarantined"] += len(records) - len(wanted)
-        listed = {sid: stream.mapping.to_properties(rec) for sid, rec in wanted.items()}
+        # A record read exactly as when HubSpot last confirmed it needs no mapping.
+        digests = {sid: mapping.source_digest(r) for sid, r in wanted.items()} if as_sent else {}
+        if digests and not state.full:
+            current = self.store.current(stream.name, digests)
+            counts["unchanged"] += len(current)
+            self._moves_as_sent(state, wanted, current)
+            wanted = {sid: rec for sid, rec in wanted.items() if sid not in current}
+        snapshots = self.store.load(stream.name, wanted) if wanted else {}
+        listed = {sid: mapping.to_properties(rec) for sid, rec in wanted.items()}
         details = self._details(state, listed, snapshots)
+        noted: dict[str, tuple[str, str]] = {}  # unchanged, digest not noted yet
         for source_id, record in wanted.items():
             snapshot = snapshots.get(source_id)
+            digest = digests.get(source_id)
             desired = self._desired(state, source_id, record, listed[source_id], snapshot, details)
             if desired is None:
                 continue
@@ -188,19 +195,45 @@ class SyncEngine:
             )
             if change is None:
                 counts["unchanged"] += 1
+                if digest and snapshot is not None and snapshot.source_digest != digest:
+                    noted[source_id] = (digest, snapshot.content_hash)
             else:
-                state.pending.append(Pending(change, snapshot.hubspot_id if snapshot else None))
+                hubspot_id = snapshot.hubspot_id if snapshot else None
+                state.pending.append(Pending(change, hubspot_id, digest))
             if stream.association is not None:
                 parent = desired.get(stream.association.parent_property) or None
-                current = snapshot.associated_to if snapshot else None
-                if parent != current or (state.full and parent):
-                    state.moves[source_id] = (current, parent)
-        if not state.dry_run:
-            named = [r.record_id for r in page.rejected if r.record_id]
-            self.store.mark_seen(stream.name, [*records, *named], run_id=state.result.run_id)
+                current_parent = snapshot.associated_to if snapshot else None
+                if parent != current_parent or (state.full and parent):
+                    state.moves[source_id] = (current_parent, parent)
+        if noted and not state.dry_run:
+            self.store.record_digests(stream.name, noted, fence=state.fence)
         self.flush(state)
         if self.progress:
             self.progress(Progress(stream.name, page.page, page.pages, counts, len(state.pending)))
+
+    @staticmethod
+    def _records(state: RunState, page: SourcePage) -> tuple[dict[str, Record], bool]:
+        """The page's records by source id, and whether they are as the API sent them."""
+        stream = state.stream
+        raw = records_as_sent(stream, page) if state.enrich is None else None
+        flat: Iterable[Record] = raw if raw is not None else map(stream.flatten, page.items)
+        if state.enrich is not None:
+            flat = map(state.enrich, flat)
+        key_field = stream.mapping.key.source
+        return {str(rec[key_field]): rec for rec in flat}, raw is not None
+
+    @staticmethod
+    def _moves_as_sent(
+        state: RunState, records: Mapping[str, Record], parents: Mapping[str, str | None]
+    ) -> None:
+        """Parent moves of records that need no mapping (``parents``: associated to)."""
+        association = state.stream.association
+        if association is None:
+            return
+        for source_id, associated in parents.items():
+            parent = state.stream.mapping.value_of(records[source_id], association.parent_property)
+            if (parent or None) != associated:
+                state.moves[source_id] = (associated, parent or None)
 
     def _listed_changed(
         self, state: RunState, desired: dict[str, str], snapshot: Snapshot | None
@@ -261,133 +294,6 @@ class SyncEngine:
             }
         detail = details[source_id]
         return None if detail is None else mapping.to_properties(record, detail)
-
-    # ----------------------------------------------------------------- pushes
-    def flush(self, state: RunState, everything: bool = False) -> None:
-        while len(state.pending) >= BATCH_LIMIT or (everything and state.pending):
-            batch, state.pending = state.pending[:BATCH_LIMIT], state.pending[BATCH_LIMIT:]
-            if state.dry_run:
-                self._plan_only(state, [p.change for p in batch])
-                continue
-            batch = self._prepare(state, batch)
-            if not batch:
-                continue
-            if self._pushers is None:
-                state.result.counts.update(self._upsert(state, batch))
-                continue
-            while len(state.in_flight) >= self.push_concurrency:
-                state.result.counts.update(state.in_flight.popleft().result())
-            state.in_flight.append(self._pushers.submit(carried(self._upsert), state, batch))
-        if everything:
-            self.drain(state)
-
-    def drain(self, state: RunState) -> None:
-        """Wait for every batch in flight; the first failure aborts the run."""
-        while state.in_flight:
-            state.result.counts.update(state.in_flight.popleft().result())
-
-    def _plan_only(self, state: RunState, changes: list[PlannedChange]) -> None:
-        state.result.planned.extend(changes)
-        for change in changes:
-            name = {"create": "created", "update": "updated", "archive": "archived"}
-            state.result.counts[name[change.action]] += 1
-
-    def _prepare(self, state: RunState, batch: list[Pending]) -> list[Pending]:
-        """Main-thread work before a batch goes out: schema, conflicts, merges."""
-        assert self.gateway is not None
-        stream, counts = state.stream, state.result.counts
-        if stream.name not in self.gateway.schema_ready:
-            with self.gateway.schema_lock:
-                if stream.name not in self.gateway.schema_ready:
-                    ensure_schema(self.gateway, custom_properties(stream.mapping))
-                    self.gateway.schema_ready.add(stream.name)
-        if self.conflicts is not None and stream.mapping.writeback_fields():
-            ids = {p.change.source_id: p.hubspot_id for p in batch if p.hubspot_id}
-            changes, found = self.conflicts.resolve(stream, [p.change for p in batch], ids)
-            counts["conflicts"] += found
-            kept = {c.source_id: c for c in changes}
-            counts["unchanged"] += len(batch) - len(kept)
-            batch = [
-                Pending(kept[p.change.source_id], p.hubspot_id)
-                for p in batch
-                if p.change.source_id in kept
-            ]
-        if batch and stream.merge_by_email:
-            batch = merge_by_email(
-                self.store, self.gateway, state, batch, partial(self._fail, state)
-            )
-        return batch
-
-    def _upsert(self, state: RunState, batch: list[Pending]) -> Counter[str]:
-        """One upsert call and its confirmations (safe on a worker thread): the counts."""
-        assert self.gateway is not None
-        stream, counts = state.stream, Counter[str]()
-        by_key = {p.change.source_id: p.change for p in batch}
-        known = {p.hubspot_id: p.change.source_id for p in batch if p.hubspot_id}
-        outcomes = self.gateway.upsert(
-            stream.object_type,
-            stream.id_property,
-            [UpsertRecord(p.change.source_id, p.change.properties) for p in batch],
-            key_by_hubspot_id=known,
-        )
-        confirmations = []
-        for outcome in outcomes:
-            change = by_key[outcome.key]
-            if not outcome.ok or outcome.hubspot_id is None:
-                counts["failed"] += 1
-                self._fail(
-                    state,
-                    outcome.key,
-                    "upsert",
-                    outcome.message or "rejected",
-                    category=outcome.category,
-                    existing_id=outcome.existing_id,
-                )
-                continue
-            newly_archived = change.properties.get(ARCHIVED_PROPERTY) == "true" and (
-                change.previous.get(ARCHIVED_PROPERTY) != "true"
-            )
-            if change.action == "archive" or newly_archived:
-                counts["archived"] += 1
-            if change.action != "archive":
-                counts["created" if outcome.created else "updated"] += 1
-            # HubSpot created anew a record we thought it had: keep only what we sent,
-            # so the next run sends the rest.
-            confirmations.append(
-                Confirmation(
-                    outcome.key,
-                    outcome.hubspot_id,
-                    change.properties,
-                    replace=outcome.created and change.action != CREATE,
-                )
-            )
-        self.store.confirm(
-            stream.name, confirmations, fence=state.fence, seen_run=state.result.run_id
-        )
-        return counts
-
-    def _fail(
-        self,
-        state: RunState,
-        source_id: str,
-        stage: str,
-        message: str,
-        category: str | None = None,
-        existing_id: str | None = None,
-    ) -> None:
-        log.warning("%s %s failed at %s: %s", state.stream.name, source_id, stage, message)
-        if state.dry_run:
-            return
-        self.store.record_failure(
-            state.stream.name,
-            source_id,
-            stage=stage,
-            message=message,
-            category=category,
-            existing_id=existing_id,
-            run_id=state.result.run_id,
-            max_attempts=self.max_attempts,
-        )
 
     # ----------------------------------------------------------- associations
     def associate(self, state: RunState) -> None:

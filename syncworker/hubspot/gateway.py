@@ -104,7 +104,10 @@ class HubSpotGateway:
         backoff_cap: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
+        max_connections: int = 32,
     ) -> None:
+        """``max_connections``: kept-alive connections per HubSpot API, at least the
+        calls in flight at once (urllib3 otherwise drops them, with a warning each)."""
         register_secret(token.reveal())
         budget = budget or RateBudget()
         self.limiter: RateLimiter = limiter or SlidingWindowLimiter(
@@ -123,7 +126,12 @@ class HubSpotGateway:
         self._sleep = sleep
         self._jitter = jitter
         # retry=False switches urllib3's own retries off: retries live here only.
-        client = HubSpot(access_token=token.reveal(), host=base_url, retry=False)
+        client = HubSpot(
+            access_token=token.reveal(),
+            host=base_url,
+            retry=False,
+            connection_pool_maxsize=max_connections,
+        )
         crm = client.crm
         self._batch = {
             "contacts": crm.contacts.batch_api,
@@ -156,12 +164,15 @@ class HubSpotGateway:
         limiter = limiter or self.limiter
         attempt = rate_waits = 0
         while True:
-            limiter.acquire()
+            ticket = limiter.acquire()
             with self._count_lock:  # several batches may be in flight
                 self.calls[kind] += 1
             tally.count(f"{tally.HUBSPOT}{kind}")
             try:
-                status, headers, body = self._raw(method, *args)
+                try:
+                    status, headers, body = self._raw(method, *args)
+                finally:
+                    limiter.answered(ticket)  # HubSpot admitted it by now, if at all
             except HubSpotError as exc:  # timeouts and connection errors
                 error: HubSpotError = exc
             else:

@@ -2,9 +2,14 @@
 
 HubSpot counts requests in a rolling 10-second window per app, plus a daily
 budget per account. The limiter keeps the request rate close to the budget
-without crossing it: it holds a slot for each request sent in the last window,
+without crossing it: it holds a slot for each request of the last window,
 learns the real budget from ``X-HubSpot-RateLimit-*`` headers, and stops every
 caller for a while after a 429.
+
+A slot counts from when its request is sent and, once answered, from when the
+answer came: HubSpot admitted the request somewhere in between, so however late
+a request reached it (a busy process, a new connection), HubSpot never sees
+more requests in a window than the limiter let out.
 
 :class:`SlidingWindowLimiter` serves one process. :class:`RedisSlidingWindowLimiter`
 shares one budget between every worker of a deployment.
@@ -12,28 +17,33 @@ shares one budget between every worker of a deployment.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import logging
 import threading
 import time
 import uuid
-from collections import deque
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Protocol
 
 import redis
 
 log = logging.getLogger(__name__)
 
-# A request counts against the window from when it is sent until HubSpot's
-# clock says it has aged out; leave room for the clocks to differ and for a
-# request that reaches HubSpot late (a busy process, a new connection). At
-# 0.15 s, a 100,000-user sync on a loaded 2-core machine still drew 9 429s.
-SAFETY_MARGIN_SECONDS = 0.3
+# Added to the window: room for HubSpot's clock to run a little differently.
+# (Requests that reach HubSpot late are covered by counting from the answer.)
+SAFETY_MARGIN_SECONDS = 0.1
+# How long an answer to wait for before a slot's time stops moving.
+ANSWER_GRACE_SECONDS = 60.0
 
 
 class RateLimiter(Protocol):
-    def acquire(self) -> None:
-        """Block until one more request may be sent."""
+    def acquire(self) -> object:
+        """Block until one more request may be sent; a ticket for :meth:`answered`."""
+
+    def answered(self, ticket: object) -> None:
+        """The request of ``ticket`` has its answer (or failed): its slot counts from now."""
 
     def observe(self, headers: Mapping[str, str]) -> None:
         """Learn from a response's rate-limit headers."""
@@ -68,28 +78,40 @@ class SlidingWindowLimiter:
         self.window = window
         self._clock = clock
         self._sleep = sleep
-        self._sent: deque[float] = deque()
+        self._slots: dict[int, float] = {}  # ticket -> when its request counts from
+        self._tickets = itertools.count()
         self._paused_until = 0.0
         self._lock = threading.Lock()
 
     def _wait_time(self, now: float) -> float:
         horizon = self.window + SAFETY_MARGIN_SECONDS
-        while self._sent and self._sent[0] <= now - horizon:
-            self._sent.popleft()
+        for ticket in [t for t, at in self._slots.items() if at <= now - horizon]:
+            del self._slots[ticket]
         wait = max(0.0, self._paused_until - now)
-        if len(self._sent) >= self.limit:
-            wait = max(wait, self._sent[len(self._sent) - self.limit] + horizon - now)
+        if len(self._slots) >= self.limit:
+            times = sorted(self._slots.values())
+            wait = max(wait, times[len(times) - self.limit] + horizon - now)
         return wait
 
-    def acquire(self) -> None:
+    def acquire(self) -> int:
         while True:
             with self._lock:
                 now = self._clock()
                 wait = self._wait_time(now)
                 if wait <= 0:
-                    self._sent.append(now)
-                    return
+                    ticket = next(self._tickets)
+                    self._slots[ticket] = now
+                    return ticket
             self._sleep(wait)
+
+    def answered(self, ticket: object) -> None:
+        if not isinstance(ticket, int):
+            return
+        with self._lock:
+            sent = self._slots.get(ticket)
+            now = self._clock()
+            if sent is not None and now - sent < ANSWER_GRACE_SECONDS:
+                self._slots[ticket] = now
 
     def observe(self, headers: Mapping[str, str]) -> None:
         announced = budget_from_headers(headers)
@@ -126,6 +148,25 @@ local oldest = redis.call('ZRANGE', KEYS[1], count - limit, count - limit, 'WITH
 return math.max(1, tonumber(oldest[2]) + window - now)
 """
 
+# KEYS[1] = window zset; ARGV = member, grace_ms. The request was answered: its slot
+# counts from now (Redis' clock), unless it has gone or waited past the grace.
+_ANSWERED_SCRIPT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local sent = tonumber(redis.call('ZSCORE', KEYS[1], ARGV[1]) or '-1')
+if sent >= 0 and now - sent < tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[1], 'XX', now, ARGV[1])
+end
+return 0
+"""
+
+
+@dataclass(frozen=True)
+class _Local:
+    """A ticket of the local limiter, taken while Redis was away."""
+
+    ticket: int
+
 
 class RedisSlidingWindowLimiter:
     """The same rolling window, shared by every process through Redis."""
@@ -145,10 +186,11 @@ class RedisSlidingWindowLimiter:
         self._key = key
         self._sleep = sleep
         self._script = client.register_script(_ACQUIRE_SCRIPT)
+        self._answered = client.register_script(_ANSWERED_SCRIPT)
         self._local = SlidingWindowLimiter(limit, window, sleep=sleep)
         self._degraded = False
 
-    def acquire(self) -> None:
+    def acquire(self) -> object:
         window_ms = int((self.window + SAFETY_MARGIN_SECONDS) * 1000)
         while True:
             member = uuid.uuid4().hex
@@ -168,14 +210,20 @@ class RedisSlidingWindowLimiter:
                     )
                 self._degraded = True
                 self._local.limit, self._local.window = self.limit, self.window
-                self._local.acquire()
-                return
+                return _Local(self._local.acquire())
             if self._degraded:
                 log.warning("shared rate limiter reachable again")
                 self._degraded = False
             if wait_ms <= 0:
-                return
+                return member
             self._sleep(wait_ms / 1000)
+
+    def answered(self, ticket: object) -> None:
+        if isinstance(ticket, _Local):
+            self._local.answered(ticket.ticket)
+            return
+        with contextlib.suppress(redis.RedisError):  # else the slot keeps its send time
+            self._answered(keys=[self._key], args=[ticket, int(ANSWER_GRACE_SECONDS * 1000)])
 
     def observe(self, headers: Mapping[str, str]) -> None:
         announced = budget_from_headers(headers)

@@ -9,8 +9,11 @@ cannot be changed later).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import hashlib
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from hubspot.crm.properties.models import (
     BatchInputPropertyCreate,
@@ -18,6 +21,7 @@ from hubspot.crm.properties.models import (
     PropertyCreate,
     PropertyGroupCreate,
 )
+from redis.exceptions import RedisError
 
 from syncworker.errors import HubSpotBadRequestError, HubSpotConflictError
 from syncworker.hubspot.gateway import HubSpotGateway
@@ -94,3 +98,46 @@ def _check_existing(
                 "hasUniqueValue, which cannot be changed; delete it in HubSpot so it can be "
                 "recreated as unique"
             )
+
+
+class SharedSchemaMemo:
+    """Which schemas a process of the deployment ensured lately, kept in Redis.
+
+    Worker processes that start together would each read (and, on a first run,
+    race to create) the same properties, spending the shared budget several
+    times over. With the memo, the first process to take the schema's lock
+    ensures it and leaves a note; the others wait for the lock, find the note and
+    make no call. The note expires after ``seconds``, so a property deleted in
+    HubSpot meanwhile is created again by the next process that looks. Without
+    Redis (or when it does not answer) every process ensures for itself."""
+
+    def __init__(self, client: Any, scope: str, seconds: int = 600) -> None:
+        self.client = client
+        self.scope = scope  # the HubSpot account (a digest of its URL and token)
+        self.seconds = seconds
+
+    def ensure(self, gateway: HubSpotGateway, definitions: Sequence[PropertyDefinition]) -> None:
+        described = repr(sorted(dataclasses.astuple(d) for d in definitions))
+        digest = hashlib.sha256(f"{self.scope}:{described}".encode()).hexdigest()[:24]
+        note, lock_name = f"syncworker:schema:{digest}", f"syncworker:schema-lock:{digest}"
+        lock = self.client.lock(lock_name, timeout=60, blocking_timeout=60)
+        try:
+            acquired = bool(lock.acquire())
+        except RedisError:
+            acquired = False
+        if not acquired:
+            log.warning("no schema note from Redis; checking the HubSpot schema here")
+            ensure_schema(gateway, definitions)
+            return
+        try:
+            try:
+                noted = self.client.get(note) is not None
+            except RedisError:
+                noted = False
+            if not noted:
+                ensure_schema(gateway, definitions)
+                with contextlib.suppress(RedisError):
+                    self.client.set(note, "1", ex=self.seconds)
+        finally:
+            with contextlib.suppress(RedisError):
+                lock.release()

@@ -103,6 +103,11 @@ class _Faults:
     rng: random.Random = field(default_factory=random.Random)
 
 
+def _answer(future: asyncio.Future[None]) -> None:
+    if not future.done():  # the client may have hung up meanwhile
+        future.set_result(None)
+
+
 class WorkwaysSandbox:
     """The sandbox: ``app`` to serve, plus an in-process control surface."""
 
@@ -125,6 +130,8 @@ class WorkwaysSandbox:
         self._log: RequestLog[RequestRecord] = RequestLog()
         self._faults = _Faults()
         self._corrupt: dict[tuple[str, int], str] = {}
+        self._held_from: dict[str, int] = {}  # endpoint -> first list page held back
+        self._held: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         api = [
             Route("/api/user-info", self._api(user_info, "user-info"), methods=["GET"]),
             Route("/api/set-optin", self._api(set_optin), methods=["GET", "POST"]),
@@ -236,6 +243,39 @@ class WorkwaysSandbox:
                 random.Random(seed),
             )
 
+    def hold_pages(self, endpoint: str, from_page: int) -> None:
+        """Keep back the answers to list pages ``from_page`` and later of ``endpoint``
+        ("user-info" or "organization-info") until ``release_pages()``.
+
+        For tests that must see several clients in the middle of their work at once.
+        """
+        if from_page < 1:
+            raise ValueError("from_page must be >= 1")
+        with self._lock:
+            self._held_from[norm_endpoint(endpoint)] = from_page
+
+    def held(self) -> int:
+        """How many answers are held back now."""
+        with self._lock:
+            return sum(not future.done() for _, future in self._held)
+
+    def release_pages(self) -> None:
+        """Answer every held page, and hold no more."""
+        with self._lock:
+            self._held_from.clear()
+            waiting, self._held = self._held, []
+        for loop, future in waiting:
+            loop.call_soon_threadsafe(_answer, future)
+
+    async def _wait_if_held(self, endpoint: str, page: int) -> None:
+        with self._lock:
+            if page < self._held_from.get(endpoint, page + 1):
+                return
+            loop = asyncio.get_running_loop()
+            future: asyncio.Future[None] = loop.create_future()
+            self._held.append((loop, future))
+        await future
+
     def corrupt_page(self, endpoint: str, page: int, kind: str) -> None:
         """Spoil the next successful answer for list page ``page`` of ``endpoint``.
 
@@ -280,6 +320,7 @@ class WorkwaysSandbox:
                 return envelope_error(401, problem)
             data = await handler(self._store, request, body)
             if list_name is not None and "items" in data:
+                await self._wait_if_held(list_name, data["page"])
                 return self._list_response(list_name, data)
             return ok(data)
         except ApiError as exc:

@@ -1,5 +1,6 @@
 """What units hand to their run (``run_items``): changes short of a full batch,
-and parent moves (a record whose HubSpot parent must change).
+parent moves (a record whose HubSpot parent must change), and the source ids
+each unit saw (one item per unit), from which the finish knows what disappeared.
 
 Moves wait for the run's finish while the parent run is still going (the
 parent's HubSpot ids are not all known yet). Once it has ended, a unit hands
@@ -19,10 +20,10 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from syncworker.store.chunks import id_chunks
 from syncworker.store.models import RunItem
-from syncworker.store.snapshots import id_chunks
 
-CHANGE, MOVE, LINKING = "change", "move", "linking"
+CHANGE, MOVE, LINKING, SEEN = "change", "move", "linking", "seen"
 Move = tuple[str | None, str | None]  # (old parent, new parent)
 
 
@@ -60,6 +61,13 @@ class RunItems:
                 .order_by(RunItem.kind)  # "linking" before "move": the newer wins
             )
             return {sid: dict(payload or {}) for sid, payload in rows}
+
+    def seen_ids(self, run_id: int) -> set[str]:
+        """Every source id the run's completed units saw."""
+        seen: set[str] = set()
+        for payload in self.get(run_id, SEEN).values():
+            seen.update(payload["ids"])
+        return seen
 
     def moves(self, run_id: int) -> dict[str, Move]:
         """Every move still to link (taken ones a dead worker left included)."""

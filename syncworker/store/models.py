@@ -55,17 +55,22 @@ class SyncedRecord(Base):
     associated_to: Mapped[str | None] = mapped_column(String(64))
     archived: Mapped[bool] = mapped_column(default=False)  # flagged workways_archived in HubSpot
     merged: Mapped[bool] = mapped_column(default=False)  # into another source's contact
+    # A digest of the source record whose properties HubSpot confirmed (see
+    # ObjectMapping.source_digest); None when unknown. Equal digest: nothing to map.
+    source_digest: Mapped[str | None] = mapped_column(String(32))
     first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
-    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_pushed_at: Mapped[datetime | None]
-    last_seen_run: Mapped[int | None]  # the latest run whose pass saw this record
 
 
 class SyncRun(Base):
     """One run of one stream: when, why, and what it did."""
 
     __tablename__ = "sync_runs"
-    __table_args__ = (Index("ix_sync_runs_stream_started", "stream", "started_at"),)
+    __table_args__ = (
+        Index("ix_sync_runs_stream_started", "stream", "started_at"),
+        # workers look for the units of active runs: without it, every claim scans all units
+        Index("ix_sync_runs_status", "status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     stream: Mapped[str] = mapped_column(String(64))

@@ -6,10 +6,10 @@ The engine calls these between HubSpot calls; a snapshot row only moves in
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import cast
+from datetime import datetime
+from typing import NamedTuple, cast
 
 from sqlalchemy import Table, bindparam, delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -17,20 +17,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from syncworker.errors import LeaseLostError
 from syncworker.mapping import content_hash
 from syncworker.redaction import redact
+from syncworker.store.chunks import id_chunks
+from syncworker.store.failures import RecordFailures
 from syncworker.store.models import RecordFailure, StreamFence, SyncedRecord, SyncRun, utcnow
 
-LOOKUP_CHUNK = 500  # ids per IN (...) query
 
-
-def id_chunks(ids: Collection[str]) -> Iterator[list[str]]:
-    items = list(ids)
-    for start in range(0, len(items), LOOKUP_CHUNK):
-        yield items[start : start + LOOKUP_CHUNK]
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """A detached, read-only view of one snapshot row."""
+class Snapshot(NamedTuple):
+    """A detached, read-only view of one snapshot row (a tuple: every record of
+    every run makes one, and a frozen dataclass costs several times more)."""
 
     source_id: str
     hubspot_id: str | None
@@ -39,6 +33,7 @@ class Snapshot:
     associated_to: str | None
     archived: bool
     merged: bool = False  # merged into a contact another source owns
+    source_digest: str | None = None  # of the source record HubSpot holds
 
 
 @dataclass(frozen=True)
@@ -50,9 +45,37 @@ class Confirmation:
     properties: Mapping[str, str]
     replace: bool = False  # HubSpot created it anew: forget older values
     merged: bool = False  # merged into a contact another source owns
+    # The digest of the source record these properties came from, when HubSpot now
+    # holds all its properties (None: unknown, the next run maps the record again).
+    source_digest: str | None = None
 
 
-class SnapshotStore:
+_RECORDS = cast(Table, SyncedRecord.__table__)
+# Every page of every run loads its records' snapshots: a Core statement (table
+# columns, no ORM loading), compiled once, with the ids as one expanding parameter.
+_LOAD = select(
+    _RECORDS.c.source_id,
+    _RECORDS.c.hubspot_id,
+    _RECORDS.c.properties,
+    _RECORDS.c.content_hash,
+    _RECORDS.c.associated_to,
+    _RECORDS.c.archived,
+    _RECORDS.c.merged,
+    _RECORDS.c.source_digest,
+).where(
+    _RECORDS.c.stream == bindparam("stream"),
+    _RECORDS.c.source_id.in_(bindparam("ids", expanding=True)),
+)
+# The records whose source digest is the one given: (id, digest, parent) only.
+_CURRENT = select(_RECORDS.c.source_id, _RECORDS.c.source_digest, _RECORDS.c.associated_to).where(
+    _RECORDS.c.stream == bindparam("stream"),
+    _RECORDS.c.source_id.in_(bindparam("ids", expanding=True)),
+    _RECORDS.c.hubspot_id.is_not(None),
+    _RECORDS.c.source_digest.is_not(None),
+)
+
+
+class SnapshotStore(RecordFailures):
     def __init__(self, sessions: sessionmaker[Session], clock: Callable[[], datetime] = utcnow):
         self.sessions = sessions
         self._clock = clock
@@ -62,20 +85,46 @@ class SnapshotStore:
         found: dict[str, Snapshot] = {}
         with self.sessions() as session:
             for chunk in id_chunks(source_ids):
-                rows = session.execute(  # plain columns: no ORM identity map to build
-                    select(
-                        SyncedRecord.source_id,
-                        SyncedRecord.hubspot_id,
-                        SyncedRecord.properties,
-                        SyncedRecord.content_hash,
-                        SyncedRecord.associated_to,
-                        SyncedRecord.archived,
-                        SyncedRecord.merged,
-                    ).where(SyncedRecord.stream == stream, SyncedRecord.source_id.in_(chunk))
-                )
-                for sid, hid, props, digest, parent, archived, merged in rows:
-                    found[sid] = Snapshot(sid, hid, props or {}, digest, parent, archived, merged)
+                rows = session.execute(_LOAD, {"stream": stream, "ids": chunk})
+                for sid, hid, props, digest, parent, archived, merged, source in rows:
+                    found[sid] = Snapshot(
+                        sid, hid, props or {}, digest, parent, archived, merged, source
+                    )
         return found
+
+    def current(self, stream: str, digests: Mapping[str, str]) -> dict[str, str | None]:
+        """Of ``digests`` (source id → digest of the record just read), the records
+        HubSpot holds as of that very source record, with the parent each is
+        associated to: nothing of theirs needs mapping or comparing."""
+        found: dict[str, str | None] = {}
+        with self.sessions() as session:
+            for chunk in id_chunks(digests):
+                rows = session.execute(_CURRENT, {"stream": stream, "ids": chunk})
+                found.update((sid, parent) for sid, held, parent in rows if digests[sid] == held)
+        return found
+
+    def record_digests(
+        self, stream: str, digests: Mapping[str, tuple[str, str]], fence: int | None = None
+    ) -> None:
+        """Note the source digest of records found unchanged (source id → (digest,
+        content hash read)); a row whose properties moved since is left alone."""
+        if not digests:
+            return
+        with self.sessions.begin() as session:
+            self._check_fence(session, stream, fence)
+            session.execute(
+                _RECORDS.update()
+                .where(
+                    _RECORDS.c.stream == stream,
+                    _RECORDS.c.source_id == bindparam("b_sid"),
+                    _RECORDS.c.content_hash == bindparam("b_hash"),
+                )
+                .values(source_digest=bindparam("b_digest")),
+                [
+                    {"b_sid": sid, "b_digest": digest, "b_hash": read}
+                    for sid, (digest, read) in digests.items()
+                ],
+            )
 
     def hubspot_ids(self, stream: str, source_ids: Collection[str]) -> dict[str, str]:
         found: dict[str, str] = {}
@@ -133,10 +182,8 @@ class SnapshotStore:
         stream: str,
         confirmations: Iterable[Confirmation],
         fence: int | None = None,
-        seen_run: int | None = None,
     ) -> None:
-        """Record what HubSpot confirmed, in one transaction (fenced by the lock token);
-        new rows count as seen by run ``seen_run``."""
+        """Record what HubSpot confirmed, in one transaction (fenced by the lock token)."""
         now = self._clock()
         items = {c.source_id: c for c in confirmations}
         if not items:
@@ -168,14 +215,13 @@ class SnapshotStore:
                     "hubspot_id": item.hubspot_id,
                     "archived": merged.get("workways_archived") == "true",
                     "last_pushed_at": now,
+                    "source_digest": item.source_digest,
                 }
                 if row is None:
                     values.update(
                         stream=stream,
                         source_id=sid,
                         first_seen_at=now,
-                        last_seen_at=now,
-                        last_seen_run=seen_run,
                         merged=bool(item.merged),
                     )
                     inserts.append(values)
@@ -208,6 +254,7 @@ class SnapshotStore:
                 merged = {**(row.properties or {}), **values}
                 row.properties = merged
                 row.content_hash = content_hash(merged)
+                row.source_digest = None  # the next run compares the record again
 
     def set_associations(
         self, stream: str, associated: Mapping[str, str | None], fence: int | None = None
@@ -225,36 +272,6 @@ class SnapshotStore:
             # one statement, executed for many rows (executemany), not one round trip each
             session.execute(
                 statement, [{"b_sid": sid, "b_parent": p} for sid, p in associated.items()]
-            )
-
-    def mark_seen(
-        self, stream: str, source_ids: Collection[str], run_id: int | None = None
-    ) -> None:
-        now = self._clock()
-        values: dict[str, object] = {"last_seen_at": now}
-        if run_id is not None:
-            values["last_seen_run"] = run_id
-        with self.sessions.begin() as session:
-            for chunk in id_chunks(source_ids):
-                session.execute(
-                    update(SyncedRecord)
-                    .where(SyncedRecord.stream == stream, SyncedRecord.source_id.in_(chunk))
-                    .values(values)
-                    .execution_options(synchronize_session=False)
-                )
-
-    def unseen_in_run(self, stream: str, run_id: int) -> list[str]:
-        """Ids in the snapshot, not flagged archived, that run ``run_id`` did not see."""
-        with self.sessions() as session:
-            return list(
-                session.scalars(
-                    select(SyncedRecord.source_id).where(
-                        SyncedRecord.stream == stream,
-                        SyncedRecord.archived.is_(False),
-                        (SyncedRecord.last_seen_run.is_(None))
-                        | (SyncedRecord.last_seen_run != run_id),
-                    )
-                )
             )
 
     def unseen_active(self, stream: str, seen: Collection[str]) -> list[str]:
@@ -323,105 +340,3 @@ class SnapshotStore:
             if stream:
                 query = query.where(SyncRun.stream == stream)
             return list(session.scalars(query))
-
-    # ----------------------------------------------------------------- failures
-    def record_failure(
-        self,
-        stream: str,
-        source_id: str,
-        *,
-        stage: str,
-        message: str,
-        category: str | None = None,
-        existing_id: str | None = None,
-        run_id: int | None = None,
-        max_attempts: int = 5,
-    ) -> RecordFailure:
-        now, text = self._clock(), redact(message)[:2000]
-        with self.sessions.begin() as session:
-            row = session.scalars(
-                select(RecordFailure).where(
-                    RecordFailure.stream == stream, RecordFailure.source_id == source_id
-                )
-            ).first()
-            if row is None:
-                row = RecordFailure(
-                    stream=stream,
-                    source_id=source_id,
-                    stage=stage,
-                    attempts=0,
-                    first_error=text,
-                    last_error=text,
-                    first_failed_at=now,
-                )
-                session.add(row)
-            row.attempts += 1
-            row.stage, row.category, row.last_error, row.last_failed_at = stage, category, text, now
-            row.existing_hubspot_id = existing_id or row.existing_hubspot_id
-            row.last_run_id = run_id
-            if row.attempts >= max_attempts:
-                row.quarantined_at = row.quarantined_at or now
-                row.next_retry_at = None
-            else:
-                row.next_retry_at = now + timedelta(minutes=min(60, 2**row.attempts))
-            session.flush()
-            session.expunge(row)
-            return row
-
-    def has_quarantined(self, stream: str) -> bool:
-        with self.sessions() as session:
-            found = session.scalar(
-                select(RecordFailure.id)
-                .where(RecordFailure.stream == stream, RecordFailure.quarantined_at.is_not(None))
-                .limit(1)
-            )
-            return found is not None
-
-    def quarantined(self, stream: str, source_ids: Collection[str]) -> set[str]:
-        found: set[str] = set()
-        with self.sessions() as session:
-            for chunk in id_chunks(source_ids):
-                found.update(
-                    session.scalars(
-                        select(RecordFailure.source_id).where(
-                            RecordFailure.stream == stream,
-                            RecordFailure.source_id.in_(chunk),
-                            RecordFailure.quarantined_at.is_not(None),
-                        )
-                    )
-                )
-        return found
-
-    def failures(self, *, quarantined: bool | None = None) -> list[RecordFailure]:
-        with self.sessions() as session:
-            query = select(RecordFailure).order_by(RecordFailure.last_failed_at.desc())
-            if quarantined is not None:
-                query = query.where(
-                    RecordFailure.quarantined_at.is_not(None)
-                    if quarantined
-                    else RecordFailure.quarantined_at.is_(None)
-                )
-            return list(session.scalars(query))
-
-    def release_failures(self, ids: Collection[int] | None = None) -> int:
-        """Un-quarantine failures (all when ``ids`` is None) so the next run retries them."""
-        with self.sessions.begin() as session:
-            query = update(RecordFailure).values(
-                quarantined_at=None, attempts=0, next_retry_at=self._clock()
-            )
-            if ids is not None:
-                query = query.where(RecordFailure.id.in_(list(ids)))
-            return int(session.execute(query).rowcount or 0)  # type: ignore[attr-defined]
-
-    def failure_counts(self) -> dict[str, int]:
-        with self.sessions() as session:
-            total = session.scalar(select(func.count()).select_from(RecordFailure)) or 0
-            held = (
-                session.scalar(
-                    select(func.count())
-                    .select_from(RecordFailure)
-                    .where(RecordFailure.quarantined_at.is_not(None))
-                )
-                or 0
-            )
-            return {"failing": int(total) - int(held), "quarantined": int(held)}

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,11 +24,11 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from syncworker.errors import SyncWorkerError
+from syncworker.store.chunks import id_chunks
 from syncworker.store.models import WebhookEvent, utcnow
 
 MAX_EVENTS = 1_000  # HubSpot sends at most 100 per delivery
 MAX_DEPTH = 16  # HubSpot's events are flat objects
-LOOKUP_CHUNK = 500
 
 OBJECT_TYPES: Mapping[str, str] = {"contact": "contacts", "company": "companies"}
 
@@ -185,12 +185,6 @@ def parse_events(body: bytes) -> list[ParsedEvent]:
 # ------------------------------------------------------------------------- store
 
 
-def _chunks(ids: Collection[int]) -> Iterator[list[int]]:
-    items = list(ids)
-    for start in range(0, len(items), LOOKUP_CHUNK):
-        yield items[start : start + LOOKUP_CHUNK]
-
-
 class WebhookEventStore:
     """The ``webhook_events`` table: one short transaction per call."""
 
@@ -243,7 +237,7 @@ class WebhookEventStore:
         """The events with these ids (unknown ids are skipped), by id."""
         found: list[WebhookEvent] = []
         with self._sessions() as session:
-            for chunk in _chunks(set(ids)):
+            for chunk in id_chunks(set(ids)):
                 found.extend(
                     session.scalars(select(WebhookEvent).where(WebhookEvent.id.in_(chunk)))
                 )
@@ -254,7 +248,7 @@ class WebhookEventStore:
         now = self._clock()
         marked = 0
         with self._sessions.begin() as session:
-            for chunk in _chunks(set(ids)):
+            for chunk in id_chunks(set(ids)):
                 result = session.execute(
                     update(WebhookEvent)
                     .where(WebhookEvent.id.in_(chunk), WebhookEvent.processed_at.is_(None))

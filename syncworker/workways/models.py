@@ -21,7 +21,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic.alias_generators import to_camel
@@ -195,6 +195,11 @@ class Page(Generic[T]):
     limit: int
     pages: int
     rejected: list[RecordValidationError] = field(default_factory=list)
+    # ``items`` as the API sent them, one dict each (in API field names). The models
+    # are strict (no coercion, no validators), so these hold the values the models
+    # hold, as the mapping reads them: the sync maps these instead of dumping every
+    # model back into a dict.
+    raw: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
     def record_ids(self) -> Sequence[str]:
         """Ids of every record on the page that has one (valid or rejected)."""
@@ -277,14 +282,17 @@ def parse_page(data: object, model: type[R], *, where: str, number: int) -> Page
             page=meta.page,
             limit=meta.limit,
             pages=meta.pages,
+            raw=raw_items,
         )
     except ValidationError:
         pass  # some record is malformed: validate one by one to know which
     items: list[R] = []
+    valid: list[dict[str, Any]] = []
     rejected: list[RecordValidationError] = []
     for position, raw in enumerate(raw_items, start=1):
         try:
             items.append(model.model_validate(raw))
+            valid.append(raw)
         except ValidationError as exc:
             raw_id = raw.get("_id") if isinstance(raw, dict) else None
             record_id = raw_id if isinstance(raw_id, str) and raw_id.strip() else None
@@ -303,4 +311,5 @@ def parse_page(data: object, model: type[R], *, where: str, number: int) -> Page
         limit=meta.limit,
         pages=meta.pages,
         rejected=rejected,
+        raw=valid,
     )

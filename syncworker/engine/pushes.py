@@ -1,0 +1,173 @@
+"""Batches out to HubSpot: part of :class:`~syncworker.engine.sync.SyncEngine`.
+
+Changes wait in ``state.pending`` until a full batch of 100 is ready (or the
+run ends); ``push_concurrency`` batches are in flight at a time. Before a batch
+goes out, the main thread makes sure the schema exists, settles conflicts with
+HubSpot edits and merges by e-mail; a worker thread then sends the upsert and
+confirms what HubSpot accepted in the snapshot store.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+
+from syncworker.engine.merge import merge_by_email
+from syncworker.engine.plan import CREATE, PlannedChange
+from syncworker.engine.state import ConflictPolicy, Pending, RunState
+from syncworker.hubspot.gateway import BATCH_LIMIT, HubSpotGateway
+from syncworker.hubspot.responses import UpsertRecord
+from syncworker.hubspot.schema import SharedSchemaMemo, ensure_schema
+from syncworker.mapping import ARCHIVED_PROPERTY, custom_properties
+from syncworker.store.snapshots import Confirmation, SnapshotStore
+from syncworker.tally import carried
+
+log = logging.getLogger("syncworker.engine.sync")  # the engine's own log
+
+
+class BatchPusher:
+    store: SnapshotStore
+    gateway: HubSpotGateway | None
+    conflicts: ConflictPolicy | None
+    push_concurrency: int
+    max_attempts: int
+    schema_memo: SharedSchemaMemo | None
+    _pushers: ThreadPoolExecutor | None
+
+    def _fail(
+        self,
+        state: RunState,
+        source_id: str,
+        stage: str,
+        message: str,
+        category: str | None = None,
+        existing_id: str | None = None,
+    ) -> None:
+        """A record that failed: logged, and kept for retries (not in a dry run)."""
+        log.warning("%s %s failed at %s: %s", state.stream.name, source_id, stage, message)
+        if state.dry_run:
+            return
+        self.store.record_failure(
+            state.stream.name,
+            source_id,
+            stage=stage,
+            message=message,
+            category=category,
+            existing_id=existing_id,
+            run_id=state.result.run_id,
+            max_attempts=self.max_attempts,
+        )
+
+    def flush(self, state: RunState, everything: bool = False) -> None:
+        while len(state.pending) >= BATCH_LIMIT or (everything and state.pending):
+            batch, state.pending = state.pending[:BATCH_LIMIT], state.pending[BATCH_LIMIT:]
+            if state.dry_run:
+                self._plan_only(state, [p.change for p in batch])
+                continue
+            batch = self._prepare(state, batch)
+            if not batch:
+                continue
+            if self._pushers is None:
+                state.result.counts.update(self._upsert(state, batch))
+                continue
+            while len(state.in_flight) >= self.push_concurrency:
+                state.result.counts.update(state.in_flight.popleft().result())
+            state.in_flight.append(self._pushers.submit(carried(self._upsert), state, batch))
+        if everything:
+            self.drain(state)
+
+    def drain(self, state: RunState) -> None:
+        """Wait for every batch in flight; the first failure aborts the run."""
+        while state.in_flight:
+            state.result.counts.update(state.in_flight.popleft().result())
+
+    def _plan_only(self, state: RunState, changes: list[PlannedChange]) -> None:
+        state.result.planned.extend(changes)
+        for change in changes:
+            name = {"create": "created", "update": "updated", "archive": "archived"}
+            state.result.counts[name[change.action]] += 1
+
+    def _prepare(self, state: RunState, batch: list[Pending]) -> list[Pending]:
+        """Main-thread work before a batch goes out: schema, conflicts, merges."""
+        assert self.gateway is not None
+        stream, counts = state.stream, state.result.counts
+        if stream.name not in self.gateway.schema_ready:
+            with self.gateway.schema_lock:
+                if stream.name not in self.gateway.schema_ready:
+                    definitions = custom_properties(stream.mapping)
+                    if self.schema_memo is not None:  # other processes may have done it
+                        self.schema_memo.ensure(self.gateway, definitions)
+                    else:
+                        ensure_schema(self.gateway, definitions)
+                    self.gateway.schema_ready.add(stream.name)
+        if self.conflicts is not None and stream.mapping.writeback_fields():
+            ids = {p.change.source_id: p.hubspot_id for p in batch if p.hubspot_id}
+            changes, found = self.conflicts.resolve(stream, [p.change for p in batch], ids)
+            counts["conflicts"] += found
+            kept = {c.source_id: c for c in changes}
+            counts["unchanged"] += len(batch) - len(kept)
+            resolved = []
+            for p in batch:
+                change = kept.get(p.change.source_id)
+                if change is None:
+                    continue
+                # A change cut short by a conflict leaves HubSpot short of the source record.
+                whole = change.properties == p.change.properties
+                resolved.append(Pending(change, p.hubspot_id, p.digest if whole else None))
+            batch = resolved
+        if batch and stream.merge_by_email:
+            batch = merge_by_email(
+                self.store, self.gateway, state, batch, partial(self._fail, state)
+            )
+        return batch
+
+    def _upsert(self, state: RunState, batch: list[Pending]) -> Counter[str]:
+        """One upsert call and its confirmations (safe on a worker thread): the counts."""
+        assert self.gateway is not None
+        stream, counts = state.stream, Counter[str]()
+        by_key = {p.change.source_id: p.change for p in batch}
+        digests = {p.change.source_id: p.digest for p in batch}
+        known = {p.hubspot_id: p.change.source_id for p in batch if p.hubspot_id}
+        outcomes = self.gateway.upsert(
+            stream.object_type,
+            stream.id_property,
+            [UpsertRecord(p.change.source_id, p.change.properties) for p in batch],
+            key_by_hubspot_id=known,
+        )
+        confirmations = []
+        for outcome in outcomes:
+            change = by_key[outcome.key]
+            if not outcome.ok or outcome.hubspot_id is None:
+                counts["failed"] += 1
+                self._fail(
+                    state,
+                    outcome.key,
+                    "upsert",
+                    outcome.message or "rejected",
+                    category=outcome.category,
+                    existing_id=outcome.existing_id,
+                )
+                continue
+            newly_archived = change.properties.get(ARCHIVED_PROPERTY) == "true" and (
+                change.previous.get(ARCHIVED_PROPERTY) != "true"
+            )
+            if change.action == "archive" or newly_archived:
+                counts["archived"] += 1
+            if change.action != "archive":
+                counts["created" if outcome.created else "updated"] += 1
+            # HubSpot created anew a record we thought it had: keep only what we sent
+            # (and no source digest), so the next run sends the rest.
+            anew = outcome.created and change.action != CREATE
+            confirmations.append(
+                Confirmation(
+                    outcome.key,
+                    outcome.hubspot_id,
+                    change.properties,
+                    replace=anew,
+                    source_digest=None if anew else digests[outcome.key],
+                )
+            )
+        self.store.confirm(stream.name, confirmations, fence=state.fence)
+        return counts
