@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -61,6 +62,22 @@ def celery_process(
         stop(process)
 
 
+CELERY = (sys.executable, "-m", "celery", "-A", "syncworker.celery_app")
+
+
+def workers_ready(broker: str) -> int:
+    """Workers answering a ping (asked from another process, as an operator would)."""
+    answer = subprocess.run(
+        [*CELERY, "-b", broker, "inspect", "ping", "--timeout=1", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    lines = [line for line in answer.stdout.splitlines() if line.startswith(("{", "["))]
+    return len(json.loads(lines[-1])) if answer.returncode == 0 and lines else 0
+
+
 def send_task(broker_url: str, name: str, **kwargs: object) -> str:
     """Queue a task on ``broker_url`` by name, as beat or the CLI would."""
     from syncworker.celery_app import app
@@ -70,15 +87,25 @@ def send_task(broker_url: str, name: str, **kwargs: object) -> str:
 
 
 def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> str:
-    """Stop a process group; return what it printed."""
+    """Stop a process group; return what it printed.
+
+    SIGTERM goes to the main process only: a Celery worker then shuts down warmly,
+    letting its pool finish the running task (pool children that got SIGTERM
+    themselves would raise ``SystemExit`` inside it). Any other signal, such as
+    SIGKILL for a worker dying, goes to the whole group."""
     if process.poll() is None:
         try:
-            os.killpg(process.pid, sig)
-            process.wait(timeout=20)
+            if sig == signal.SIGTERM:
+                os.kill(process.pid, sig)
+            else:
+                os.killpg(process.pid, sig)
+            process.wait(timeout=30)
         except (ProcessLookupError, subprocess.TimeoutExpired):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
+    with contextlib.suppress(ProcessLookupError):  # pool children left behind
+        os.killpg(process.pid, signal.SIGKILL)
     out = process.stdout.read() if process.stdout else b""
     return out.decode(errors="replace")
 

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,7 +25,14 @@ from syncworker.store.snapshots import SnapshotStore
 from syncworker.store.units import RunUnits
 from syncworker.streams import WORKWAYS_ORGANIZATIONS, WORKWAYS_USERS, Stream
 from tests.checks import assert_converged, hubspot_by_key
-from tests.integration import ROOT, celery_process, holds, send_task, wait_until, worker_args
+from tests.integration import (
+    celery_process,
+    holds,
+    send_task,
+    wait_until,
+    worker_args,
+    workers_ready,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -347,23 +351,6 @@ def test_a_source_repeating_pages_across_units_archives_nothing(
     services.db.dispose()
 
 
-CELERY = (sys.executable, "-m", "celery", "-A", "syncworker.celery_app")
-
-
-def workers_ready(broker: str) -> int:
-    """Workers answering a ping (asked from another process, as an operator would)."""
-    answer = subprocess.run(
-        [*CELERY, "-b", broker, "inspect", "ping", "--timeout=1", "--json"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=False,
-    )
-    lines = [line for line in answer.stdout.splitlines() if line.startswith(("{", "["))]
-    return len(json.loads(lines[-1])) if answer.returncode == 0 and lines else 0
-
-
-@pytest.mark.slow
 def test_two_worker_processes_share_the_units_of_one_run(broker: str, database: str) -> None:
     store = SnapshotStore(session_factory(make_engine(database)))
     with Sandboxes(users=6000, orgs=60, seed=8, latency_ms=25) as boxes:
@@ -393,7 +380,9 @@ def test_two_worker_processes_share_the_units_of_one_run(broker: str, database: 
                 return len(done) == 2 and holds(lambda: assert_converged(boxes, store))()
 
             wait_until(finished, 120, "both runs to finish and HubSpot to converge")
-        orgs, users = runs(store)  # the duplicate order started no second run
+        by_stream = {r.stream: r for r in runs(store)}
+        assert len(runs(store)) == 2  # the duplicate order started no second run
+        orgs, users = by_stream[WORKWAYS_ORGANIZATIONS.name], by_stream[WORKWAYS_USERS.name]
         assert (orgs.status, users.status) == ("succeeded", "succeeded")
         workers = {u.worker for u in units_of(store, users.id)}
         assert len(workers) == 2, workers  # 6,000 users = 30 pages = 6 units, on both workers

@@ -380,7 +380,7 @@ def test_signed_delivery_is_stored_then_dispatched(receiver: Receiver) -> None:
     ]
     started = time.monotonic()
     response = receiver.post(body_of(*items))
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 5.0  # HubSpot retries a delivery unanswered in 5 s
     assert response.status_code == 200, response.text
     assert response.json() == {"received": 4, "stored": 3}
     assert len(receiver.dispatched) == 1
