@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 import redis
@@ -87,6 +88,18 @@ def fresh_database(prefix: str) -> Iterator[str]:
 def database() -> Iterator[str]:
     with fresh_database("syncworker_it") as url:
         yield url
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def either_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, migrated database: PostgreSQL, then a SQLite file."""
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("database"))
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    return url
 
 
 @pytest.fixture

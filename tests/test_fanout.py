@@ -13,7 +13,8 @@ import redis
 from sqlalchemy import select
 
 from syncworker.config import Settings
-from syncworker.engine.fanout import PARENT_STREAMS, FanOut
+from syncworker.engine.fanout import PARENT_STREAMS, FanOut, StartedRun
+from syncworker.engine.state import RunResult
 from syncworker.engine.sync import SyncEngine
 from syncworker.errors import PaginationLoopError, RunInProgressError
 from syncworker.locks import StreamLeases
@@ -136,6 +137,104 @@ def test_once_the_parent_run_ended_units_link_whole_batches_during_the_run(
     with database_store.sessions() as session:
         assert session.scalars(select(RunItem)).first() is None
     assert_converged(boxes, database_store)
+    services.db.dispose()
+
+
+def users_but_their_last_unit_while_companies_go(fanout: FanOut) -> tuple[StartedRun, ...]:
+    """The companies' run planned; every unit of the users' run (one page each) but
+    the last done meanwhile, so their moves wait for the companies."""
+    fanout.link_batch = 100  # v4 takes 2,000; 100 lets 1,500 users show it
+    orgs = fanout.start(WORKWAYS_ORGANIZATIONS)
+    users = fanout.start(dataclasses.replace(WORKWAYS_USERS, pages_per_unit=1))
+    assert users.first_unit is not None and len(users.units) == 7
+    assert users.run_first(fanout) == []
+    for unit in users.units[:-1]:
+        assert fanout.run_unit(unit, keep_going=False) == []
+    return orgs, users
+
+
+def test_the_parent_runs_finish_links_what_a_child_run_still_going_handed_over(
+    boxes: Sandboxes, database: str, database_store: SnapshotStore
+) -> None:
+    services = services_for(boxes, database)
+    fanout = services.fanout
+    orgs, users = users_but_their_last_unit_while_companies_go(fanout)
+    waiting = fanout.items.moves(users.run_id)
+    assert len(waiting) > 1000 and boxes.hubspot.count(path_contains="/associate/") == 0
+
+    finished = orgs.run_first(fanout)  # the companies' run ends
+    assert [r.stream for r in finished] == [WORKWAYS_ORGANIZATIONS.name]
+    sent = [e.batch_size or 0 for e in boxes.hubspot.request_log if "/associate/" in e.path]
+    links = len(sent)
+    assert sum(sent) == len(waiting) // 100 * 100  # every whole batch, before the users' end
+    assert len(fanout.items.moves(users.run_id)) == len(waiting) % 100
+    assert fanout.items.tally(users.run_id) == {"hubspot:associate": links}
+
+    (done,) = fanout.run_unit(users.units[-1], keep_going=False)
+    assert (done.stream, done.status) == (WORKWAYS_USERS.name, "succeeded")
+    contact_calls = boxes.hubspot.count(path_contains="/contacts/") + boxes.hubspot.count(
+        path_contains="/associations/"
+    )
+    assert done.hubspot_calls["associate"] == boxes.hubspot.count(path_contains="/associate/")
+    assert runs(database_store)[1].hubspot_calls == sum(done.hubspot_calls.values())
+    assert contact_calls >= sum(done.hubspot_calls.values())
+    with database_store.sessions() as session:
+        assert session.scalars(select(RunItem)).first() is None  # tallies go with the run
+    assert_converged(boxes, database_store)
+    services.close()
+    services.db.dispose()
+
+
+def test_a_child_run_ending_while_its_parents_finish_links_waits_and_links_nothing_twice(
+    boxes: Sandboxes, database: str, database_store: SnapshotStore
+) -> None:
+    services = services_for(boxes, database)
+    fanout = services.fanout
+    orgs, users = users_but_their_last_unit_while_companies_go(fanout)
+    gateway = services.hubspot
+    associate = gateway.associate
+    ended_meanwhile: list[list[RunResult]] = []
+
+    def associate_then_end_the_child(*args: Any, **kwargs: Any) -> set[tuple[str, str]]:
+        if not ended_meanwhile:  # the users' last unit ends while the companies' finish links
+            ended_meanwhile.append(fanout.run_unit(users.units[-1], keep_going=False))
+        return associate(*args, **kwargs)
+
+    gateway.associate = associate_then_end_the_child  # type: ignore[method-assign]
+    finished = orgs.run_first(fanout)
+    assert ended_meanwhile == [[]]  # its finish waited for the companies' run
+    assert [(r.stream, r.status) for r in finished] == [
+        (WORKWAYS_ORGANIZATIONS.name, "succeeded"),
+        (WORKWAYS_USERS.name, "succeeded"),  # then it was finished
+    ]
+    sent = [e.batch_size or 0 for e in boxes.hubspot.request_log if "/associate/" in e.path]
+    linked = sum(
+        len(boxes.hubspot.store.associations("contacts", c["id"], "companies"))
+        for c in boxes.hubspot.store.objects("contacts")
+    )
+    assert sum(sent) == linked  # each pair sent once
+    assert finished[1].hubspot_calls["associate"] == len(sent)  # the early links counted
+    assert_converged(boxes, database_store)
+    services.close()
+    services.db.dispose()
+
+
+def test_a_tally_for_a_run_whose_finish_began_is_refused(
+    boxes: Sandboxes, either_database: str
+) -> None:
+    services = services_for(boxes, either_database)
+    orgs = services.fanout.start(WORKWAYS_ORGANIZATIONS)
+    items = services.fanout.items
+    assert items.add_tally(orgs.run_id, {"failed": 2, "hubspot:associate": 1})
+    assert items.add_tally(orgs.run_id, {"failed": 1})
+    assert items.tally(orgs.run_id) == {"failed": 3, "hubspot:associate": 1}
+    (result,) = orgs.run_first(services.fanout)
+    assert result.counts["failed"] == 3 and result.status == "finished_with_failures"
+    assert result.hubspot_calls["associate"] == 1
+    assert not items.add_tally(orgs.run_id, {"failed": 1})  # finished: nothing written
+    with services.store.sessions() as session:
+        assert session.scalars(select(RunItem)).first() is None
+    services.close()
     services.db.dispose()
 
 

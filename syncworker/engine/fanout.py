@@ -16,7 +16,8 @@ a page by number (``Stream.page``) goes:
 3. The unit that completes the run's last unit finishes it (once): it pushes
    the handed-over changes in full batches, associates records with their
    parents (after the parent stream's run has ended), flags what a complete
-   pass did not see as archived, sums the units' counts and frees the lock.
+   pass did not see as archived, sums the units' counts and frees the lock
+   (see engine/finish.py, which also links a child run's moves early).
 
 Snapshots move only after HubSpot confirmed, and every write checks the lock's
 fencing token, so a repeated or resumed unit repeats no effect.
@@ -31,27 +32,23 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-from syncworker.engine.plan import PlannedChange
-from syncworker.engine.state import COUNTERS, Pending, RunResult, RunState
+from syncworker.engine.finish import RunFinisher
+from syncworker.engine.state import RunResult, RunState
 from syncworker.engine.sync import SyncEngine
 from syncworker.engine.unit_pages import page_fingerprint, unit_pages
-from syncworker.errors import (
-    LeaseLostError,
-    PaginationLoopError,
-)
+from syncworker.errors import LeaseLostError
 from syncworker.hubspot.gateway import ASSOCIATION_BATCH_LIMIT
 from syncworker.locks import StreamLeases
 from syncworker.logs import log_context
 from syncworker.redaction import redact
-from syncworker.store.items import CHANGE, LINKING, MOVE, SEEN, RunItems
+from syncworker.store.items import CHANGE, MOVE, SEEN, RunItems, moves_payload
 from syncworker.store.snapshots import SnapshotStore
-from syncworker.store.units import RunUnits, RunView, UnitClaim
+from syncworker.store.units import RunUnits, UnitClaim
 from syncworker.streams import STREAMS, SourcePage, Stream, records_as_sent
-from syncworker.tally import HUBSPOT, tallying
+from syncworker.tally import tallying
 
 log = logging.getLogger(__name__)
 
-CALLS = HUBSPOT  # prefix of the per-kind HubSpot call counts a unit records
 # A run whose first page HubSpot holds already (at least this share of its records,
 # by source digest) has little to push: it is planned in units this many times
 # larger, which saves their bookkeeping; a run with much to push keeps small units,
@@ -97,7 +94,7 @@ class StartedRun:
         )
 
 
-class FanOut:
+class FanOut(RunFinisher):
     """Plans, runs and finishes runs split into units (see the module's text)."""
 
     def __init__(
@@ -273,20 +270,6 @@ class FanOut:
             raise
         return self.finish_ready(claim.run_id, stream) if last else []
 
-    def _link_early(self, engine: SyncEngine, state: RunState, claim: UnitClaim) -> None:
-        """Once the parent run has ended, moves need not wait for the finish: hand
-        them over now and link every whole batch waiting (see store/items.py)."""
-        assert state.stream.association is not None
-        self.units.adopt_parent(claim.run_id, state.stream.association.parent_stream)
-        if not self.units.parent_ended(claim.run_id):
-            return
-        self.items.hand_over_moves(claim.run_id, state.moves)
-        while batch := self.items.take_moves(claim.run_id, self.link_batch):
-            state.moves = batch
-            engine.associate(state)
-            self.items.drop(claim.run_id, LINKING, batch)
-        state.moves = {}
-
     @staticmethod
     def _hand_over(state: RunState, unit_id: int) -> list[tuple[str, str, dict[str, Any]]]:
         # What the unit saw, as one item: no write per record (the finish archives the rest).
@@ -303,93 +286,6 @@ class FanOut:
                 "digest": pending.digest,
             }
             items.append((CHANGE, change.source_id, payload))
-        for source_id, (old, new) in state.moves.items():
-            items.append((MOVE, source_id, {"old": old, "new": new}))
+        if state.moves:  # its moves, as one item too
+            items.append((MOVE, f"unit-{unit_id}", moves_payload(state.moves)))
         return items
-
-    def result_of(self, run_id: int) -> RunResult:
-        """What a run did, read back from the database (a run another worker finished)."""
-        run = self.store.get_run(run_id)
-        result = RunResult(run.stream, run_id=run.id, mode=run.mode, status=run.status)
-        for name in COUNTERS:
-            result.counts[name] = int(getattr(run, name, 0) or 0)
-        result.hubspot_calls = self.units.get(run_id).hubspot_calls
-        result.source_calls, result.error = run.source_calls, run.error
-        return result
-
-    # ----------------------------------------------------------------- finish
-    def finish_ready(self, run_id: int, stream: Stream | None = None) -> list[RunResult]:
-        """Finish ``run_id`` (of ``stream``) if it is ready, then the runs that waited
-        for it (those know their parent run already, so need no ``stream``)."""
-        if stream is not None and stream.association is not None:
-            self.units.adopt_parent(run_id, stream.association.parent_stream)
-        if not self.units.claim_finish(run_id, self._parent_active):
-            return []
-        finished = [self._finish(run_id)]
-        for child in self.units.waiting_children(run_id):
-            finished.extend(self.finish_ready(child))
-        return finished
-
-    def _parent_active(self, parent: RunView) -> bool:
-        if self.leases.client is None:
-            return parent.run_id in self._local_runs
-        return self.leases.held(parent.stream, parent.lease)
-
-    def _finish(self, run_id: int) -> RunResult:
-        view = self.units.get(run_id)
-        stream = STREAMS[view.stream]
-        engine = self.engine_for(stream)
-        result = RunResult(stream.name, run_id=run_id, mode="full" if view.full else "incremental")
-        state = RunState(stream, result, view.full, False, fence=view.fence)
-        try:
-            with log_context(run_id=run_id, stream=stream.name), tallying() as calls:
-                self._push_handed_over(engine, state, view)
-            failed = view.counts["failed"] + result.counts["failed"]
-            result.status = "finished_with_failures" if failed else "succeeded"
-        except BaseException as exc:
-            result.status = "aborted"
-            result.error = redact(f"{type(exc).__name__}: {exc}")
-            raise
-        finally:
-            result.counts.update(view.counts)
-            result.hubspot_calls = view.hubspot_calls + Counter(
-                {k.removeprefix(CALLS): n for k, n in calls.items() if k.startswith(CALLS)}
-            )
-            result.source_calls = result.counts.pop("source_calls", 0)
-            totals = {name: result.counts[name] for name in COUNTERS if name != "quarantined"}
-            totals["hubspot_calls"] = sum(result.hubspot_calls.values())
-            totals["source_calls"] = result.source_calls
-            self.store.finish_run(run_id, result.status, totals, result.error)
-            self.items.drop_all(run_id)
-            self.leases.release(stream.name, view.lease)
-            self._local_runs.discard(run_id)
-            log.info("run %s of %s: %s %s", run_id, stream.name, result.status, dict(result.counts))
-        return result
-
-    def _push_handed_over(self, engine: SyncEngine, state: RunState, view: RunView) -> None:
-        """The finish's own work: the last batches, associations, what disappeared."""
-        stream, run_id = state.stream, view.run_id
-        with engine.pushing():
-            state.pending = [
-                Pending(
-                    PlannedChange(stream.name, sid, p["action"], p["properties"], p["previous"]),
-                    p["hubspot_id"],
-                    p.get("digest"),
-                )
-                for sid, p in self.items.get(run_id, CHANGE).items()
-            ]
-            engine.flush(state, everything=True)
-            state.moves = self.items.moves(run_id)
-            if stream.association is not None:
-                engine.associate(state)
-            if view.duplicate_pages:
-                page, earlier = view.duplicate_pages[0]
-                raise PaginationLoopError(
-                    f"{stream.name} page {page}: same record ids as page {earlier}; "
-                    "the source ignores the page number; nothing archived"
-                )
-            if view.incomplete:
-                log.warning("%s: a page was unreadable; nothing archived", stream.name)
-            else:
-                seen = self.items.seen_ids(run_id)
-                engine.archive_missing(state, self.store.unseen_active(stream.name, seen))

@@ -1,29 +1,37 @@
-"""What units hand to their run (``run_items``): changes short of a full batch,
-parent moves (a record whose HubSpot parent must change), and the source ids
-each unit saw (one item per unit), from which the finish knows what disappeared.
+"""What units hand to their run (``run_items``): changes short of a full batch
+(one item per record), parent moves (records whose HubSpot parent must change;
+one item per unit) and the source ids each unit saw (one item per unit), from
+which the finish knows what disappeared.
 
-Moves wait for the run's finish while the parent run is still going (the
-parent's HubSpot ids are not all known yet). Once it has ended, a unit hands
-its moves over at once and links every *whole* batch waiting, so most
-associations go out during the run instead of all at its end, and each call
-is still full. Taking a batch is a compare-and-set (kind ``move`` becomes
-``linking``), so two workers never take the same move; linked moves are
-dropped. A ``linking`` move left by a worker that died is linked by the finish
-(creating an association twice is harmless).
+Moves wait while the parent run is still going (the parent's HubSpot ids are
+not all known yet). Once it has ended, the parent's finisher and each unit
+that ends later link every *whole* batch waiting, so most associations go out
+during the run instead of all at its end, and each call is still full. Taking
+moves is a compare-and-set: the ``move`` items taken are deleted (another
+worker that took them first makes the count differ) and replaced by one
+``linking`` item with the whole batches and one ``move`` item with the rest,
+so two workers never take the same move. A ``linking`` item is dropped once
+linked; one left by a worker that died is linked by the finish (creating an
+association twice is harmless).
+
+Work done for a run outside its units (the parent's finisher linking its
+moves) is counted in ``tally`` items, which the run's finish adds up.
 """
 
 from __future__ import annotations
 
+import uuid
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, literal, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from syncworker.store.chunks import id_chunks
-from syncworker.store.models import RunItem
+from syncworker.store.models import RunItem, SyncRun
 
-CHANGE, MOVE, LINKING, SEEN = "change", "move", "linking", "seen"
+CHANGE, MOVE, LINKING, SEEN, TALLY = "change", "move", "linking", "seen", "tally"
 Move = tuple[str | None, str | None]  # (old parent, new parent)
 
 
@@ -49,6 +57,19 @@ def replace_items(session: Session, run_id: int, rows: Sequence[dict[str, Any]])
         session.execute(insert(RunItem), list(rows))
 
 
+def moves_payload(moves: Mapping[str, Move]) -> dict[str, Any]:
+    """The payload of an item holding ``moves``."""
+    return {"moves": {sid: [old, new] for sid, (old, new) in moves.items()}}
+
+
+def move_item(run_id: int, label: str, moves: Mapping[str, Move]) -> dict[str, Any]:
+    return {"run_id": run_id, "kind": MOVE, "source_id": label, "payload": moves_payload(moves)}
+
+
+def _moves(payload: Mapping[str, Any]) -> dict[str, Move]:
+    return {sid: (old, new) for sid, (old, new) in payload["moves"].items()}
+
+
 class RunItems:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self.sessions = sessions
@@ -71,45 +92,84 @@ class RunItems:
 
     def moves(self, run_id: int) -> dict[str, Move]:
         """Every move still to link (taken ones a dead worker left included)."""
-        return {sid: (p["old"], p["new"]) for sid, p in self.get(run_id, LINKING, MOVE).items()}
+        linking, waiting = self.get(run_id, LINKING), self.get(run_id, MOVE)
+        found: dict[str, Move] = {}
+        for payload in [*linking.values(), *waiting.values()]:  # the newer wins
+            found.update(_moves(payload))
+        return found
 
-    def hand_over_moves(self, run_id: int, moves: Mapping[str, Move]) -> None:
-        rows = [
-            {"run_id": run_id, "kind": MOVE, "source_id": sid, "payload": {"old": o, "new": n}}
-            for sid, (o, n) in moves.items()
-        ]
-        with self.sessions.begin() as session:
-            replace_items(session, run_id, rows)
+    def hand_over_moves(self, run_id: int, label: str, moves: Mapping[str, Move]) -> None:
+        """``moves`` wait for linking as one item, ``label`` (a unit's own): a repeated
+        unit replaces what it handed over before."""
+        if moves:
+            with self.sessions.begin() as session:
+                replace_items(session, run_id, [move_item(run_id, label, moves)])
 
-    def take_moves(self, run_id: int, batch: int) -> dict[str, Move]:
-        """Whole batches of waiting moves, taken for linking; {} when under one batch
-        waits or another worker took them first."""
+    def take_moves(self, run_id: int, batch: int) -> tuple[str, dict[str, Move]] | None:
+        """Whole batches of waiting moves, taken for linking, and the label to drop
+        once linked; None when under one batch waits or another worker took some
+        of them first."""
         try:
             with self.sessions.begin() as session:
-                rows = session.execute(
-                    select(RunItem.source_id, RunItem.payload)
-                    .where(RunItem.run_id == run_id, RunItem.kind == MOVE)
-                    .order_by(RunItem.source_id)
-                ).all()
-                taken = rows[: len(rows) // batch * batch]
-                ids = [sid for sid, _ in taken]
-                changed = 0
-                for chunk in id_chunks(ids):
-                    result: Any = session.execute(
-                        update(RunItem)
-                        .where(
-                            RunItem.run_id == run_id,
-                            RunItem.kind == MOVE,
-                            RunItem.source_id.in_(chunk),
-                        )
-                        .values(kind=LINKING)
+                items = session.execute(
+                    select(RunItem.source_id, RunItem.payload).where(
+                        RunItem.run_id == run_id, RunItem.kind == MOVE
                     )
-                    changed += result.rowcount
-                if changed != len(ids):
+                ).all()
+                waiting: dict[str, Move] = {}
+                for _, payload in items:
+                    waiting.update(_moves(payload))
+                if len(waiting) < batch:
+                    return None
+                ids = sorted(waiting)
+                whole = len(ids) // batch * batch
+                labels = [label for label, _ in items]
+                result: Any = session.execute(
+                    delete(RunItem).where(
+                        RunItem.run_id == run_id,
+                        RunItem.kind == MOVE,
+                        RunItem.source_id.in_(labels),
+                    )
+                )
+                if result.rowcount != len(labels):
                     raise _Raced
+                taken = {sid: waiting[sid] for sid in ids[:whole]}
+                rest = {sid: waiting[sid] for sid in ids[whole:]}
+                label = f"taken-{uuid.uuid4().hex}"
+                rows = [{**move_item(run_id, label, taken), "kind": LINKING}]
+                if rest:
+                    rows.append(move_item(run_id, f"rest-{uuid.uuid4().hex}", rest))
+                session.execute(insert(RunItem), rows)
         except _Raced:
-            return {}
-        return {sid: (payload["old"], payload["new"]) for sid, payload in taken}
+            return None
+        return label, taken
+
+    def add_tally(self, run_id: int, counts: Mapping[str, int]) -> bool:
+        """Count ``counts`` in at the run's finish; False (nothing written) when the
+        finish has begun. The run's row is locked meanwhile (PostgreSQL), so a
+        finish cannot begin between the check and the write."""
+        still_open = (
+            select(
+                SyncRun.id,
+                literal(TALLY),
+                literal(uuid.uuid4().hex),
+                literal(dict(counts), RunItem.payload.type),
+            )
+            .where(SyncRun.id == run_id, SyncRun.status == "running")
+            .where(SyncRun.finishing_at.is_(None))
+            .with_for_update()
+        )
+        columns = ["run_id", "kind", "source_id", "payload"]
+        written = insert(RunItem).from_select(columns, still_open).returning(RunItem.run_id)
+        with self.sessions.begin() as session:
+            return session.execute(written).first() is not None
+
+    def tally(self, run_id: int) -> Counter[str]:
+        """The sum of the run's tally items."""
+        total: Counter[str] = Counter()
+        for payload in self.get(run_id, TALLY).values():
+            total.update({name: int(n) for name, n in payload.items()})
+        return total
 
     def drop(self, run_id: int, kind: str, ids: Iterable[str]) -> None:
         with self.sessions.begin() as session:

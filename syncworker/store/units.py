@@ -416,19 +416,18 @@ class RunUnits:
                 return True
             return session.scalar(select(SyncRun.status).where(SyncRun.id == parent_id)) != ACTIVE
 
-    def waiting_children(self, run_id: int) -> list[int]:
-        """Runs whose units are done and whose finish waits for ``run_id``."""
+    def children(self, run_id: int) -> list[tuple[int, bool]]:
+        """Runs going that wait for ``run_id`` (to associate), not being finished,
+        each with whether its units are all done."""
         with self.sessions() as session:
-            return list(
-                session.scalars(
-                    select(SyncRun.id).where(
-                        SyncRun.after_run_id == run_id,
-                        SyncRun.status == ACTIVE,
-                        SyncRun.units_done_at.is_not(None),
-                        SyncRun.finishing_at.is_(None),
-                    )
+            rows = session.execute(
+                select(SyncRun.id, SyncRun.units_done_at.is_not(None)).where(
+                    SyncRun.after_run_id == run_id,
+                    SyncRun.status == ACTIVE,
+                    SyncRun.finishing_at.is_(None),
                 )
             )
+            return [(child, bool(done)) for child, done in rows]
 
     def close(self, run_id: int, status: str, error: str | None = None) -> None:
         """End a run without its finish (a unit failed); its items are dropped."""

@@ -1,0 +1,193 @@
+"""The end of a run split into units: its finish, and its links to a parent stream.
+
+The unit that completes a run's last unit finishes it, once: it pushes the
+changes the units handed over, associates the records with their parents (once
+the parent stream's run has ended), flags what a complete pass did not see as
+archived, sums the units' counts and frees the stream's lock.
+
+Associations cannot be made before the parent's HubSpot ids are known, so the
+moves of a child run (users, whose parents are organizations) wait for the
+parent run. As soon as that run's finish has pushed its last batches, and before
+it lets go of its stream, its finisher links every whole batch the child's units
+have handed over so far, while the child's last units still run; the child's
+units that end later link theirs themselves. So the associations go out beside
+the child's last upserts, not all after them. Work done for a run outside its
+units is added up as a tally item (see store/items.py) that its finish counts in.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from syncworker.engine.plan import PlannedChange
+from syncworker.engine.state import COUNTERS, Pending, RunResult, RunState
+from syncworker.engine.sync import SyncEngine
+from syncworker.errors import PaginationLoopError
+from syncworker.logs import log_context
+from syncworker.redaction import redact
+from syncworker.store.items import CHANGE, LINKING, RunItems
+from syncworker.store.snapshots import SnapshotStore
+from syncworker.store.units import RunUnits, RunView, UnitClaim
+from syncworker.streams import STREAMS, Stream
+from syncworker.tally import HUBSPOT, tallying
+
+if TYPE_CHECKING:
+    from syncworker.locks import StreamLeases
+
+log = logging.getLogger(__name__)
+
+
+class RunFinisher:
+    """Mixin of :class:`~syncworker.engine.fanout.FanOut`: finishing and linking."""
+
+    store: SnapshotStore
+    units: RunUnits
+    items: RunItems
+    leases: StreamLeases
+    link_batch: int
+    engine_for: Callable[[Stream], SyncEngine]
+    _local_runs: set[int]
+
+    # ------------------------------------------------------------------ links
+    def _link_early(self, engine: SyncEngine, state: RunState, claim: UnitClaim) -> None:
+        """Once the parent run has ended, moves need not wait for the finish: hand
+        them over now and link every whole batch waiting (see store/items.py)."""
+        assert state.stream.association is not None
+        self.units.adopt_parent(claim.run_id, state.stream.association.parent_stream)
+        if not self.units.parent_ended(claim.run_id):
+            return
+        self.items.hand_over_moves(claim.run_id, f"unit-{claim.unit_id}", state.moves)
+        self._link_whole_batches(engine, state, claim.run_id)
+
+    def _link_whole_batches(self, engine: SyncEngine, state: RunState, run_id: int) -> None:
+        while taken := self.items.take_moves(run_id, self.link_batch):
+            label, state.moves = taken
+            engine.associate(state)
+            self.items.drop(run_id, LINKING, [label])
+        state.moves = {}
+
+    def _link_for_child(self, run_id: int) -> None:
+        """Link the whole batches a child run still going has handed over while it
+        waited for its parent (finishing now); its finish links what is left.
+
+        Best effort: on a failure the batches taken stay for the child's finish."""
+        view = self.units.get(run_id)
+        stream = STREAMS[view.stream]
+        result = RunResult(stream.name, run_id=run_id)
+        state = RunState(stream, result, view.full, False, fence=view.fence)
+        engine = self.engine_for(stream)
+        with log_context(run_id=run_id, stream=stream.name), tallying() as calls:
+            try:
+                with engine.pushing():
+                    self._link_whole_batches(engine, state, run_id)
+            except Exception as exc:  # noqa: BLE001 - the child's finish links them
+                log.warning(
+                    "run %s: linking left to its finish: %s",
+                    run_id,
+                    redact(f"{type(exc).__name__}: {exc}"),
+                )
+            finally:
+                tally = Counter({k: v for k, v in result.counts.items() if v}) + calls
+                if tally and not self.items.add_tally(run_id, tally):
+                    log.warning("run %s: finishing already; not counted: %s", run_id, tally)
+
+    # ----------------------------------------------------------------- finish
+    def finish_ready(self, run_id: int, stream: Stream | None = None) -> list[RunResult]:
+        """Finish ``run_id`` (of ``stream``) if it is ready, then the runs that waited
+        for it (those know their parent run already, so need no ``stream``)."""
+        if stream is not None and stream.association is not None:
+            self.units.adopt_parent(run_id, stream.association.parent_stream)
+        if not self.units.claim_finish(run_id, self._parent_active):
+            return []
+        finished = [self._finish(run_id)]
+        for child, units_done in self.units.children(run_id):
+            if units_done:
+                finished.extend(self.finish_ready(child))
+        return finished
+
+    def result_of(self, run_id: int) -> RunResult:
+        """What a run did, read back from the database (a run another worker finished)."""
+        run = self.store.get_run(run_id)
+        result = RunResult(run.stream, run_id=run.id, mode=run.mode, status=run.status)
+        for name in COUNTERS:
+            result.counts[name] = int(getattr(run, name, 0) or 0)
+        result.hubspot_calls = self.units.get(run_id).hubspot_calls
+        result.source_calls, result.error = run.source_calls, run.error
+        return result
+
+    def _parent_active(self, parent: RunView) -> bool:
+        if self.leases.client is None:
+            return parent.run_id in self._local_runs
+        return self.leases.held(parent.stream, parent.lease)
+
+    def _finish(self, run_id: int) -> RunResult:
+        view = self.units.get(run_id)
+        for name, n in self.items.tally(run_id).items():  # work done outside its units
+            if name.startswith(HUBSPOT):
+                view.hubspot_calls[name.removeprefix(HUBSPOT)] += n
+            else:
+                view.counts[name] += n
+        stream = STREAMS[view.stream]
+        engine = self.engine_for(stream)
+        result = RunResult(stream.name, run_id=run_id, mode="full" if view.full else "incremental")
+        state = RunState(stream, result, view.full, False, fence=view.fence)
+        try:
+            with log_context(run_id=run_id, stream=stream.name), tallying() as calls:
+                self._push_handed_over(engine, state, view)
+            # Every parent id is known now; the run still holds its stream, so no child
+            # run can begin its finish (and link the same moves) meanwhile.
+            for child, units_done in self.units.children(run_id):
+                if not units_done:
+                    self._link_for_child(child)
+            failed = view.counts["failed"] + result.counts["failed"]
+            result.status = "finished_with_failures" if failed else "succeeded"
+        except BaseException as exc:
+            result.status = "aborted"
+            result.error = redact(f"{type(exc).__name__}: {exc}")
+            raise
+        finally:
+            result.counts.update(view.counts)
+            result.hubspot_calls = view.hubspot_calls + Counter(
+                {k.removeprefix(HUBSPOT): n for k, n in calls.items() if k.startswith(HUBSPOT)}
+            )
+            result.source_calls = result.counts.pop("source_calls", 0)
+            totals = {name: result.counts[name] for name in COUNTERS if name != "quarantined"}
+            totals["hubspot_calls"] = sum(result.hubspot_calls.values())
+            totals["source_calls"] = result.source_calls
+            self.store.finish_run(run_id, result.status, totals, result.error)
+            self.items.drop_all(run_id)
+            self.leases.release(stream.name, view.lease)
+            self._local_runs.discard(run_id)
+            log.info("run %s of %s: %s %s", run_id, stream.name, result.status, dict(result.counts))
+        return result
+
+    def _push_handed_over(self, engine: SyncEngine, state: RunState, view: RunView) -> None:
+        """The finish's own work: the last batches, associations, what disappeared."""
+        stream, run_id = state.stream, view.run_id
+        with engine.pushing():
+            state.pending = [
+                Pending(
+                    PlannedChange(stream.name, sid, p["action"], p["properties"], p["previous"]),
+                    p["hubspot_id"],
+                    p.get("digest"),
+                )
+                for sid, p in self.items.get(run_id, CHANGE).items()
+            ]
+            engine.flush(state, everything=True)
+            state.moves = self.items.moves(run_id)
+            if stream.association is not None:
+                engine.associate(state)
+            if view.duplicate_pages:
+                page, earlier = view.duplicate_pages[0]
+                raise PaginationLoopError(
+                    f"{stream.name} page {page}: same record ids as page {earlier}; "
+                    "the source ignores the page number; nothing archived"
+                )
+            if view.incomplete:
+                log.warning("%s: a page was unreadable; nothing archived", stream.name)
+            else:
+                seen = self.items.seen_ids(run_id)
+                engine.archive_missing(state, self.store.unseen_active(stream.name, seen))
