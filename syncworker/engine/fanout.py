@@ -42,8 +42,9 @@ from syncworker.locks import StreamLeases
 from syncworker.logs import log_context
 from syncworker.redaction import redact
 from syncworker.store.items import CHANGE, MOVE, SEEN, RunItems, moves_payload
+from syncworker.store.run_views import UnitClaim
 from syncworker.store.snapshots import SnapshotStore
-from syncworker.store.units import RunUnits, UnitClaim
+from syncworker.store.units import RunUnits
 from syncworker.streams import STREAMS, SourcePage, Stream, records_as_sent
 from syncworker.tally import tallying
 

@@ -29,8 +29,9 @@ from syncworker.errors import PaginationLoopError
 from syncworker.logs import log_context
 from syncworker.redaction import redact
 from syncworker.store.items import CHANGE, LINKING, RunItems
+from syncworker.store.run_views import RunView, UnitClaim
 from syncworker.store.snapshots import SnapshotStore
-from syncworker.store.units import RunUnits, RunView, UnitClaim
+from syncworker.store.units import RunUnits
 from syncworker.streams import STREAMS, Stream
 from syncworker.tally import HUBSPOT, tallying
 

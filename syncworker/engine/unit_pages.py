@@ -13,7 +13,7 @@ from typing import Any
 from syncworker.engine.sync import SyncEngine
 from syncworker.errors import PaginationLoopError, RecordValidationError, SourceDataError
 from syncworker.pagination import fingerprint
-from syncworker.store.units import UnitClaim
+from syncworker.store.run_views import UnitClaim
 from syncworker.streams import SourcePage, Stream
 from syncworker.tally import carried
 

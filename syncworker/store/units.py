@@ -10,16 +10,14 @@ parent stream, whose records its associations need, has ended.
 Every step is one short transaction, so a worker killed anywhere leaves a
 state the next worker can resume: a unit claimed but never completed is
 claimed again, and repeating a unit repeats no effect (HubSpot upserts by
-key, snapshots move only on confirmation, items are keyed by record).
+key, snapshots move only on confirmation, items are keyed by record or unit).
 """
 
 from __future__ import annotations
 
 import os
 import socket
-from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,6 +28,7 @@ from syncworker.errors import LeaseLostError
 from syncworker.redaction import redact
 from syncworker.store.items import replace_items
 from syncworker.store.models import RunItem, RunUnit, StreamFence, SyncRun, utcnow
+from syncworker.store.run_views import RunView, UnitClaim, run_view
 
 ACTIVE = "running"
 STALE_UNIT = timedelta(minutes=5)  # no heartbeat for this long: the unit's worker died
@@ -37,76 +36,6 @@ STALE_UNIT = timedelta(minutes=5)  # no heartbeat for this long: the unit's work
 
 def _changed(result: Any) -> bool:
     return bool(result.rowcount)
-
-
-@dataclass(frozen=True)
-class UnitClaim:
-    """A unit claimed by a worker, with what it needs to know of its run."""
-
-    unit_id: int
-    run_id: int
-    stream: str
-    first_page: int
-    last_page: int
-    full: bool
-    fence: int | None
-    lease: str | None
-    planned_pages: int
-    planned_total: int
-
-
-@dataclass(frozen=True)
-class RunView:
-    """A detached view of a run split into units."""
-
-    run_id: int
-    stream: str
-    status: str
-    full: bool
-    trigger: str
-    fence: int | None
-    lease: str | None
-    after_run_id: int | None
-    incomplete: bool
-    units_total: int
-    units_done: bool
-    counts: Counter[str] = field(default_factory=Counter)
-    hubspot_calls: Counter[str] = field(default_factory=Counter)
-    duplicate_pages: tuple[tuple[int, int], ...] = ()  # (page, earlier page) with equal ids
-
-
-def _view(session: Session, run: SyncRun) -> RunView:
-    counts, calls = Counter[str](), Counter[str]()
-    first_seen: dict[str, int] = {}
-    duplicates = []
-    units = session.scalars(select(RunUnit).where(RunUnit.run_id == run.id).order_by(RunUnit.seq))
-    for unit in units:
-        for name, value in (unit.counts or {}).items():
-            if name.startswith("hubspot:"):
-                calls[name.removeprefix("hubspot:")] += int(value)
-            else:
-                counts[name] += int(value)
-        for page, digest in sorted((unit.fingerprints or {}).items(), key=lambda kv: int(kv[0])):
-            if digest in first_seen:
-                duplicates.append((int(page), first_seen[digest]))
-            else:
-                first_seen[digest] = int(page)
-    return RunView(
-        run.id,
-        run.stream,
-        run.status,
-        run.mode == "full",
-        run.trigger,
-        run.fence,
-        run.lease,
-        run.after_run_id,
-        run.incomplete,
-        run.units_total,
-        run.units_done_at is not None,
-        counts,
-        calls,
-        tuple(duplicates),
-    )
 
 
 class RunUnits:
@@ -176,7 +105,7 @@ class RunUnits:
                 .where(SyncRun.stream == stream, SyncRun.status == ACTIVE, SyncRun.units_total > 0)
                 .order_by(SyncRun.id.desc())
             ).first()
-            return _view(session, run) if run is not None else None
+            return run_view(session, run) if run is not None else None
 
     def take_over(self, run_id: int, fence: int | None, lease: str | None) -> list[int]:
         """Resume an interrupted run under a new lock: the ids of its units not done."""
@@ -198,7 +127,7 @@ class RunUnits:
 
     def get(self, run_id: int) -> RunView:
         with self.sessions() as session:
-            return _view(session, session.get_one(SyncRun, run_id))
+            return run_view(session, session.get_one(SyncRun, run_id))
 
     # ------------------------------------------------------------------- units
     def claim(self, unit_id: int) -> UnitClaim | None:
@@ -371,7 +300,7 @@ class RunUnits:
             run = session.get_one(SyncRun, run_id)
             parent = session.get(SyncRun, run.after_run_id) if run.after_run_id else None
             waiting = parent is not None and parent.status == ACTIVE
-            if waiting and parent_active(_view(session, parent)):  # type: ignore[arg-type]
+            if waiting and parent_active(run_view(session, parent)):  # type: ignore[arg-type]
                 return False
             claimed = session.execute(
                 update(SyncRun)
