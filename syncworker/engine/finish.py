@@ -91,7 +91,7 @@ class RunFinisher:
                     redact(f"{type(exc).__name__}: {exc}"),
                 )
             finally:
-                tally = Counter({k: v for k, v in result.counts.items() if v}) + calls
+                tally = result.counts + calls  # (adding Counters drops the zeros)
                 if tally and not self.items.add_tally(run_id, tally):
                     log.warning("run %s: finishing already; not counted: %s", run_id, tally)
 
@@ -126,11 +126,7 @@ class RunFinisher:
 
     def _finish(self, run_id: int) -> RunResult:
         view = self.units.get(run_id)
-        for name, n in self.items.tally(run_id).items():  # work done outside its units
-            if name.startswith(HUBSPOT):
-                view.hubspot_calls[name.removeprefix(HUBSPOT)] += n
-            else:
-                view.counts[name] += n
+        view.add(self.items.tally(run_id))  # work done for it outside its units
         stream = STREAMS[view.stream]
         engine = self.engine_for(stream)
         result = RunResult(stream.name, run_id=run_id, mode="full" if view.full else "incremental")

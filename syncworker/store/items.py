@@ -66,8 +66,12 @@ def move_item(run_id: int, label: str, moves: Mapping[str, Move]) -> dict[str, A
     return {"run_id": run_id, "kind": MOVE, "source_id": label, "payload": moves_payload(moves)}
 
 
-def _moves(payload: Mapping[str, Any]) -> dict[str, Move]:
-    return {sid: (old, new) for sid, (old, new) in payload["moves"].items()}
+def _moves(payloads: Iterable[Mapping[str, Any]]) -> dict[str, Move]:
+    """The moves the items' payloads hold; a later item's move of a record wins."""
+    found: dict[str, Move] = {}
+    for payload in payloads:
+        found.update({sid: (old, new) for sid, (old, new) in payload["moves"].items()})
+    return found
 
 
 class RunItems:
@@ -93,10 +97,7 @@ class RunItems:
     def moves(self, run_id: int) -> dict[str, Move]:
         """Every move still to link (taken ones a dead worker left included)."""
         linking, waiting = self.get(run_id, LINKING), self.get(run_id, MOVE)
-        found: dict[str, Move] = {}
-        for payload in [*linking.values(), *waiting.values()]:  # the newer wins
-            found.update(_moves(payload))
-        return found
+        return _moves([*linking.values(), *waiting.values()])  # the newer wins
 
     def hand_over_moves(self, run_id: int, label: str, moves: Mapping[str, Move]) -> None:
         """``moves`` wait for linking as one item, ``label`` (a unit's own): a repeated
@@ -116,9 +117,7 @@ class RunItems:
                         RunItem.run_id == run_id, RunItem.kind == MOVE
                     )
                 ).all()
-                waiting: dict[str, Move] = {}
-                for _, payload in items:
-                    waiting.update(_moves(payload))
+                waiting = _moves(payload for _, payload in items)
                 if len(waiting) < batch:
                     return None
                 ids = sorted(waiting)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from syncworker.store.models import RunUnit, SyncRun
+from syncworker.tally import HUBSPOT
 
 
 @dataclass(frozen=True)
@@ -46,25 +49,19 @@ class RunView:
     hubspot_calls: Counter[str] = field(default_factory=Counter)
     duplicate_pages: tuple[tuple[int, int], ...] = ()  # (page, earlier page) with equal ids
 
+    def add(self, recorded: Mapping[str, int]) -> None:
+        """Count in what a unit (or other work for the run) recorded: its counts and
+        its HubSpot calls by kind (``hubspot:<kind>``)."""
+        for name, value in recorded.items():
+            if name.startswith(HUBSPOT):
+                self.hubspot_calls[name.removeprefix(HUBSPOT)] += int(value)
+            else:
+                self.counts[name] += int(value)
+
 
 def run_view(session: Session, run: SyncRun) -> RunView:
     """``run`` with its units' counts and page fingerprints added up."""
-    counts, calls = Counter[str](), Counter[str]()
-    first_seen: dict[str, int] = {}
-    duplicates = []
-    units = session.scalars(select(RunUnit).where(RunUnit.run_id == run.id).order_by(RunUnit.seq))
-    for unit in units:
-        for name, value in (unit.counts or {}).items():
-            if name.startswith("hubspot:"):
-                calls[name.removeprefix("hubspot:")] += int(value)
-            else:
-                counts[name] += int(value)
-        for page, digest in sorted((unit.fingerprints or {}).items(), key=lambda kv: int(kv[0])):
-            if digest in first_seen:
-                duplicates.append((int(page), first_seen[digest]))
-            else:
-                first_seen[digest] = int(page)
-    return RunView(
+    view = RunView(
         run.id,
         run.stream,
         run.status,
@@ -76,7 +73,15 @@ def run_view(session: Session, run: SyncRun) -> RunView:
         run.incomplete,
         run.units_total,
         run.units_done_at is not None,
-        counts,
-        calls,
-        tuple(duplicates),
     )
+    first_seen: dict[str, int] = {}
+    duplicates = []
+    units = session.scalars(select(RunUnit).where(RunUnit.run_id == run.id).order_by(RunUnit.seq))
+    for unit in units:
+        view.add(unit.counts or {})
+        for page, digest in sorted((unit.fingerprints or {}).items(), key=lambda kv: int(kv[0])):
+            if digest in first_seen:
+                duplicates.append((int(page), first_seen[digest]))
+            else:
+                first_seen[digest] = int(page)
+    return dataclasses.replace(view, duplicate_pages=tuple(duplicates))
