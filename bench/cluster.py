@@ -247,8 +247,9 @@ def _optin_event(contact_id: str, value: str, event_id: int) -> dict[str, Any]:
 
 
 def _deliver(http: httpx.Client, url: str, events: list[dict[str, Any]]) -> int:
+    from syncworker_sandbox import SANDBOX_HUBSPOT_CLIENT_SECRET
+
     from syncworker.config import Secret
-    from syncworker.sandbox import SANDBOX_HUBSPOT_CLIENT_SECRET
     from syncworker.webhooks.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_v3
 
     body = json.dumps(events).encode()
@@ -269,7 +270,7 @@ def _deliver(http: httpx.Client, url: str, events: list[dict[str, Any]]) -> int:
 
 def _flip_in_hubspot(http: httpx.Client, box: Any, contact_id: str, value: str) -> int:
     """Edit the opt-in the way a person's tool would: HubSpot's batch update API."""
-    from syncworker.sandbox import SANDBOX_HUBSPOT_TOKEN
+    from syncworker_sandbox import SANDBOX_HUBSPOT_TOKEN
 
     body = {"inputs": [{"id": contact_id, "properties": {"workways_newsletter_optin": value}}]}
     for _ in range(30):
@@ -285,8 +286,9 @@ def _flip_in_hubspot(http: httpx.Client, box: Any, contact_id: str, value: str) 
 
 
 def webhooks_scenario(opts: Options, stores: Stores, say: Say) -> Result:
+    from syncworker_sandbox.server import free_port
+
     from bench.measure import run_measured
-    from syncworker.sandbox.server import free_port
     from syncworker.store.database import make_engine, session_factory
     from syncworker.store.snapshots import SnapshotStore
 

@@ -28,7 +28,7 @@ from typing import Any
 
 import httpx
 
-from syncworker.mapping import COMPANY_MAPPING, CONTACT_MAPPING
+from syncworker.sources.workways.mapping import COMPANY_MAPPING, CONTACT_MAPPING
 
 CONTACT_TO_COMPANY = 279  # HubSpot's default (unlabelled) contact→company association
 

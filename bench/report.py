@@ -450,7 +450,7 @@ def render(
         f"- Machine: {_machine()}.",
         f"- Population: {opts.users:,} Workways users and {opts.orgs:,} organizations "
         f"(seed {opts.seed}).",
-        "- Sandboxes: `syncworker.sandbox.runner.Sandboxes` served on loopback by a process "
+        "- Sandboxes: `syncworker_sandbox.runner.Sandboxes` served on loopback by a process "
         "of their own (`python -m bench.sandboxes`), fresh for every scenario group. HubSpot "
         f"rate limit ON: {opts.rate_limit} requests per rolling 10 s, enforced by the sandbox "
         "(429 beyond it) and configured in syncworker (`HUBSPOT_RATE_LIMIT_PER_10S`). Injected "

@@ -1,7 +1,7 @@
 """Both sandboxes in a process of their own, plus a small control endpoint.
 
 ``python -m bench.sandboxes --users N --orgs N ...`` constructs
-:class:`syncworker.sandbox.runner.Sandboxes` (which, unlike ``syncworker
+:class:`syncworker_sandbox.runner.Sandboxes` (which, unlike ``syncworker
 sandbox``, takes a Workways latency), serves it on loopback, prints one JSON
 line with the URLs, then serves until SIGTERM. The HubSpot sandbox has no HTTP
 view of its request log, so this process adds one on a third port:
@@ -89,8 +89,8 @@ def serve(argv: list[str] | None = None) -> None:
     parser.add_argument("--workways-latency-ms", type=float, default=0.0)
     args = parser.parse_args(argv)
 
-    from syncworker.sandbox.runner import Sandboxes
-    from syncworker.sandbox.server import ServerThread
+    from syncworker_sandbox.runner import Sandboxes
+    from syncworker_sandbox.server import ServerThread
 
     boxes = Sandboxes(
         users=args.users,
@@ -194,7 +194,7 @@ class SandboxProcess:
         return self.urls["hubspot"]
 
     def environment(self, database_url: str) -> dict[str, str]:
-        from syncworker.sandbox import (
+        from syncworker_sandbox import (
             SANDBOX_HUBSPOT_CLIENT_SECRET,
             SANDBOX_HUBSPOT_TOKEN,
             SANDBOX_WORKWAYS_TOKEN,

@@ -178,8 +178,9 @@ def naive_scenario(opts: Options, say: Say) -> Result:
     """Scenario 4 on fresh sandboxes: a sample, extrapolated linearly to the full size."""
     from syncworker.config import Settings
     from syncworker.hubspot.schema import ensure_schema
-    from syncworker.mapping import COMPANY_MAPPING, CONTACT_MAPPING, custom_properties
+    from syncworker.mapping import custom_properties
     from syncworker.services import Services
+    from syncworker.sources.workways.mapping import COMPANY_MAPPING, CONTACT_MAPPING
 
     result = Result("naive", "4. naive baseline (one call per record)")
     say(

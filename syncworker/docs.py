@@ -5,8 +5,9 @@
 
 from __future__ import annotations
 
-from syncworker.mapping import COMPANY_MAPPING, CONTACT_MAPPING, FieldMap, ObjectMapping
-from syncworker.workadu.mapping import CUSTOMER_MAPPING, DEAL_STAGES, ORDER_MAPPING
+from syncworker.mapping import FieldMap, ObjectMapping
+from syncworker.sources.workadu.mapping import CUSTOMER_MAPPING, DEAL_STAGES, ORDER_MAPPING
+from syncworker.sources.workways.mapping import COMPANY_MAPPING, CONTACT_MAPPING
 
 
 def _row(f: FieldMap, detail: bool) -> str:

@@ -29,12 +29,13 @@ from syncworker.hubspot.ratelimit import RedisSlidingWindowLimiter
 from syncworker.hubspot.schema import SharedSchemaMemo
 from syncworker.locks import StreamLeases, stream_lock
 from syncworker.redaction import register_secret
+from syncworker.sources.registry import SOURCES, select_streams
+from syncworker.sources.streams import Stream
+from syncworker.sources.workways.client import WorkwaysClient
 from syncworker.store.database import make_engine, pending_migrations, session_factory
 from syncworker.store.snapshots import SnapshotStore
 from syncworker.store.units import RunUnits
-from syncworker.streams import SOURCES, Stream, select_streams
 from syncworker.webhooks.events import WebhookEventStore
-from syncworker.workways.client import WorkwaysClient
 from syncworker.writeback.conflicts import ConflictResolver
 from syncworker.writeback.outbox import Outbox
 from syncworker.writeback.service import WRITEBACK_STREAM, WritebackResult, WritebackService
@@ -162,7 +163,7 @@ class Services:
         """A client for ``source`` (raises ConfigError naming a missing setting)."""
         timeout = self.settings.http_timeout_seconds
         if source == "workadu":
-            from syncworker.workadu.client import WorkaduClient  # only when Workadu runs
+            from syncworker.sources.workadu.client import WorkaduClient  # only when Workadu runs
 
             base_url, key = self.settings.require_workadu()
             return WorkaduClient(base_url, key, timeout=timeout)

@@ -22,8 +22,9 @@ from syncworker.engine.state import RunResult
 from syncworker.errors import LeaseLostError, RunInProgressError
 from syncworker.logs import log_context
 from syncworker.services import Services, interleave
+from syncworker.sources.registry import STREAMS, select_streams
+from syncworker.sources.streams import Stream
 from syncworker.store.ledger import TaskLedger
-from syncworker.streams import STREAMS, Stream, select_streams
 
 log = logging.getLogger(__name__)
 

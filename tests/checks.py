@@ -13,10 +13,11 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from syncworker.mapping import COMPANY_MAPPING, CONTACT_MAPPING
-from syncworker.sandbox.runner import Sandboxes
+from syncworker_sandbox.runner import Sandboxes
+
+from syncworker.sources.workways.mapping import COMPANY_MAPPING, CONTACT_MAPPING
+from syncworker.sources.workways.streams import WORKWAYS_ORGANIZATIONS, WORKWAYS_USERS
 from syncworker.store.snapshots import SnapshotStore
-from syncworker.streams import WORKWAYS_ORGANIZATIONS, WORKWAYS_USERS
 
 
 def expected_companies(boxes: Sandboxes) -> dict[str, dict[str, str]]:

@@ -19,15 +19,15 @@ import redis
 from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+from syncworker_sandbox.runner import Sandboxes
 
 from syncworker.config import Settings
 from syncworker.engine.sync import SyncEngine
 from syncworker.hubspot.gateway import HubSpotGateway
-from syncworker.sandbox.runner import Sandboxes
 from syncworker.services import Services
+from syncworker.sources.workways.client import WorkwaysClient
 from syncworker.store.database import make_engine, session_factory, upgrade
 from syncworker.store.snapshots import SnapshotStore
-from syncworker.workways.client import WorkwaysClient
 
 IN_CI = os.environ.get("CI") == "true"
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -206,7 +206,7 @@ class Wired:
         return SyncEngine(self.store, self.workways, self.gateway, **options)  # type: ignore[arg-type]
 
     def sync_all(self, **kw: object) -> list:  # type: ignore[type-arg]
-        from syncworker.streams import WORKWAYS_STREAMS
+        from syncworker.sources.workways.streams import WORKWAYS_STREAMS
 
         engine = self.engine()
         return [engine.run(stream, **kw) for stream in WORKWAYS_STREAMS]  # type: ignore[arg-type]

@@ -6,9 +6,9 @@ import math
 from collections.abc import Iterator
 
 import pytest
+from syncworker_sandbox.runner import Sandboxes
 
 from syncworker.config import Settings
-from syncworker.sandbox.runner import Sandboxes
 from syncworker.services import Services
 from syncworker.store.snapshots import SnapshotStore
 from tests.checks import assert_converged

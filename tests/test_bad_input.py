@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from syncworker.streams import WORKWAYS_ORGANIZATIONS, WORKWAYS_USERS
+from syncworker.sources.workways.streams import WORKWAYS_ORGANIZATIONS, WORKWAYS_USERS
 from tests.checks import assert_converged, hubspot_by_key
 from tests.conftest import Wired
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from syncworker_sandbox.runner import Sandboxes
 
-from syncworker.sandbox.runner import Sandboxes
 from syncworker.store.database import make_engine, session_factory
 from syncworker.store.snapshots import SnapshotStore
 from tests.checks import assert_converged, assert_hubspot_equals_workways, hubspot_by_key

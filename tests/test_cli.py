@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 import redis
+from syncworker_sandbox.runner import Sandboxes
 
 from syncworker.cli.main import main
 from syncworker.locks import stream_lock
-from syncworker.sandbox.runner import Sandboxes
 from syncworker.store.database import SCHEMA_HEAD, make_engine, migration_heads, upgrade
 
 

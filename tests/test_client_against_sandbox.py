@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from syncworker_sandbox import SANDBOX_WORKWAYS_TOKEN
+from syncworker_sandbox.server import ServerThread
+from syncworker_sandbox.workways import WorkwaysSandbox
+
 from syncworker.config import Secret
-from syncworker.sandbox import SANDBOX_WORKWAYS_TOKEN
-from syncworker.sandbox.server import ServerThread
-from syncworker.sandbox.workways import WorkwaysSandbox
-from syncworker.workways.client import WorkwaysClient
+from syncworker.sources.workways.client import WorkwaysClient
 
 
 def test_2000_users_in_exactly_10_list_calls() -> None:

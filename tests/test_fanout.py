@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import redis
 from sqlalchemy import select
+from syncworker_sandbox.runner import Sandboxes
 
 from syncworker.config import Settings
 from syncworker.engine.fanout import PARENT_STREAMS, FanOut, StartedRun
@@ -18,13 +19,13 @@ from syncworker.engine.state import RunResult
 from syncworker.engine.sync import SyncEngine
 from syncworker.errors import PaginationLoopError, RunInProgressError
 from syncworker.locks import StreamLeases
-from syncworker.sandbox.runner import Sandboxes
 from syncworker.services import Services, interleave
+from syncworker.sources.streams import Stream
+from syncworker.sources.workways.streams import WORKWAYS_ORGANIZATIONS, WORKWAYS_USERS
 from syncworker.store.database import make_engine, session_factory
 from syncworker.store.models import RunItem, RunUnit, SyncRun
 from syncworker.store.snapshots import SnapshotStore
 from syncworker.store.units import RunUnits
-from syncworker.streams import WORKWAYS_ORGANIZATIONS, WORKWAYS_USERS, Stream
 from tests.checks import assert_converged, hubspot_by_key
 from tests.integration import (
     celery_process,

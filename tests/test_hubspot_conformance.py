@@ -21,10 +21,9 @@ from typing import Any
 import httpx
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
-
-from syncworker.sandbox import SANDBOX_HUBSPOT_TOKEN
-from syncworker.sandbox.hubspot_app import HubSpotSandbox
-from syncworker.sandbox.server import ServerThread
+from syncworker_sandbox import SANDBOX_HUBSPOT_TOKEN
+from syncworker_sandbox.hubspot_app import HubSpotSandbox
+from syncworker_sandbox.server import ServerThread
 
 SPEC_DIR = Path(__file__).resolve().parents[2] / "shared" / "specs" / "hubspot-openapi"
 AUTH = {"Authorization": f"Bearer {SANDBOX_HUBSPOT_TOKEN}"}

@@ -16,10 +16,10 @@ from typing import Any
 
 import httpx
 import pytest
+from syncworker_sandbox import SANDBOX_HUBSPOT_TOKEN
+from syncworker_sandbox.hubspot_app import HubSpotSandbox
+from syncworker_sandbox.server import ServerThread
 
-from syncworker.sandbox import SANDBOX_HUBSPOT_TOKEN
-from syncworker.sandbox.hubspot_app import HubSpotSandbox
-from syncworker.sandbox.server import ServerThread
 from tests import test_hubspot_conformance as published
 from tests.test_hubspot_sandbox import GARBAGE
 

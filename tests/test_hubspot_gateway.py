@@ -10,16 +10,17 @@ import pytest
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+from syncworker_sandbox import SANDBOX_HUBSPOT_TOKEN
+from syncworker_sandbox.hubspot_app import HubSpotSandbox
+from syncworker_sandbox.server import ServerThread
 
 from syncworker.config import Secret
 from syncworker.errors import HubSpotAuthError, HubSpotRateLimitError, HubSpotTimeoutError
 from syncworker.hubspot.gateway import HubSpotGateway
 from syncworker.hubspot.responses import UpsertRecord
 from syncworker.hubspot.schema import SharedSchemaMemo, ensure_schema
-from syncworker.mapping import COMPANY_MAPPING, CONTACT_MAPPING, custom_properties
-from syncworker.sandbox import SANDBOX_HUBSPOT_TOKEN
-from syncworker.sandbox.hubspot_app import HubSpotSandbox
-from syncworker.sandbox.server import ServerThread
+from syncworker.mapping import custom_properties
+from syncworker.sources.workways.mapping import COMPANY_MAPPING, CONTACT_MAPPING
 
 SCHEMA = custom_properties(CONTACT_MAPPING, COMPANY_MAPPING)
 

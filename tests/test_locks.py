@@ -7,8 +7,8 @@ import redis
 
 from syncworker.errors import LeaseLostError, RunInProgressError
 from syncworker.locks import stream_lock
+from syncworker.sources.workways.streams import WORKWAYS_ORGANIZATIONS
 from syncworker.store.snapshots import Confirmation, SnapshotStore
-from syncworker.streams import WORKWAYS_ORGANIZATIONS
 from tests.checks import hubspot_by_key
 from tests.conftest import Wired
 

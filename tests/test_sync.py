@@ -12,9 +12,10 @@ from sqlalchemy import Connection, event, update
 
 from syncworker.hubspot.gateway import HubSpotGateway
 from syncworker.hubspot.responses import RecordOutcome, UpsertRecord
-from syncworker.mapping import CONTACT_MAPPING, ObjectMapping
+from syncworker.mapping import ObjectMapping
+from syncworker.sources.workways.mapping import CONTACT_MAPPING
+from syncworker.sources.workways.streams import WORKWAYS_ORGANIZATIONS, WORKWAYS_USERS
 from syncworker.store.models import SyncedRecord
-from syncworker.streams import WORKWAYS_ORGANIZATIONS, WORKWAYS_USERS
 from tests.checks import assert_converged, hubspot_by_key
 from tests.conftest import Wired
 

@@ -23,9 +23,9 @@ from redis.retry import Retry
 from sqlalchemy import func, select
 from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from syncworker_sandbox.server import ServerThread
 
 from syncworker.config import Secret
-from syncworker.sandbox.server import ServerThread
 from syncworker.store.database import make_engine, session_factory
 from syncworker.store.models import WebhookEvent
 from syncworker.webhooks import (

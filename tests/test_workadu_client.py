@@ -31,9 +31,9 @@ from syncworker.errors import (
     SourceTimeoutError,
 )
 from syncworker.http_retry import RetryPolicy
-from syncworker.streams import SourcePage, as_record
-from syncworker.workadu.client import ACCEPT_V2, WorkaduClient
-from syncworker.workadu.models import Customer, Invoice, Order, Page
+from syncworker.sources.streams import SourcePage, as_record
+from syncworker.sources.workadu.client import ACCEPT_V2, WorkaduClient
+from syncworker.sources.workadu.models import Customer, Invoice, Order, Page
 
 # The spec's example key has "$" and "/"-free bcrypt-like text; this one is the same kind.
 API_KEY = "$2y$10$Ag6LxUSJsdfsdfrhFNQlQuDxiMAIaHr3BDuY8gLC32f5C681NCOge"
@@ -943,7 +943,7 @@ def test_transport_errors(caplog: pytest.LogCaptureFixture) -> None:
     assert client.calls == 2
     client, _ = make(refused, retry=RetryPolicy.no_retry())
     with (
-        caplog.at_level(logging.DEBUG, logger="syncworker.http_source"),
+        caplog.at_level(logging.DEBUG, logger="syncworker.sources.http_client"),
         pytest.raises(SourceConnectionError, match="ConnectError"),
     ):
         list(client.iter_customers(filters={"email": "secret@example.com"}))

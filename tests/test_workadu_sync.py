@@ -7,14 +7,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from syncworker_sandbox.runner import Sandboxes
 
 from syncworker.config import Settings
 from syncworker.engine.sync import SyncEngine
-from syncworker.sandbox.runner import Sandboxes
 from syncworker.services import Services
+from syncworker.sources.workadu.mapping import DEAL_STAGES
+from syncworker.sources.workadu.streams import WORKADU_STREAMS
+from syncworker.sources.workways.streams import WORKWAYS_STREAMS
 from syncworker.store.snapshots import SnapshotStore
-from syncworker.streams import WORKADU_STREAMS, WORKWAYS_STREAMS
-from syncworker.workadu.mapping import DEAL_STAGES
 from tests.checks import hubspot_by_key
 from tests.test_sync import RecordingGateway, write_calls
 

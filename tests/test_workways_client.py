@@ -31,10 +31,10 @@ from syncworker.errors import (
     SourceTimeoutError,
 )
 from syncworker.http_retry import RetryPolicy
-from syncworker.mapping import COMPANY_MAPPING
-from syncworker.pagination import PageNumberPaginator
-from syncworker.workways.client import WorkwaysClient
-from syncworker.workways.models import (
+from syncworker.sources.pages import PageNumberPaginator
+from syncworker.sources.workways.client import WorkwaysClient
+from syncworker.sources.workways.mapping import COMPANY_MAPPING
+from syncworker.sources.workways.models import (
     MergeContractResult,
     OrganizationDetail,
     Page,

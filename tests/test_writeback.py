@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from syncworker.engine.sync import SyncEngine
-from syncworker.streams import WORKWAYS_STREAMS
-from syncworker.workways.client import WorkwaysClient
+from syncworker.sources.workways.client import WorkwaysClient
+from syncworker.sources.workways.streams import WORKWAYS_STREAMS
 from syncworker.writeback.conflicts import ConflictResolver
 from syncworker.writeback.outbox import Outbox
 from syncworker.writeback.service import WritebackService

@@ -12,11 +12,11 @@ from contextlib import contextmanager
 
 import httpx
 import pytest
+from syncworker_sandbox import SANDBOX_HUBSPOT_CLIENT_SECRET
+from syncworker_sandbox.runner import Sandboxes
+from syncworker_sandbox.server import free_port
 
 from syncworker.config import Secret, Settings
-from syncworker.sandbox import SANDBOX_HUBSPOT_CLIENT_SECRET
-from syncworker.sandbox.runner import Sandboxes
-from syncworker.sandbox.server import free_port
 from syncworker.services import Services
 from syncworker.webhooks.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_v3
 from tests.checks import hubspot_by_key

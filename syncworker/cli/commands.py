@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
-import threading
+from typing import Any
 
 from syncworker.cli import EXIT_ABORTED, EXIT_FAILURES, EXIT_OK, EXIT_USAGE, output
 from syncworker.config import Settings
@@ -153,42 +154,24 @@ def webhooks(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def sandbox(args: argparse.Namespace, settings: Settings) -> int:
-    from syncworker.sandbox.runner import Sandboxes
-
-    with Sandboxes(
-        users=args.users,
-        orgs=args.orgs,
-        seed=args.seed,
-        host=args.host,
-        workways_port=args.workways_port,
-        hubspot_port=args.hubspot_port,
-        workadu_port=args.workadu_port,
-        customers=args.customers,
-        orders=args.orders,
-        invoices=args.invoices,
-        rate_limit_per_10s=args.rate_limit,
-        daily_limit=args.daily_limit,
-        latency_ms=args.latency_ms,
-    ) as boxes:
-        print(
-            f"Workways sandbox: {boxes.workways_url}  ({args.users} users, {args.orgs} "
-            "organizations)"
-        )
-        print(f"HubSpot sandbox:  {boxes.hubspot_url}")
-        print(
-            f"Workadu sandbox:  {boxes.workadu_url}  ({args.customers} customers, "
-            f"{args.orders} orders, {args.invoices} invoices)"
-        )
-        print("Credentials: see README (Sandbox credentials). Ctrl-C to stop.")
-        sys.stdout.flush()
-        try:
-            threading.Event().wait()
-        except KeyboardInterrupt:
-            print("stopping")
-    return EXIT_OK
+    return int(_sandboxes("cli").serve(args))
 
 
 def demo(args: argparse.Namespace, settings: Settings) -> int:
-    from syncworker.demo import run_demo
+    return int(_sandboxes("demo").run_demo(users=args.users, orgs=args.orgs, changes=args.changes))
 
-    return run_demo(users=args.users, orgs=args.orgs, changes=args.changes)
+
+def _sandboxes(module: str) -> Any:
+    """A module of the sandboxes package, which ships beside the product, not in it
+    (a checkout's ``make`` set-up installs it; a wheel of syncworker has none)."""
+    try:
+        return importlib.import_module(f"syncworker_sandbox.{module}")
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not exc.name.startswith("syncworker_sandbox"):
+            raise
+        print(
+            "syncworker: the sandboxes are not installed: they come with a checkout of "
+            "syncworker (`make demo`, or `pip install -e ./sandbox`)",
+            file=sys.stderr,
+        )
+        raise SystemExit(EXIT_USAGE) from None

@@ -14,8 +14,8 @@ from syncworker.errors import (
     SyncWorkerError,
 )
 from syncworker.redaction import redact
+from syncworker.sources.registry import STREAMS
 from syncworker.store.models import RecordFailure, SyncRun, WritebackIntent
-from syncworker.streams import STREAMS
 
 
 def describe_error(exc: SyncWorkerError) -> str:

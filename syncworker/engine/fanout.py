@@ -41,11 +41,12 @@ from syncworker.hubspot.gateway import ASSOCIATION_BATCH_LIMIT
 from syncworker.locks import StreamLeases
 from syncworker.logs import log_context
 from syncworker.redaction import redact
+from syncworker.sources.registry import STREAMS
+from syncworker.sources.streams import SourcePage, Stream, records_as_sent
 from syncworker.store.items import CHANGE, MOVE, SEEN, RunItems, moves_payload
 from syncworker.store.run_views import UnitClaim
 from syncworker.store.snapshots import SnapshotStore
 from syncworker.store.units import RunUnits
-from syncworker.streams import STREAMS, SourcePage, Stream, records_as_sent
 from syncworker.tally import tallying
 
 log = logging.getLogger(__name__)

@@ -28,11 +28,12 @@ from syncworker.engine.sync import SyncEngine
 from syncworker.errors import PaginationLoopError
 from syncworker.logs import log_context
 from syncworker.redaction import redact
+from syncworker.sources.registry import STREAMS
+from syncworker.sources.streams import Stream
 from syncworker.store.items import CHANGE, LINKING, RunItems
 from syncworker.store.run_views import RunView, UnitClaim
 from syncworker.store.snapshots import SnapshotStore
 from syncworker.store.units import RunUnits
-from syncworker.streams import STREAMS, Stream
 from syncworker.tally import HUBSPOT, tallying
 
 if TYPE_CHECKING:

@@ -10,8 +10,8 @@ from syncworker.engine.plan import PlannedChange
 from syncworker.engine.state import Fail, RunState
 from syncworker.errors import HubSpotError
 from syncworker.hubspot.gateway import HubSpotGateway
+from syncworker.sources.registry import STREAMS
 from syncworker.store.snapshots import SnapshotStore
-from syncworker.streams import STREAMS
 
 
 def link_records(

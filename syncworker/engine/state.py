@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from syncworker.engine.plan import PlannedChange
-from syncworker.streams import Record, Stream
+from syncworker.sources.streams import Record, Stream
 
 COUNTERS = (
     "seen",

@@ -39,8 +39,8 @@ from syncworker.hubspot.schema import SharedSchemaMemo
 from syncworker.logs import log_context
 from syncworker.mapping import ARCHIVED_PROPERTY
 from syncworker.redaction import redact
+from syncworker.sources.streams import Record, SourcePage, Stream, records_as_sent
 from syncworker.store.snapshots import Snapshot, SnapshotStore
-from syncworker.streams import Record, SourcePage, Stream, records_as_sent
 from syncworker.tally import carried
 
 log = logging.getLogger(__name__)

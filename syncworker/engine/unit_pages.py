@@ -12,9 +12,9 @@ from typing import Any
 
 from syncworker.engine.sync import SyncEngine
 from syncworker.errors import PaginationLoopError, RecordValidationError, SourceDataError
-from syncworker.pagination import fingerprint
+from syncworker.sources.pages import fingerprint
+from syncworker.sources.streams import SourcePage, Stream
 from syncworker.store.run_views import UnitClaim
-from syncworker.streams import SourcePage, Stream
 from syncworker.tally import carried
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from dataclasses import replace
 
 from syncworker.engine.plan import PlannedChange
 from syncworker.hubspot.gateway import HubSpotGateway
-from syncworker.streams import Stream
+from syncworker.sources.streams import Stream
 from syncworker.writeback.outbox import Outbox
 from syncworker.writeback.values import hubspot_value
 

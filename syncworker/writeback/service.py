@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from syncworker.errors import SourceError
 from syncworker.hubspot.gateway import HubSpotGateway
 from syncworker.hubspot.responses import epoch_ms
+from syncworker.sources.streams import Stream
+from syncworker.sources.workways.client import WorkwaysClient
+from syncworker.sources.workways.streams import WORKWAYS_ORGANIZATIONS, WORKWAYS_USERS
 from syncworker.store.snapshots import SnapshotStore
-from syncworker.streams import WORKWAYS_ORGANIZATIONS, WORKWAYS_USERS, Stream
-from syncworker.workways.client import WorkwaysClient
 from syncworker.writeback.outbox import Outbox
 from syncworker.writeback.values import UnwritableValue, hubspot_value, workways_argument
 

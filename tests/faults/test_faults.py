@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
+from syncworker_sandbox.runner import Sandboxes
 
 from syncworker.config import Settings
-from syncworker.sandbox.runner import Sandboxes
 from syncworker.services import Services
 from syncworker.store.ledger import TaskLedger
 from syncworker.store.models import TaskDelivery

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from syncworker_sandbox.runner import Sandboxes
 
 from syncworker.config import Settings
-from syncworker.sandbox.runner import Sandboxes
 from syncworker.services import Services
 from syncworker.store.snapshots import SnapshotStore
 from tests.checks import assert_converged

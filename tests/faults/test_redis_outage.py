@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 import redis
+from syncworker_sandbox.runner import Sandboxes
+from syncworker_sandbox.server import free_port
 
-from syncworker.sandbox.runner import Sandboxes
-from syncworker.sandbox.server import free_port
 from syncworker.store.snapshots import SnapshotStore
 from tests.checks import assert_converged
 from tests.conftest import IN_CI

@@ -12,13 +12,13 @@ import httpx
 import pytest
 import redis
 from sqlalchemy import text
-
-from syncworker.sandbox import (
+from syncworker_sandbox import (
     SANDBOX_HUBSPOT_CLIENT_SECRET,
     SANDBOX_HUBSPOT_TOKEN,
     SANDBOX_WORKWAYS_TOKEN,
 )
-from syncworker.sandbox.runner import Sandboxes
+from syncworker_sandbox.runner import Sandboxes
+
 from syncworker.store.database import make_engine
 from tests.conftest import REDIS_TEST_URL, service_missing
 from tests.integration import ROOT, celery_process, send_task, stop, wait_until, worker_args

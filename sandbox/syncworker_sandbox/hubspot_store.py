@@ -1,0 +1,336 @@
+"""Thread-safe in-memory state of the HubSpot sandbox.
+
+Objects (contacts, companies, deals), their property definitions and groups,
+the deal pipelines, and the associations between objects. The batch/search
+logic lives in ``hubspot_objects``, ``hubspot_writes`` and ``hubspot_search``,
+the property API in ``hubspot_props``; this module keeps the state, the
+unique-value index and the public inspection API that tests use.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from syncworker_sandbox.hubspot_assoc import AssociationIndex
+from syncworker_sandbox.hubspot_common import (
+    JSON,
+    MODIFIED_PROP,
+    Problem,
+    always_props,
+    iso_ms,
+    normalize_type,
+)
+from syncworker_sandbox.hubspot_pipelines import (
+    PIPELINE_PROPERTY,
+    STAGE_PROPERTY,
+    Pipeline,
+    StageSpec,
+    build_pipeline,
+    deal_rules,
+    default_pipelines,
+    pipeline_options,
+    stage_options,
+)
+from syncworker_sandbox.hubspot_props import PropertyRegistry
+from syncworker_sandbox.hubspot_schema import check_value
+from syncworker_sandbox.hubspot_seeds import seed_groups, seed_properties
+
+HISTORY_DEPTH = 20
+
+
+@dataclass
+class Record:
+    id: str
+    props: dict[str, str]
+    created: float
+    updated: float
+    archived: bool = False
+    archived_at: float | None = None
+    # property -> [(value, epoch seconds, sourceType)], newest last
+    history: dict[str, list[tuple[str, float, str]]] = field(default_factory=dict)
+    # what search sees: [(written at, property snapshot)], oldest first
+    versions: list[tuple[float, dict[str, str]]] = field(default_factory=list)
+
+
+class HubSpotStore(PropertyRegistry):
+    """All sandbox state behind one re-entrant lock."""
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.time,
+        invalid_email_mode: str = "multi-status",
+        search_index_lag_seconds: float = 0.0,
+        first_id: int = 1001,
+    ) -> None:
+        if invalid_email_mode not in ("multi-status", "reject-batch"):
+            raise ValueError("invalid_email_mode must be 'multi-status' or 'reject-batch'")
+        self.lock = threading.RLock()
+        self.clock = clock
+        self.invalid_email_mode = invalid_email_mode
+        self.search_index_lag_seconds = search_index_lag_seconds
+        self._next_id = first_id
+        self.records: dict[str, dict[str, Record]] = {"contacts": {}, "companies": {}, "deals": {}}
+        self.props = {t: seed_properties(t) for t in self.records}
+        self.groups = {t: seed_groups(t) for t in self.records}
+        self.pipelines: dict[str, dict[str, Pipeline]] = default_pipelines()
+        self.assoc = AssociationIndex()
+        self._unique = {"contacts": {"email": {}}, "companies": {}, "deals": {}}
+
+    # ---------------------------------------------------------- public API
+    def objects(self, object_type: str, include_archived: bool = False) -> list[JSON]:
+        object_type = normalize_type(object_type)
+        with self.lock:
+            return [
+                self._plain(r)
+                for r in self.records[object_type].values()
+                if include_archived or not r.archived
+            ]
+
+    def get(self, object_type: str, object_id: str) -> JSON | None:
+        object_type = normalize_type(object_type)
+        with self.lock:
+            record = self.records[object_type].get(str(object_id))
+            return self._plain(record) if record else None
+
+    def find_by_property(self, object_type: str, name: str, value: str) -> list[JSON]:
+        object_type = normalize_type(object_type)
+        fold = object_type == "contacts" and name == "email"
+        wanted = value.lower() if fold else value
+        with self.lock:
+            return [
+                self._plain(r)
+                for r in self.records[object_type].values()
+                if not r.archived
+                and name in r.props
+                and (r.props[name].lower() if fold else r.props[name]) == wanted
+            ]
+
+    def associations(self, from_type: str, from_id: str, to_type: str) -> list[str]:
+        from_type, to_type = normalize_type(from_type), normalize_type(to_type)
+        with self.lock:
+            if not self.exists(from_type, str(from_id)) or from_type == to_type:
+                return []
+            return [
+                i
+                for i in self.assoc.neighbors(from_type, str(from_id), to_type)
+                if self.exists(to_type, i)
+            ]
+
+    def edit_property(self, object_type: str, object_id: str, name: str, value: str | None) -> None:
+        """Change a value as a person in the HubSpot UI would (bumps the modified date).
+
+        Raises KeyError for an unknown object or property, ValueError for a value
+        the property refuses.
+        """
+        object_type = normalize_type(object_type)
+        with self.lock:
+            record = self.records[object_type].get(str(object_id))
+            if record is None or record.archived:
+                raise KeyError(f"{object_type} {object_id} does not exist")
+            definition = self.props[object_type].get(name)
+            if definition is None:
+                raise KeyError(f"property {name} does not exist on {object_type}")
+            normal, problem = check_value(object_type, definition, value or "")
+            if problem is not None:
+                raise ValueError(problem.message)
+            owner = self.owner(object_type, name, normal)
+            if owner is not None and owner != record.id:
+                raise ValueError(f"value of {name} already belongs to {owner}")
+            changes = {name: normal}
+            problems: list[Problem] = []
+            self.object_rules(object_type, record.props, changes, problems, new=False)
+            if problems:
+                raise ValueError(problems[0].message)
+            self.write(object_type, record, changes, "CRM_UI")
+
+    def property_definitions(self, object_type: str) -> dict[str, JSON]:
+        object_type = normalize_type(object_type)
+        with self.lock:
+            return copy.deepcopy(self.props[object_type])
+
+    def add_pipeline(
+        self,
+        pipeline_id: str,
+        label: str,
+        stages: Sequence[StageSpec],
+        object_type: str = "deals",
+        display_order: int | None = None,
+    ) -> JSON:
+        """Add a pipeline as an admin would in HubSpot's settings (the account's
+        ``pipeline`` and ``dealstage`` options follow). ``stages`` are
+        ``(id, label, probability[, closed])``; raises ValueError for a bad pipeline."""
+        object_type = normalize_type(object_type)
+        with self.lock:
+            existing = self.pipelines.get(object_type)
+            if existing is None:
+                raise ValueError(f"{object_type} have no pipelines")
+            pipeline = build_pipeline(
+                existing, pipeline_id, label, stages, self.clock(), display_order
+            )
+            existing[pipeline.id] = pipeline
+            defs = self.props[object_type]
+            defs[PIPELINE_PROPERTY]["options"] = pipeline_options(existing)
+            defs[STAGE_PROPERTY]["options"] = stage_options(existing)
+            return pipeline.as_json()
+
+    # -------------------------------------------------------- state helpers
+    def object_rules(
+        self,
+        object_type: str,
+        current: dict[str, str],
+        changes: dict[str, str],
+        problems: list[Problem],
+        *,
+        new: bool,
+    ) -> None:
+        """HubSpot's cross-property rules of one write, and the values it derives
+        (deals: the stage must belong to the pipeline; the stage sets the probability)."""
+        if object_type in self.pipelines:
+            deal_rules(self.pipelines[object_type], current, changes, problems, new=new)
+
+    @staticmethod
+    def _plain(record: Record) -> JSON:
+        out: JSON = {
+            "id": record.id,
+            "properties": dict(record.props),
+            "createdAt": iso_ms(record.created),
+            "updatedAt": iso_ms(record.updated),
+            "archived": record.archived,
+        }
+        if record.archived_at is not None:
+            out["archivedAt"] = iso_ms(record.archived_at)
+        return out
+
+    def exists(self, object_type: str, object_id: str) -> bool:
+        record = self.records[object_type].get(object_id)
+        return record is not None and not record.archived
+
+    def unique_names(self, object_type: str) -> list[str]:
+        return list(self._unique[object_type])
+
+    @staticmethod
+    def fold(object_type: str, name: str, value: str) -> str:
+        return value.lower() if object_type == "contacts" and name == "email" else value
+
+    def owner(self, object_type: str, name: str, value: str) -> str | None:
+        index = self._unique[object_type].get(name)
+        if index is None or value == "":
+            return None
+        return index.get(self.fold(object_type, name, value))
+
+    def lookup(self, object_type: str, name: str, value: str) -> Record | None:
+        """The live object whose (unique, or hs_object_id) property ``name`` equals value."""
+        if name == "hs_object_id":
+            record = self.records[object_type].get(value)
+            return record if record is not None and not record.archived else None
+        owner = self.owner(object_type, name, value)
+        return self.records[object_type][owner] if owner else None
+
+    def new_id(self) -> str:
+        self._next_id += 1
+        return str(self._next_id - 1)
+
+    def create(
+        self, object_type: str, object_id: str, changes: dict[str, str], source: str = "API"
+    ) -> Record:
+        now = self.clock()
+        record = Record(id=object_id, props={}, created=now, updated=now)
+        self.records[object_type][object_id] = record
+        system = {"hs_object_id": object_id, "createdate": iso_ms(now)}
+        self.write(object_type, record, {**changes, **system}, source, force=True)
+        return record
+
+    def write(
+        self,
+        object_type: str,
+        record: Record,
+        changes: dict[str, str],
+        source: str,
+        *,
+        force: bool = False,
+    ) -> bool:
+        """Apply normalized values ("" clears); bump the modified date if anything changed."""
+        now = self.clock()
+        changed = False
+        for name, value in changes.items():
+            if record.props.get(name, "") == value:
+                continue
+            changed = True
+            old = record.props.pop(name, "")
+            index = self._unique[object_type].get(name)
+            if index is not None and old:
+                index.pop(self.fold(object_type, name, old), None)
+            if value:
+                record.props[name] = value
+                if index is not None:
+                    index[self.fold(object_type, name, value)] = record.id
+            history = record.history.setdefault(name, [])
+            history.append((value, now, source))
+            del history[:-HISTORY_DEPTH]
+        if not (changed or force):
+            return False
+        record.updated = now
+        record.props[MODIFIED_PROP[object_type]] = iso_ms(now)
+        self._snapshot(record, now)
+        return True
+
+    def _snapshot(self, record: Record, now: float) -> None:
+        record.versions.append((now, dict(record.props)))
+        horizon = now - self.search_index_lag_seconds
+        settled = [i for i, (t, _) in enumerate(record.versions) if t <= horizon]
+        if settled:
+            del record.versions[: settled[-1]]
+
+    def archive(self, object_type: str, object_id: str) -> None:
+        record = self.records[object_type].get(object_id)
+        if record is None or record.archived:
+            return
+        record.archived = True
+        record.archived_at = self.clock()
+        for name, index in self._unique[object_type].items():
+            value = record.props.get(name)
+            if value and index.get(self.fold(object_type, name, value)) == record.id:
+                del index[self.fold(object_type, name, value)]
+
+    def render(
+        self,
+        object_type: str,
+        record: Record,
+        names: list[str] | None,
+        history: list[str] | None = None,
+        *,
+        nulls: bool = True,
+    ) -> JSON:
+        wanted = list(names) if names is not None else []
+        for name in always_props(object_type):
+            if name not in wanted:
+                wanted.append(name)
+        known = self.props[object_type]
+        props: dict[str, str | None] = {}
+        for name in wanted:
+            if name in known and (nulls or name in record.props):
+                props[name] = record.props.get(name)
+        out: JSON = {
+            "id": record.id,
+            "properties": props,
+            "createdAt": iso_ms(record.created),
+            "updatedAt": iso_ms(record.updated),
+            "archived": record.archived,
+        }
+        if record.archived_at is not None:
+            out["archivedAt"] = iso_ms(record.archived_at)
+        if history:
+            out["propertiesWithHistory"] = {
+                name: [
+                    {"value": v, "timestamp": iso_ms(t), "sourceType": s}
+                    for v, t, s in reversed(record.history.get(name, []))
+                ]
+                for name in history
+                if name in known
+            }
+        return out
