@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 
+from syncworker.app.container import Container
 from syncworker.config import Settings
-from syncworker.services import Services
 
 
 def main() -> None:
-    services = Services(Settings.from_env())
+    services = Container(Settings.from_env())
     counts = {"organizations": 0, "users": 0, "pages": 0}
     with services.workways() as client:
         for page in client.iter_organization_pages():

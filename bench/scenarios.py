@@ -176,10 +176,10 @@ def sync_scenarios(opts: Options, stores: Stores, say: Say) -> dict[str, Result]
 
 def naive_scenario(opts: Options, say: Say) -> Result:
     """Scenario 4 on fresh sandboxes: a sample, extrapolated linearly to the full size."""
+    from syncworker.app.container import Container
     from syncworker.config import Settings
     from syncworker.hubspot.schema import ensure_schema
     from syncworker.mapping import custom_properties
-    from syncworker.services import Services
     from syncworker.sources.workways.mapping import COMPANY_MAPPING, CONTACT_MAPPING
 
     result = Result("naive", "4. naive baseline (one call per record)")
@@ -191,7 +191,7 @@ def naive_scenario(opts: Options, say: Say) -> Result:
         env = sync_env(box, "sqlite://", opts)
         # The custom properties exist before the naive integration starts (set up by
         # hand in a real portal); not timed, not counted.
-        gateway = Services(Settings.from_env(env)).gateway()
+        gateway = Container(Settings.from_env(env)).gateway()
         ensure_schema(gateway, custom_properties(COMPANY_MAPPING, CONTACT_MAPPING))
         box.clear_logs()
         watch = box.cpu_watch()

@@ -16,12 +16,14 @@ from typing import Any
 
 from celery import Task, chain
 
+from syncworker.app.container import Container
+from syncworker.app.sync import interleave, run_units, select, sync_streams
+from syncworker.app.writeback import process_events, write_back
 from syncworker.celery_app import app
 from syncworker.config import Settings
 from syncworker.engine.state import RunResult
 from syncworker.errors import LeaseLostError, RunInProgressError
 from syncworker.logs import log_context
-from syncworker.services import Services, interleave
 from syncworker.sources.registry import STREAMS, select_streams
 from syncworker.sources.streams import Stream
 from syncworker.store.ledger import TaskLedger
@@ -30,9 +32,9 @@ log = logging.getLogger(__name__)
 
 
 @lru_cache(maxsize=1)
-def services() -> Services:
+def services() -> Container:
     """One set of clients and connection pools per worker process."""
-    return Services(Settings.from_env())
+    return Container(Settings.from_env())
 
 
 class SyncWorkerTask(Task):  # type: ignore[misc]
@@ -80,8 +82,9 @@ def start_sync(entity: str, *, full: bool, trigger: str, source: str) -> dict[st
     svc = services()
     outcome: dict[str, Any] = {}
     started = []
-    streams = svc.chosen_streams(entity, source)
-    for line in svc.skipped:
+    selection = select(svc.settings, entity, source)
+    streams = selection.streams
+    for line in selection.skipped:
         log.info(line)
     svc.check_database()
     for stream in (s for s in streams if s.splits):
@@ -95,7 +98,7 @@ def start_sync(entity: str, *, full: bool, trigger: str, source: str) -> dict[st
     whole = [s for s in streams if not s.splits]
     if whole and not started:  # nothing to wait for: run them here, as before
         try:
-            for result in svc.sync(tuple(whole), full=full, trigger=trigger):
+            for result in sync_streams(svc, tuple(whole), full=full, trigger=trigger):
                 outcome[result.stream] = _summary(result)
         except RunInProgressError as exc:
             log.info("skipped: %s", exc)
@@ -107,7 +110,7 @@ def start_sync(entity: str, *, full: bool, trigger: str, source: str) -> dict[st
         outcome[run.stream.name] = {"run_id": run.run_id, "units": units}
     # The first units (their pages are read already) side by side, as the CLI does,
     # then help with what is left until the runs are done.
-    for result in svc.run_units(started):
+    for result in run_units(svc, started):
         outcome[result.stream] = _summary(result)
     return outcome
 
@@ -135,7 +138,7 @@ def sync_whole_stream(
         # Workways contacts first, so Workadu customers merge into them: wait.
         raise self.retry(countdown=WAIT_FOR_EARLIER_RUNS_SECONDS)
     try:
-        results = svc.sync((chosen,), full=full, trigger=trigger)
+        results = sync_streams(svc, (chosen,), full=full, trigger=trigger)
     except RunInProgressError as exc:
         log.info("skipped: %s", exc)
         return {stream: {"skipped": "run in progress"}}
@@ -171,7 +174,7 @@ def enqueue_sync(
 def process_webhook_events(self: SyncWorkerTask, event_ids: list[int]) -> dict[str, int]:
     """Re-read the objects these stored events name; write their changes back."""
     try:
-        result = services().process_webhook_events(event_ids)
+        result = process_events(services(), event_ids)
     except RunInProgressError:
         # Another write-back is running; the events stay pending for the next poll.
         return {"skipped": len(event_ids)}
@@ -185,8 +188,8 @@ def writeback_poll(self: SyncWorkerTask, trigger: str = "beat") -> dict[str, int
     try:
         pending = [e.id for e in svc.webhook_events.pending()]
         if pending:  # events whose dispatch was lost
-            svc.process_webhook_events(pending)
-        result = svc.writeback(trigger=trigger)
+            process_events(svc, pending)
+        result = write_back(svc, trigger=trigger)
     except RunInProgressError:
         return {"skipped": 1}
     return {"written": result.written, "failed": result.failed}

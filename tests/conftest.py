@@ -21,10 +21,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from syncworker_sandbox.runner import Sandboxes
 
+from syncworker.app.container import Container
 from syncworker.config import Settings
 from syncworker.engine.sync import SyncEngine
 from syncworker.hubspot.gateway import HubSpotGateway
-from syncworker.services import Services
 from syncworker.sources.workways.client import WorkwaysClient
 from syncworker.store.database import make_engine, session_factory, upgrade
 from syncworker.store.snapshots import SnapshotStore
@@ -215,7 +215,7 @@ class Wired:
 @pytest.fixture
 def wired(sandboxes: Sandboxes, store: SnapshotStore) -> Iterator[Wired]:
     settings = Settings.from_env(sandboxes.environment("sqlite://"))
-    services = Services(settings)
+    services = Container(settings)
     workways = services.workways()
     gateway = services.gateway()
     yield Wired(sandboxes, store, workways, gateway, settings)

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 from syncworker_sandbox.runner import Sandboxes
 
+from syncworker.app.container import Container
 from syncworker.config import Settings
-from syncworker.services import Services
 from syncworker.store.snapshots import SnapshotStore
 from tests.checks import assert_converged
 from tests.conftest import Wired
@@ -23,7 +23,7 @@ def big(database_store: SnapshotStore) -> Iterator[Wired]:
     store = database_store
     with Sandboxes(users=5000, orgs=600, seed=2026) as boxes:
         settings = Settings.from_env(boxes.environment("sqlite://"))
-        workways = Services(settings).workways()
+        workways = Container(settings).workways()
         gateway = RecordingGateway(boxes.hubspot_url, settings.require_hubspot()[1])
         gateway.sent = []
         concurrency = {"source_concurrency": 4, "push_concurrency": 4}  # as in production

@@ -13,13 +13,14 @@ import redis
 from sqlalchemy import select
 from syncworker_sandbox.runner import Sandboxes
 
+from syncworker.app.container import Container
+from syncworker.app.sync import interleave, run_units, sync_streams
 from syncworker.config import Settings
 from syncworker.engine.fanout import PARENT_STREAMS, FanOut, StartedRun
 from syncworker.engine.state import RunResult
 from syncworker.engine.sync import SyncEngine
 from syncworker.errors import PaginationLoopError, RunInProgressError
 from syncworker.locks import StreamLeases
-from syncworker.services import Services, interleave
 from syncworker.sources.streams import Stream
 from syncworker.sources.workways.streams import WORKWAYS_ORGANIZATIONS, WORKWAYS_USERS
 from syncworker.store.database import make_engine, session_factory
@@ -47,8 +48,8 @@ def boxes() -> Iterator[Sandboxes]:
         yield sandboxes
 
 
-def services_for(boxes: Sandboxes, database: str, **env: str) -> Services:
-    return Services(Settings.from_env({**boxes.environment(database), **env}))
+def services_for(boxes: Sandboxes, database: str, **env: str) -> Container:
+    return Container(Settings.from_env({**boxes.environment(database), **env}))
 
 
 def runs(store: SnapshotStore) -> list[SyncRun]:
@@ -70,7 +71,7 @@ def test_a_run_is_planned_as_units_of_pages_and_finished_once(
     boxes: Sandboxes, database: str, database_store: SnapshotStore
 ) -> None:
     services = services_for(boxes, database)
-    results = services.sync("all")
+    results = sync_streams(services, "all")
     assert [r.status for r in results] == ["succeeded", "succeeded"]
     assert [r.counts["created"] for r in results] == [40, 1500]
     orgs, users = runs(database_store)
@@ -101,12 +102,12 @@ def test_changes_spread_over_many_units_still_go_in_full_batches(
         WORKWAYS_ORGANIZATIONS,
         dataclasses.replace(WORKWAYS_USERS, pages_per_unit=1),
     )
-    services.sync(one_page_units)
+    sync_streams(services, one_page_units)
     changed = [u for u in boxes.workways.users() if not u["isUserArchived"]][::9][:150]
     for user in changed:
         boxes.workways.update_user(user["_id"], title="Head of focus")
     boxes.hubspot.clear_log()
-    _, users = services.sync(one_page_units)
+    _, users = sync_streams(services, one_page_units)
     assert users.counts["updated"] == len(changed)
     assert runs(database_store)[-1].units_total == 8  # every page its own unit
     # 150 changes over 8 units: 1 full batch from the units, the rest handed over.
@@ -120,9 +121,9 @@ def test_once_the_parent_run_ended_units_link_whole_batches_during_the_run(
 ) -> None:
     services = services_for(boxes, database)
     services.fanout.link_batch = 100  # v4 takes 2,000; 100 lets 1,500 users show it
-    services.sync((WORKWAYS_ORGANIZATIONS,))  # the parent run has ended
+    sync_streams(services, (WORKWAYS_ORGANIZATIONS,))  # the parent run has ended
     boxes.hubspot.clear_log()
-    (users,) = services.sync((dataclasses.replace(WORKWAYS_USERS, pages_per_unit=1),))
+    (users,) = sync_streams(services, (dataclasses.replace(WORKWAYS_USERS, pages_per_unit=1),))
     assert users.status == "succeeded"
     log = [e for e in boxes.hubspot.request_log if "/batch/" in e.path]
     links = [i for i, e in enumerate(log) if "/associate/" in e.path]
@@ -325,7 +326,7 @@ def test_an_interrupted_run_resumes_its_remaining_units_without_repeating_work(
     assert len(hubspot_by_key(boxes, "contacts", "workways_user_id")) == 1000
     assert [r.status for r in runs(database_store)] == ["succeeded", "running"]
 
-    results = services_for(boxes, database).sync("all")
+    results = sync_streams(services_for(boxes, database), "all")
     assert results[1].run_id == started[1].run_id  # the same run, resumed
     users = next(r for r in runs(database_store) if r.id == started[1].run_id)
     assert users.status == "succeeded" and users.seen == 1500 and users.created == 1500
@@ -339,7 +340,7 @@ def test_a_unit_delivered_twice_runs_once(
     boxes: Sandboxes, database: str, database_store: SnapshotStore
 ) -> None:
     services = services_for(boxes, database)
-    services.sync("all")
+    sync_streams(services, "all")
     users = runs(database_store)[-1]
     calls = boxes.hubspot.count()
     for unit in units_of(database_store, users.id):
@@ -359,7 +360,7 @@ def test_second_start_of_a_stream_is_refused_while_its_run_holds_the_lock(
     run = first.fanout.start(WORKWAYS_ORGANIZATIONS)
     with pytest.raises(RunInProgressError, match="already in progress"):
         second.fanout.start(WORKWAYS_ORGANIZATIONS)
-    assert first.run_units([run])[0].status == "succeeded"
+    assert run_units(first, [run])[0].status == "succeeded"
     second.fanout.start(WORKWAYS_ORGANIZATIONS)  # the finish freed the lock
     first.db.dispose()
     second.db.dispose()
@@ -375,12 +376,12 @@ def test_a_run_whose_first_page_hubspot_holds_already_is_planned_in_larger_units
 ) -> None:
     services = services_for(boxes, database)
     by_page = dataclasses.replace(WORKWAYS_USERS, pages_per_unit=1)  # 8 pages of users
-    services.sync((WORKWAYS_ORGANIZATIONS,))
-    services.sync((by_page,))  # everything new: one page per unit
-    (unchanged,) = services.sync((by_page,))
-    (full,) = services.sync((by_page,), full=True)  # everything pushed again: small units
+    sync_streams(services, (WORKWAYS_ORGANIZATIONS,))
+    sync_streams(services, (by_page,))  # everything new: one page per unit
+    (unchanged,) = sync_streams(services, (by_page,))
+    (full,) = sync_streams(services, (by_page,), full=True)  # everything pushed again: small units
     boxes.workways.update_user(boxes.workways.users()[0]["_id"], title="One change")
-    (one_change,) = services.sync((by_page,))
+    (one_change,) = sync_streams(services, (by_page,))
     units = [r.units_total for r in runs(database_store)[1:]]
     assert units == [8, 2, 8, 2]  # 8 pages in units of 1, or of 4 when page 1 is unchanged
     assert unchanged.counts["unchanged"] == 1500 and full.counts["updated"] == 1500
@@ -393,20 +394,20 @@ def test_what_no_unit_saw_is_archived_and_the_units_sightings_go_with_the_run(
 ) -> None:
     services = services_for(boxes, database)
     by_page = dataclasses.replace(WORKWAYS_USERS, pages_per_unit=1)  # 8 units
-    services.sync((WORKWAYS_ORGANIZATIONS,))
-    services.sync((by_page,))
+    sync_streams(services, (WORKWAYS_ORGANIZATIONS,))
+    sync_streams(services, (by_page,))
     users = [u["_id"] for u in boxes.workways.users() if not u["isUserArchived"]]
     gone = {users[0], users[700], users[-1]}  # on the first, a middle and the last page
     for user_id in gone:
         boxes.workways.remove_user(user_id)
     before = archived_contacts(boxes)
-    (result,) = services.sync((by_page,))
+    (result,) = sync_streams(services, (by_page,))
     assert result.status == "succeeded" and result.counts["archived"] == len(gone)
     assert archived_contacts(boxes) - before == gone
     assert runs(database_store)[-1].units_total == 2  # page 1 unchanged: units of 4 pages
     with database_store.sessions() as session:  # each unit's sightings lived until the finish
         assert session.scalars(select(RunItem).where(RunItem.run_id == result.run_id)).all() == []
-    (again,) = services.sync((by_page,))  # archived already: nothing more to do
+    (again,) = sync_streams(services, (by_page,))  # archived already: nothing more to do
     assert again.counts["archived"] == 0 and sum(again.hubspot_calls.values()) == 0
     services.db.dispose()
 
@@ -428,7 +429,7 @@ def test_a_source_repeating_pages_across_units_archives_nothing(
     boxes: Sandboxes, database: str, database_store: SnapshotStore
 ) -> None:
     services = services_for(boxes, database)
-    services.sync("all")
+    sync_streams(services, "all")
     boxes.workways.remove_user(boxes.workways.users()[-1]["_id"])  # gone: would be archived
     before = archived_contacts(boxes)
     looping = SamePageEverywhere(services.client_for("workways"))

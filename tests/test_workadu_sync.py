@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from syncworker_sandbox.runner import Sandboxes
 
+from syncworker.app.container import Container
 from syncworker.config import Settings
 from syncworker.engine.sync import SyncEngine
-from syncworker.services import Services
 from syncworker.sources.workadu.mapping import DEAL_STAGES
 from syncworker.sources.workadu.streams import WORKADU_STREAMS
 from syncworker.sources.workways.streams import WORKWAYS_STREAMS
@@ -25,7 +25,7 @@ class Both:
         self.boxes = boxes
         self.store = store
         settings = Settings.from_env(boxes.environment("sqlite://", workadu=True))
-        services = Services(settings)
+        services = Container(settings)
         self.workways = services.source_client("workways")
         self.workadu = services.source_client("workadu")
         self.gateway = RecordingGateway(boxes.hubspot_url, settings.require_hubspot()[1])

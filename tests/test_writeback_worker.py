@@ -16,8 +16,9 @@ from syncworker_sandbox import SANDBOX_HUBSPOT_CLIENT_SECRET
 from syncworker_sandbox.runner import Sandboxes
 from syncworker_sandbox.server import free_port
 
+from syncworker.app.container import Container
+from syncworker.app.sync import sync_streams
 from syncworker.config import Secret, Settings
-from syncworker.services import Services
 from syncworker.webhooks.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_v3
 from tests.checks import hubspot_by_key
 from tests.integration import (
@@ -104,8 +105,8 @@ def flip_optin(boxes: Sandboxes, user: dict[str, object]) -> tuple[str, str]:
 def test_webhook_to_workways_and_survival_of_an_outage(broker: str, database: str) -> None:
     with Sandboxes(users=60, orgs=8, seed=17) as boxes:
         env = {**boxes.environment(database), "REDIS_URL": broker, "WRITEBACK_RETRY_SECONDS": "1"}
-        services = Services(Settings.from_env(env))
-        services.sync("all", trigger="cli")
+        services = Container(Settings.from_env(env))
+        sync_streams(services, "all", trigger="cli")
         users = [u for u in boxes.workways.users() if not u["isUserArchived"]]
 
         with celery_process(worker_args("wb1"), env) as worker, receiver(env) as url:
@@ -127,7 +128,7 @@ def test_webhook_to_workways_and_survival_of_an_outage(broker: str, database: st
             boxes.hubspot.clear_log()
             boxes.workways.clear_log()
             for _ in range(10):
-                services.sync("all", trigger="cli")
+                sync_streams(services, "all", trigger="cli")
             assert (
                 sum(boxes.hubspot.count(method="POST", path_contains=p) for p in WRITE_PATHS) == 0
             )

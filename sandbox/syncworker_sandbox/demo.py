@@ -10,11 +10,12 @@ import random
 import tempfile
 from pathlib import Path
 
+from syncworker.app.container import Container
+from syncworker.app.sync import sync_streams
 from syncworker.cli import EXIT_FAILURES, EXIT_OK
 from syncworker.cli.output import ProgressPrinter, summary
 from syncworker.config import Settings
 from syncworker.engine.state import RunResult
-from syncworker.services import Services
 from syncworker.store.database import upgrade
 from syncworker_sandbox.runner import Sandboxes
 
@@ -42,10 +43,10 @@ def _edit_workways(boxes: Sandboxes, changes: int, seed: int = 7) -> dict[str, i
     return {"users": len(picked), "organizations": len(org_edits)}
 
 
-def _run(services: Services, full: bool) -> list[RunResult]:
+def _run(services: Container, full: bool) -> list[RunResult]:
     progress = ProgressPrinter()
     try:
-        return services.sync("all", full=full, trigger="demo", progress=progress)
+        return sync_streams(services, "all", full=full, trigger="demo", progress=progress)
     finally:
         progress.done()
 
@@ -56,7 +57,7 @@ def run_demo(users: int = 300, orgs: int = 40, changes: int = 12) -> int:
         Sandboxes(users=users, orgs=orgs) as boxes,
     ):
         database_url = f"sqlite:///{Path(folder) / 'demo.db'}"
-        services = Services(Settings.from_env(boxes.environment(database_url, workadu=True)))
+        services = Container(Settings.from_env(boxes.environment(database_url, workadu=True)))
         _section(
             f"Sandboxes: Workways {boxes.workways_url}, Workadu {boxes.workadu_url}, "
             f"HubSpot {boxes.hubspot_url}"

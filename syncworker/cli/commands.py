@@ -7,10 +7,12 @@ import importlib
 import sys
 from typing import Any
 
+from syncworker.app.container import Container
+from syncworker.app.sync import select, sync_streams
+from syncworker.app.writeback import write_back
 from syncworker.cli import EXIT_ABORTED, EXIT_FAILURES, EXIT_OK, EXIT_USAGE, output
 from syncworker.config import Settings
 from syncworker.engine.state import RunResult
-from syncworker.services import Services
 from syncworker.store.database import upgrade
 
 
@@ -23,7 +25,7 @@ def exit_code(results: list[RunResult]) -> int:
 
 
 def db(args: argparse.Namespace, settings: Settings) -> int:
-    services = Services(settings)
+    services = Container(settings)
     upgrade(services.db)
     print(f"database at {services.db.url.render_as_string(hide_password=True)} is up to date")
     return EXIT_OK
@@ -32,12 +34,13 @@ def db(args: argparse.Namespace, settings: Settings) -> int:
 def sync(args: argparse.Namespace, settings: Settings) -> int:
     if args.enqueue:
         return _enqueue(args, settings)
-    services = Services(settings)
+    services = Container(settings)
+    selection = select(settings, args.entity, args.source)
     progress = None if args.quiet else output.ProgressPrinter()
     try:
-        results = services.sync(
-            args.entity,
-            source=args.source,
+        results = sync_streams(
+            services,
+            selection.streams,
             full=args.full,
             dry_run=args.dry_run,
             trigger="cli",
@@ -46,7 +49,7 @@ def sync(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         if progress:
             progress.done()
-    for line in services.skipped:
+    for line in selection.skipped:
         print(line)
     for result in results:
         print(output.summary(result))
@@ -73,7 +76,7 @@ def _enqueue(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def status(args: argparse.Namespace, settings: Settings) -> int:
-    services = Services(settings)
+    services = Container(settings)
     services.check_database()
     store = services.store
     print("Recent runs")
@@ -103,7 +106,7 @@ def status(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def failures(args: argparse.Namespace, settings: Settings) -> int:
-    services = Services(settings)
+    services = Container(settings)
     services.check_database()
     store = services.store
     if args.failures_command == "list":
@@ -113,7 +116,7 @@ def failures(args: argparse.Namespace, settings: Settings) -> int:
     released = store.release_failures(None if args.all else args.ids)
     print(f"released {released} failure(s); the next run retries them")
     if args.now and released:
-        results = services.sync("all", trigger="retry")
+        results = sync_streams(services, "all", trigger="retry")
         for result in results:
             print(output.summary(result))
         return exit_code(results)
@@ -121,7 +124,7 @@ def failures(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def writeback(args: argparse.Namespace, settings: Settings) -> int:
-    services = Services(settings)
+    services = Container(settings)
     services.check_database()
     if args.writeback_command == "list":
         rows = services.outbox.listing(args.status)
@@ -131,7 +134,7 @@ def writeback(args: argparse.Namespace, settings: Settings) -> int:
         released = services.outbox.release(None if args.all else args.ids)
         print(f"released {released} write-back(s); the next write-back run retries them")
         return EXIT_OK
-    result = services.writeback(trigger="cli")
+    result = write_back(services, trigger="cli")
     print(
         f"write-back: examined {result.examined} HubSpot object(s), {result.intents} change(s) "
         f"found, {result.written} written to Workways, {result.failed} failed, "
@@ -147,7 +150,7 @@ def webhooks(args: argparse.Namespace, settings: Settings) -> int:
 
     from syncworker.webhooks.wiring import receiver_app
 
-    app = receiver_app(Services(settings))
+    app = receiver_app(Container(settings))
     print(f"receiving HubSpot webhooks on http://{args.host}:{args.port}/webhooks/hubspot")
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
     return EXIT_OK

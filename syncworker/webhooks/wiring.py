@@ -10,14 +10,15 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from starlette.applications import Starlette
 
-from syncworker.services import Services
+from syncworker.app.container import Container
+from syncworker.app.writeback import process_events
 from syncworker.webhooks.app import build_app
 from syncworker.webhooks.replay import MemoryReplayGuard, RedisReplayGuard, ReplayGuard
 
 log = logging.getLogger(__name__)
 
 
-def receiver_app(services: Services) -> Starlette:
+def receiver_app(services: Container) -> Starlette:
     """With REDIS_URL, events go to the Celery workers; without, to a local thread."""
     settings = services.settings
     secret = settings.require_client_secret()
@@ -42,7 +43,7 @@ def receiver_app(services: Services) -> Starlette:
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="writeback")
 
         def dispatch(ids: list[int]) -> None:
-            future = pool.submit(services.process_webhook_events, ids)
+            future = pool.submit(process_events, services, ids)
             future.add_done_callback(_log_failure)
 
     return build_app(

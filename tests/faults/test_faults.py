@@ -10,8 +10,9 @@ import pytest
 from sqlalchemy import select
 from syncworker_sandbox.runner import Sandboxes
 
+from syncworker.app.container import Container
+from syncworker.app.sync import sync_streams
 from syncworker.config import Settings
-from syncworker.services import Services
 from syncworker.store.ledger import TaskLedger
 from syncworker.store.models import TaskDelivery
 from syncworker.store.snapshots import SnapshotStore
@@ -24,11 +25,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 def test_hubspot_answering_500_to_30_percent(database: str, database_store: SnapshotStore) -> None:
     store = database_store
     with Sandboxes(users=400, orgs=40, seed=8) as boxes:
-        services = Services(Settings.from_env(boxes.environment(database)))
+        services = Container(Settings.from_env(boxes.environment(database)))
         services.hubspot._sleep = lambda seconds: None  # backoff without waiting
         boxes.hubspot.set_fault(error_rate=0.3, error_status=500, seed=1234)
         try:
-            results = services.sync("all", trigger="cli")
+            results = sync_streams(services, "all", trigger="cli")
             statuses = {r.status for r in results}
         except Exception as exc:  # failed clearly: the error names HubSpot
             assert "HubSpot" in f"{type(exc).__name__}: {exc}"
@@ -36,7 +37,7 @@ def test_hubspot_answering_500_to_30_percent(database: str, database_store: Snap
         assert statuses <= {"succeeded", "aborted"}
         assert boxes.hubspot.count(status=500) > 0
         boxes.hubspot.set_fault(error_rate=0.0)
-        assert all(r.status == "succeeded" for r in services.sync("all", trigger="cli"))
+        assert all(r.status == "succeeded" for r in sync_streams(services, "all", trigger="cli"))
         assert_converged(boxes, store)
         services.db.dispose()
 
@@ -53,7 +54,7 @@ def test_sigkill_mid_initial_sync_of_10000_contacts(
             "CELERY_RESTORE_INTERVAL": "1",
             "SYNC_LOCK_TTL_SECONDS": "4",
         }
-        services = Services(Settings.from_env(env))
+        services = Container(Settings.from_env(env))
         with celery_process(worker_args("victim"), env) as victim:
             send_task(broker, "syncworker.sync_all", trigger="cli")
             wait_until(

@@ -9,8 +9,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from syncworker_sandbox.runner import Sandboxes
 
+from syncworker.app.container import Container
+from syncworker.app.sync import sync_streams
 from syncworker.config import Settings
-from syncworker.services import Services
 from syncworker.store.snapshots import SnapshotStore
 from tests.checks import assert_converged
 from tests.conftest import POSTGRES_ADMIN_URL
@@ -36,7 +37,7 @@ def drop_connections(database_url: str) -> int:
 
 def test_postgres_connections_dropped_mid_run(database: str, database_store: SnapshotStore) -> None:
     with Sandboxes(users=600, orgs=30, seed=12) as boxes:
-        services = Services(Settings.from_env(boxes.environment(database)))
+        services = Container(Settings.from_env(boxes.environment(database)))
         dropped: list[int] = []
 
         def restart_on_page_2(event: Any) -> None:
@@ -47,12 +48,12 @@ def test_postgres_connections_dropped_mid_run(database: str, database_store: Sna
             {**boxes.environment(database), "SOURCE_CONCURRENCY": "1"}
         )
         try:
-            results = services.sync("all", trigger="cli", progress=restart_on_page_2)
+            results = sync_streams(services, "all", trigger="cli", progress=restart_on_page_2)
             outcome = [r.status for r in results]
         except Exception as exc:  # a query cut off mid-flight fails the run; retried below
             outcome = [f"failed: {type(exc).__name__}"]
         assert dropped and dropped[0] >= 1, "connections were dropped mid-run"
-        again = services.sync("all", trigger="retry")  # the next scheduled run
+        again = sync_streams(services, "all", trigger="retry")  # the next scheduled run
         assert all(r.status == "succeeded" for r in again), outcome
         assert_converged(boxes, database_store)
         services.db.dispose()
