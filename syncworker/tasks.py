@@ -17,14 +17,15 @@ from typing import Any
 from celery import Task, chain
 
 from syncworker.app.container import Container
-from syncworker.app.sync import interleave, run_units, select, sync_streams
+from syncworker.app.sync import interleave, run_units, select
 from syncworker.app.writeback import process_events, write_back
 from syncworker.celery_app import app
 from syncworker.config import Settings
+from syncworker.engine.fanout import StartedRun
 from syncworker.engine.state import RunResult
 from syncworker.errors import LeaseLostError, RunInProgressError
 from syncworker.logs import log_context
-from syncworker.sources.registry import STREAMS, select_streams
+from syncworker.sources.registry import SOURCES
 from syncworker.sources.streams import Stream
 from syncworker.store.ledger import TaskLedger
 
@@ -70,24 +71,35 @@ def sync_stream(
 ) -> dict[str, Any]:
     """Sync one entity of one source (organizations, users, customers, orders, all).
 
-    Streams that split into units are planned here and their units handed to
-    any worker (``sync_unit``); this task works on their first units itself
-    (side by side, on ``SYNC_UNIT_CONCURRENCY`` threads) and then helps.
-    The others run in one piece, each in a ``sync_whole_stream`` task that
-    starts once the split runs before it in run order have ended."""
+    The runs of the first source's streams are planned here and their units
+    handed to any worker (``sync_unit``); this task works on their first units
+    itself (side by side, on ``SYNC_UNIT_CONCURRENCY`` threads) and then helps.
+    Each later source goes the same way in a ``sync_source`` task, once the
+    runs of the sources before it have ended."""
     return start_sync(entity, full=full, trigger=trigger, source=source)
 
 
 def start_sync(entity: str, *, full: bool, trigger: str, source: str) -> dict[str, Any]:
     svc = services()
-    outcome: dict[str, Any] = {}
-    started = []
     selection = select(svc.settings, entity, source)
-    streams = selection.streams
     for line in selection.skipped:
         log.info(line)
     svc.check_database()
-    for stream in (s for s in streams if s.splits):
+    sources = list(dict.fromkeys(s.source for s in selection.streams))
+    first = [s for s in selection.streams if s.source == sources[0]]
+    outcome, started = _start_runs(svc, first, full, trigger)
+    if sources[1:]:  # each later source once the runs of the ones before it ended
+        chain(sync_source.si(entity, later, full, trigger) for later in sources[1:]).apply_async()
+    return outcome | _work_on(svc, started)
+
+
+def _start_runs(
+    svc: Container, streams: list[Stream], full: bool, trigger: str
+) -> tuple[dict[str, Any], list[StartedRun]]:
+    """Plan a run of each stream and hand its units to any worker."""
+    outcome: dict[str, Any] = {}
+    started = []
+    for stream in streams:
         try:
             started.append(svc.fanout.start(stream, full=full, trigger=trigger))
         except RunInProgressError as exc:
@@ -95,24 +107,16 @@ def start_sync(entity: str, *, full: bool, trigger: str, source: str) -> dict[st
             outcome[stream.name] = {"skipped": "run in progress"}
     for unit in interleave([run.units for run in started]):
         sync_unit.delay(unit)  # each brings one more worker to the runs
-    whole = [s for s in streams if not s.splits]
-    if whole and not started:  # nothing to wait for: run them here, as before
-        try:
-            for result in sync_streams(svc, tuple(whole), full=full, trigger=trigger):
-                outcome[result.stream] = _summary(result)
-        except RunInProgressError as exc:
-            log.info("skipped: %s", exc)
-            outcome[entity] = {"skipped": "run in progress"}
-    elif whole:
-        chain(sync_whole_stream.si(s.name, full=full, trigger=trigger) for s in whole).apply_async()
     for run in started:
         units = len(run.units) + (run.first_unit is not None)
         outcome[run.stream.name] = {"run_id": run.run_id, "units": units}
-    # The first units (their pages are read already) side by side, as the CLI does,
-    # then help with what is left until the runs are done.
-    for result in run_units(svc, started):
-        outcome[result.stream] = _summary(result)
-    return outcome
+    return outcome, started
+
+
+def _work_on(svc: Container, started: list[StartedRun]) -> dict[str, Any]:
+    """The first units (their pages are read already) side by side, as the CLI does,
+    then help with what is left until the runs are done."""
+    return {result.stream: _summary(result) for result in run_units(svc, started)}
 
 
 @app.task(base=SyncWorkerTask, bind=True, name="syncworker.sync_unit")
@@ -126,30 +130,23 @@ def sync_unit(self: SyncWorkerTask, unit_id: int) -> dict[str, Any]:
     return {"unit": unit_id, **{r.stream: _summary(r) for r in finished}}
 
 
-@app.task(base=SyncWorkerTask, bind=True, name="syncworker.sync_whole_stream", max_retries=None)
-def sync_whole_stream(
-    self: SyncWorkerTask, stream: str, full: bool = False, trigger: str = "beat"
+@app.task(base=SyncWorkerTask, bind=True, name="syncworker.sync_source", max_retries=720)
+def sync_source(
+    self: SyncWorkerTask, entity: str, source: str, full: bool = False, trigger: str = "beat"
 ) -> dict[str, Any]:
-    """One stream that cannot be split, in one piece, after the runs it must follow."""
+    """The streams of ``source``, once the runs of the sources before it have ended
+    (Workways contacts first, so Workadu customers merge into them). Waits an hour
+    at most: the next scheduled sync starts over."""
     svc = services()
-    chosen = STREAMS[stream]
-    earlier = [s for s in select_streams("all")[: _position(chosen)] if s.splits]
-    if any(svc.units.active_run(s.name) for s in earlier):
-        # Workways contacts first, so Workadu customers merge into them: wait.
+    streams = [s for s in select(svc.settings, entity, source).streams]
+    earlier = list(SOURCES)[: list(SOURCES).index(source)]
+    if any(svc.units.active_run(s.name) for name in earlier for s in SOURCES[name]):
         raise self.retry(countdown=WAIT_FOR_EARLIER_RUNS_SECONDS)
-    try:
-        results = sync_streams(svc, (chosen,), full=full, trigger=trigger)
-    except RunInProgressError as exc:
-        log.info("skipped: %s", exc)
-        return {stream: {"skipped": "run in progress"}}
-    return {r.stream: _summary(r) for r in results}
+    outcome, started = _start_runs(svc, streams, full, trigger)
+    return outcome | _work_on(svc, started)
 
 
 WAIT_FOR_EARLIER_RUNS_SECONDS = 5
-
-
-def _position(stream: Stream) -> int:
-    return [s.name for s in select_streams("all")].index(stream.name)
 
 
 def _summary(result: RunResult) -> dict[str, Any]:

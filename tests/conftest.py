@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -23,11 +24,16 @@ from syncworker_sandbox.runner import Sandboxes
 
 from syncworker.app.container import Container
 from syncworker.config import Settings
+from syncworker.engine.fanout import FanOut
+from syncworker.engine.state import RunResult
 from syncworker.engine.sync import SyncEngine
 from syncworker.hubspot.gateway import HubSpotGateway
+from syncworker.locks import StreamLeases
+from syncworker.sources.streams import Stream
 from syncworker.sources.workways.client import WorkwaysClient
-from syncworker.store.database import make_engine, session_factory, upgrade
+from syncworker.store.database import make_engine, scratch_run_tables, session_factory, upgrade
 from syncworker.store.snapshots import SnapshotStore
+from syncworker.store.units import RunUnits
 
 IN_CI = os.environ.get("CI") == "true"
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -205,11 +211,46 @@ class Wired:
         options = {**self.engine_options, **kw}
         return SyncEngine(self.store, self.workways, self.gateway, **options)  # type: ignore[arg-type]
 
-    def sync_all(self, **kw: object) -> list:  # type: ignore[type-arg]
+    def fanout(
+        self,
+        *,
+        leases: StreamLeases | None = None,
+        runs: sessionmaker[Session] | None = None,
+        dry_run: bool = False,
+        **kw: object,
+    ) -> FanOut:
+        """Runs as the product runs them, on the test's store and sandboxes."""
+        return FanOut(
+            self.store,
+            RunUnits(runs or self.store.sessions),
+            leases or StreamLeases(None),
+            lambda _stream: self.engine(**kw),
+            dry_run=dry_run,
+        )
+
+    def run(self, stream: Stream, **kw: Any) -> RunResult:
+        (result,) = self.run_streams((stream,), **kw)
+        return result
+
+    def run_streams(
+        self,
+        streams: Sequence[Stream],
+        *,
+        full: bool = False,
+        dry_run: bool = False,
+        progress: Any = None,
+        **kw: object,
+    ) -> list[RunResult]:
+        if dry_run:
+            with scratch_run_tables() as scratch:
+                runs = self.fanout(runs=scratch, dry_run=True, **kw)
+                return runs.run_here(streams, full, progress=progress)
+        return self.fanout(**kw).run_here(streams, full, progress=progress)
+
+    def sync_all(self, **kw: Any) -> list[RunResult]:
         from syncworker.sources.workways.streams import WORKWAYS_STREAMS
 
-        engine = self.engine()
-        return [engine.run(stream, **kw) for stream in WORKWAYS_STREAMS]  # type: ignore[arg-type]
+        return self.run_streams(WORKWAYS_STREAMS, **kw)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ PAGE_SIZE, BAD_PAGE = 20, 3  # 120 users: 6 pages
 
 @pytest.fixture
 def paged(wired: Wired) -> Wired:
-    wired.engine().run(WORKWAYS_ORGANIZATIONS)
+    wired.run(WORKWAYS_ORGANIZATIONS)
     wired.workways.page_size = PAGE_SIZE
     return wired
 
@@ -33,7 +33,7 @@ def users_on_page(wired: Wired, page: int) -> list[str]:
 )
 def test_unreadable_page_is_named_and_skipped(paged: Wired, kind: str, named: str) -> None:
     paged.boxes.workways.corrupt_page("user-info", BAD_PAGE, kind)
-    result = paged.engine().run(WORKWAYS_USERS)
+    result = paged.run(WORKWAYS_USERS)
     assert result.status == "finished_with_failures"
     (failure,) = paged.store.failures()
     assert failure.source_id == f"page-{BAD_PAGE}" and failure.stage == "source"
@@ -46,7 +46,7 @@ def test_unreadable_page_is_named_and_skipped(paged: Wired, kind: str, named: st
     assert result.counts["archived"] == sum(  # nothing flagged for vanishing: pass incomplete
         u["isUserArchived"] for u in paged.boxes.workways.users() if u["_id"] not in skipped
     )
-    paged.engine().run(WORKWAYS_USERS)  # the page reads fine again
+    paged.run(WORKWAYS_USERS)  # the page reads fine again
     assert_converged(paged.boxes, paged.store)
 
 
@@ -54,7 +54,7 @@ def test_unreadable_page_is_named_and_skipped(paged: Wired, kind: str, named: st
 def test_malformed_record_fails_alone(paged: Wired, kind: str) -> None:
     paged.boxes.workways.corrupt_page("user-info", BAD_PAGE, kind)
     broken = users_on_page(paged, BAD_PAGE)[PAGE_SIZE // 2]
-    result = paged.engine().run(WORKWAYS_USERS)
+    result = paged.run(WORKWAYS_USERS)
     assert result.counts["failed"] == 1
     (failure,) = paged.store.failures()
     assert failure.stage == "source"
@@ -65,7 +65,7 @@ def test_malformed_record_fails_alone(paged: Wired, kind: str) -> None:
     assert paged.store.load(WORKWAYS_USERS.name, [broken]) == {}
     for user in paged.boxes.workways.users():  # the bad value is not in the message
         assert user["email"].strip().lower() not in failure.last_error.lower()
-    paged.engine().run(WORKWAYS_USERS)
+    paged.run(WORKWAYS_USERS)
     assert_converged(paged.boxes, paged.store)
 
 
@@ -74,7 +74,7 @@ def test_retcode_error_with_status_200_is_retried(
 ) -> None:
     """``retcode: -1`` "Internal server error" under a 200 is a server error: retried."""
     paged.boxes.workways.corrupt_page("user-info", BAD_PAGE, "retcode-error-200")
-    result = paged.engine().run(WORKWAYS_USERS)
+    result = paged.run(WORKWAYS_USERS)
     assert result.status == "succeeded"
     assert "Workways GET /api/user-info page 3" in caplog.text
     assert "Internal server error" in caplog.text

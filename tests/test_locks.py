@@ -6,7 +6,7 @@ import pytest
 import redis
 
 from syncworker.errors import LeaseLostError, RunInProgressError
-from syncworker.locks import stream_lock
+from syncworker.locks import StreamLeases, stream_lock
 from syncworker.sources.workways.streams import WORKWAYS_ORGANIZATIONS
 from syncworker.store.snapshots import Confirmation, SnapshotStore
 from tests.checks import hubspot_by_key
@@ -46,12 +46,20 @@ def test_expired_holder_cannot_write_after_a_newer_one_claimed(
     assert store.load("s", ["a"])["a"].properties == {"x": "2"}
 
 
-def test_a_run_with_a_stale_token_stops_before_writing(wired: Wired) -> None:
-    wired.store.claim_fence(WORKWAYS_ORGANIZATIONS.name, 7)
+def test_a_run_with_a_stale_token_stops_before_writing(
+    wired: Wired, redis_client: redis.Redis[bytes]
+) -> None:
+    leases = StreamLeases(redis_client)
+    runs = wired.fanout(leases=leases)
+    started = runs.start(WORKWAYS_ORGANIZATIONS)  # takes the lock, with its fencing token
+    lease_token = runs.units.get(started.run_id).fence
+    assert lease_token is not None
+    wired.store.claim_fence(WORKWAYS_ORGANIZATIONS.name, lease_token + 1)  # a newer holder
     with pytest.raises(LeaseLostError):
-        wired.engine().run(WORKWAYS_ORGANIZATIONS, fence=6)
+        runs.run_units([started])
     assert hubspot_by_key(wired.boxes, "companies", "workways_org_id") == {}
-    wired.engine().run(WORKWAYS_ORGANIZATIONS, fence=8)
+    redis_client.flushdb()  # the lock expired
+    wired.fanout(leases=leases).run_here((WORKWAYS_ORGANIZATIONS,))
     assert len(hubspot_by_key(wired.boxes, "companies", "workways_org_id")) == len(
         wired.boxes.workways.organizations()
     )

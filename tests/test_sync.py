@@ -146,8 +146,7 @@ def test_removed_and_archived_records_are_flagged_never_deleted(wired: Wired) ->
 
 
 def test_dry_run_writes_nothing_anywhere(wired: Wired) -> None:
-    engine = wired.engine()
-    result = engine.run(WORKWAYS_ORGANIZATIONS, dry_run=True)
+    result = wired.run(WORKWAYS_ORGANIZATIONS, dry_run=True)
     assert result.counts["created"] == len(wired.boxes.workways.organizations())
     assert {c.action for c in result.planned} == {"create"}
     assert len(wired.boxes.hubspot.request_log) == 0
@@ -161,7 +160,7 @@ def test_dry_run_lists_changed_fields(wired: Wired) -> None:
     wired.sync_all()
     user = wired.boxes.workways.users()[3]
     wired.boxes.workways.update_user(user["_id"], title="Barista", phone="+33 6 11 22 33 44")
-    result = wired.engine().run(WORKWAYS_USERS, dry_run=True)
+    result = wired.run(WORKWAYS_USERS, dry_run=True)
     (change,) = result.planned
     line = change.describe(WORKWAYS_USERS.mapping.personal_properties())
     assert "jobtitle" in line and "'Barista'" in line
@@ -202,15 +201,18 @@ def test_interrupted_sync_converges_on_rerun(wired: Wired, spy: RecordingGateway
         return progress
 
     wired.workways.page_size = 8  # 3 pages of organizations, 15 of users
+    users = dataclasses.replace(WORKWAYS_USERS, pages_per_unit=15)  # one unit of 120 users
     with pytest.raises(KeyboardInterrupt):
-        wired.engine(progress=crash_on(2)).run(WORKWAYS_ORGANIZATIONS)
-    wired.engine().run(WORKWAYS_ORGANIZATIONS)  # completes, so users find their companies
+        wired.run(WORKWAYS_ORGANIZATIONS, progress=crash_on(2))
+    wired.run(WORKWAYS_ORGANIZATIONS)  # resumes and completes, so users find their companies
     with pytest.raises(KeyboardInterrupt):
-        wired.engine(progress=crash_on(14)).run(WORKWAYS_USERS)  # after one batch of 100
+        wired.run(users, progress=crash_on(14))  # after one batch of 100
     assert any(kind == "contacts" for kind, _ in spy.sent), "the crash came after a push"
-    assert wired.store.recent_runs()[0].status == "aborted"
+    (interrupted,) = wired.store.recent_runs(stream=users.name)
+    assert interrupted.status == "running"  # left for the next run to resume
     spy.sent.clear()
-    wired.sync_all()
+    resumed = wired.run(users)
+    assert resumed.run_id == interrupted.id and resumed.status == "succeeded"
     resent = [r.key for kind, r in spy.sent if kind == "contacts"]
     assert len(resent) == len(set(resent)) <= 20  # only what the crash left unconfirmed
     assert_converged(wired.boxes, wired.store)
@@ -243,7 +245,7 @@ def test_a_record_read_as_hubspot_confirmed_it_is_not_compared_again_until_it_ch
     users = dataclasses.replace(WORKWAYS_USERS, mapping=counting)
     assert counting.version == CONTACT_MAPPING.version
     wired.sync_all()
-    assert len(counting.mapped) == 0 and wired.engine().run(users).counts["unchanged"] > 0
+    assert len(counting.mapped) == 0 and wired.run(users).counts["unchanged"] > 0
     assert len(counting.mapped) == 0  # every user read as HubSpot confirmed it
     snapshots = user_snapshots(wired)
     assert all(s.source_digest for s in snapshots.values())  # noted with every confirmation
@@ -264,7 +266,7 @@ def test_a_record_read_as_hubspot_confirmed_it_is_not_compared_again_until_it_ch
     moved = next(u for u in ww.users() if not u["isUserArchived"])
     ww.update_user(moved["_id"], title="Head of Benchmarks")
     wired.boxes.hubspot.clear_log()
-    assert wired.engine().run(users).counts["updated"] == 1
+    assert wired.run(users).counts["updated"] == 1
     assert counting.mapped == [moved["_id"]]  # the one record read differently
     after = wired.store.load(WORKWAYS_USERS.name, [moved["_id"]])[moved["_id"]]
     assert after.source_digest not in (None, snapshots[moved["_id"]].source_digest)

@@ -11,11 +11,14 @@ from syncworker_sandbox.runner import Sandboxes
 
 from syncworker.app.container import Container
 from syncworker.config import Settings
+from syncworker.engine.fanout import FanOut
 from syncworker.engine.sync import SyncEngine
+from syncworker.locks import StreamLeases
 from syncworker.sources.workadu.mapping import DEAL_STAGES
 from syncworker.sources.workadu.streams import WORKADU_STREAMS
 from syncworker.sources.workways.streams import WORKWAYS_STREAMS
 from syncworker.store.snapshots import SnapshotStore
+from syncworker.store.units import RunUnits
 from tests.checks import hubspot_by_key
 from tests.test_sync import RecordingGateway, write_calls
 
@@ -32,11 +35,14 @@ class Both:
         self.gateway.sent = []
 
     def sync(self) -> list[Any]:
-        results = []
-        for streams, client in ((WORKWAYS_STREAMS, self.workways), (WORKADU_STREAMS, self.workadu)):
-            engine = SyncEngine(self.store, client, self.gateway)
-            results += [engine.run(stream) for stream in streams]
-        return results
+        clients = {"workways": self.workways, "workadu": self.workadu}
+        runs = FanOut(
+            self.store,
+            RunUnits(self.store.sessions),
+            StreamLeases(None),
+            lambda stream: SyncEngine(self.store, clients[stream.source], self.gateway),
+        )
+        return runs.run_here(WORKWAYS_STREAMS + WORKADU_STREAMS)
 
 
 @pytest.fixture

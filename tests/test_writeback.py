@@ -7,9 +7,7 @@ from typing import Any
 
 import pytest
 
-from syncworker.engine.sync import SyncEngine
 from syncworker.sources.workways.client import WorkwaysClient
-from syncworker.sources.workways.streams import WORKWAYS_STREAMS
 from syncworker.writeback.conflicts import ConflictResolver
 from syncworker.writeback.outbox import Outbox
 from syncworker.writeback.service import WritebackService
@@ -57,8 +55,7 @@ def workways_writes(wired: Wired) -> int:
 
 def sync_with_conflicts(wired: Wired, policy: str = "hubspot") -> list[Any]:
     resolver = ConflictResolver(wired.gateway, Outbox(wired.store.sessions), policy)
-    engine = SyncEngine(wired.store, wired.workways, wired.gateway, conflicts=resolver)
-    return [engine.run(stream) for stream in WORKWAYS_STREAMS]
+    return wired.sync_all(conflicts=resolver)
 
 
 def contact_of(wired: Wired, user_id: str) -> dict[str, Any]:

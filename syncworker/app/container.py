@@ -11,11 +11,12 @@ import hashlib
 import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any
 
 import redis
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
 from syncworker.config import Settings
 from syncworker.engine.fanout import FanOut
@@ -145,6 +146,17 @@ class Container:
         """Runs split into units of work (one per process: it knows the runs it started)."""
         leases = StreamLeases(self.redis, self.settings.lock_ttl_seconds)
         return FanOut(self.store, self.units, leases, self.engine_for)
+
+    def dry_run_fanout(self, scratch: sessionmaker[Session]) -> FanOut:
+        """Runs that plan only: no lock, their bookkeeping in ``scratch`` (see
+        :func:`~syncworker.store.database.scratch_run_tables`)."""
+        return FanOut(
+            self.store,
+            RunUnits(scratch),
+            StreamLeases(None),
+            partial(self.engine_for, dry_run=True),
+            dry_run=True,
+        )
 
     def client_for(self, source: str) -> Any:
         """This process's client of ``source``, kept open for its connection pool."""

@@ -9,7 +9,6 @@ import itertools
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -17,10 +16,10 @@ from syncworker.app.container import Container
 from syncworker.config import Settings
 from syncworker.engine.fanout import StartedRun
 from syncworker.engine.state import Progress, RunResult
-from syncworker.errors import ConfigError, RunInProgressError
-from syncworker.locks import stream_lock
+from syncworker.errors import ConfigError
 from syncworker.sources.registry import SOURCES, select_streams
 from syncworker.sources.streams import Stream
+from syncworker.store.database import scratch_run_tables
 
 
 @dataclass(frozen=True)
@@ -90,82 +89,18 @@ def _sync(
     trigger: str,
     progress: Callable[[Progress], None] | None,
 ) -> list[RunResult]:
-    split = [s for s in chosen if s.splits and not dry_run]
-    results: dict[str, RunResult] = {}
-    in_progress: RunInProgressError | None = None
-    started: list[StartedRun] = []
-    for stream in split:
-        try:
-            started.append(container.fanout.start(stream, full=full, trigger=trigger))
-        except RunInProgressError as exc:
-            in_progress = exc
-            break
-    for result in run_units(container, started, ProgressTotals(progress) if progress else None):
-        results[result.stream] = result
-    for run in started:
-        if run.stream.name not in results:
-            results[run.stream.name] = container.fanout.result_of(run.run_id)
-    if in_progress is not None:
-        raise in_progress
-    for stream in chosen:
-        if stream.name not in results:
-            results[stream.name] = _run_whole(container, stream, full, dry_run, trigger, progress)
-    return [results[s.name] for s in chosen]
-
-
-def run_units(
-    container: Container,
-    started: list[StartedRun],
-    progress: Callable[[Progress], None] | None = None,
-) -> list[RunResult]:
-    """Every unit of ``started`` runs, here; the runs they finished."""
-    first = [run for run in started if run.first_unit is not None]
-    ids = {run.run_id for run in started}
     width = container.settings.unit_concurrency
-    alongside = width >= len(first)  # every first unit gets a thread of its own
-    finished: list[RunResult] = []
-    with ThreadPoolExecutor(width, "unit") as pool:
-        futures = [
-            pool.submit(run.run_first, container.fanout, progress, keep_going=alongside, runs=ids)
-            for run in first
-        ]
-        futures += [
-            pool.submit(container.fanout.run_unit, None, None, progress, runs=ids)
-            for _ in range((width - len(first) if alongside else 1) if ids else 0)
-        ]
-        try:
-            for future in futures:
-                finished.extend(future.result())
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
-    return finished
+    totals = ProgressTotals(progress) if progress else None
+    if not dry_run:
+        return container.fanout.run_here(chosen, full, trigger, totals, width)
+    with scratch_run_tables() as scratch:
+        return container.dry_run_fanout(scratch).run_here(chosen, full, trigger, totals, width)
 
 
-def _run_whole(
-    container: Container,
-    stream: Stream,
-    full: bool,
-    dry_run: bool,
-    trigger: str,
-    progress: Callable[[Progress], None] | None,
-) -> RunResult:
-    """One run of ``stream`` in this process, from first page to last."""
-    lock_client = None if dry_run else container.redis
-    with stream_lock(lock_client, stream.name, container.settings.lock_ttl_seconds) as lease:
-
-        def on_page(event: Progress, beat: Callable[[], None] = lease.heartbeat) -> None:
-            beat()
-            if progress:
-                progress(event)
-
-        engine = container.engine_for(stream, dry_run=dry_run)
-        engine.progress = on_page
-        fence = lease.token
-        if fence is not None:
-            fence = container.store.next_fence(stream.name, fence)
-        return engine.run(stream, full=full, dry_run=dry_run, trigger=trigger, fence=fence)
+def run_units(container: Container, started: list[StartedRun]) -> list[RunResult]:
+    """Every unit of ``started`` runs, here (helped by any idle worker); the runs
+    they finished."""
+    return container.fanout.run_units(started, width=container.settings.unit_concurrency)
 
 
 T = TypeVar("T")

@@ -26,14 +26,17 @@ fencing token, so a repeated or resumed unit repeats no effect.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 from collections import Counter
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from syncworker.engine.finish import RunFinisher
-from syncworker.engine.state import RunResult, RunState
+from syncworker.engine.plan import PlannedChange
+from syncworker.engine.state import Progress, RunResult, RunState
 from syncworker.engine.sync import SyncEngine
 from syncworker.engine.unit_pages import page_fingerprint, unit_pages
 from syncworker.errors import LeaseLostError
@@ -46,7 +49,7 @@ from syncworker.sources.streams import SourcePage, Stream, records_as_sent
 from syncworker.store.items import CHANGE, MOVE, SEEN, RunItems, moves_payload
 from syncworker.store.run_views import UnitClaim
 from syncworker.store.snapshots import SnapshotStore
-from syncworker.store.units import RunUnits
+from syncworker.store.units import WHOLE, RunUnits
 from syncworker.tally import tallying
 
 log = logging.getLogger(__name__)
@@ -105,22 +108,30 @@ class FanOut(RunFinisher):
         units: RunUnits,
         leases: StreamLeases,
         engine_for: Callable[[Stream], SyncEngine],
+        *,
+        dry_run: bool = False,
     ) -> None:
         self.store = store
+        self.dry_run = dry_run  # plan only: ``units`` then keep a scratch database
+        self._planned: dict[int, list[PlannedChange]] = {}  # dry runs: what each run would do
         self.units = units
         self.items = RunItems(units.sessions)
         self.link_batch = ASSOCIATION_BATCH_LIMIT  # moves linked during a run: whole batches
         self.leases = leases
         self.engine_for = engine_for
         self._local_runs: set[int] = set()  # runs this process started (no Redis)
+        self._streams: dict[str, Stream] = {}  # as given to start (else the registry's)
 
     # ------------------------------------------------------------------ start
     def start(self, stream: Stream, *, full: bool = False, trigger: str = "cli") -> StartedRun:
         """Plan a run of ``stream`` (or resume an unfinished one) under its lock.
 
+        A stream that cannot be split (no page by number, or a ``prepare`` step
+        that reads the whole source first) is one unit: all of its pages.
+
         Raises :class:`RunInProgressError` when another run holds the stream."""
-        assert stream.page is not None, f"{stream.name} cannot be split into units"
         lease = self.leases.acquire(stream.name)
+        self._streams[stream.name] = stream
         try:
             if lease.token is not None:
                 lease = dataclasses.replace(
@@ -140,14 +151,18 @@ class FanOut(RunFinisher):
                 if not ids:  # every unit done: only its finish is missing
                     self.finish_ready(unfinished.run_id, stream)
                 return StartedRun(stream, unfinished.run_id, ids, resumed=True)
-            engine = self.engine_for(stream)
+            first: SourcePage | None = None
+            ranges = [(1, WHOLE)]
             with tallying() as first_calls:
-                first = stream.page(engine.source, 1)
-            size = max(1, stream.pages_per_unit)
-            if not full and self._first_page_unchanged(stream, first):
-                size *= UNCHANGED_UNIT_FACTOR
-            last_page = max(1, first.pages)
-            ranges = [(a, min(a + size - 1, last_page)) for a in range(1, last_page + 1, size)]
+                if stream.splits:
+                    assert stream.page is not None
+                    first = stream.page(self.engine_for(stream).source, 1)
+            if first is not None:
+                size = max(1, stream.pages_per_unit)
+                if not full and self._first_page_unchanged(stream, first):
+                    size *= UNCHANGED_UNIT_FACTOR
+                last_page = max(1, first.pages)
+                ranges = [(a, min(a + size - 1, last_page)) for a in range(1, last_page + 1, size)]
             parent = None
             if stream.association is not None:
                 parent = self.units.active_run(stream.association.parent_stream)
@@ -156,8 +171,8 @@ class FanOut(RunFinisher):
                 trigger=trigger,
                 mode="full" if full else "incremental",
                 ranges=ranges,
-                pages=first.pages,
-                total=first.total,
+                pages=first.pages if first else None,
+                total=first.total if first else None,
                 fence=lease.token,
                 lease=lease.value,
                 after_run_id=parent.run_id if parent is not None else None,
@@ -166,8 +181,12 @@ class FanOut(RunFinisher):
             self.leases.release(stream.name, lease.value)
             raise
         self._local_runs.add(run_id)
-        log.info("run %s of %s: %d pages in %d units", run_id, stream.name, first.pages, len(ids))
+        log.info("run %s of %s: %d units", run_id, stream.name, len(ids))
         return StartedRun(stream, run_id, ids[1:], ids[0], first, first_calls=first_calls)
+
+    def stream(self, name: str) -> Stream:
+        """The stream of that name: as this process started it, else the registry's."""
+        return self._streams.get(name) or STREAMS[name]
 
     def _first_page_unchanged(self, stream: Stream, first: SourcePage) -> bool:
         """Whether HubSpot holds nearly every record of the first page as read (by
@@ -179,6 +198,61 @@ class FanOut(RunFinisher):
         digests = {str(record[key]): mapping.source_digest(record) for record in raw}
         current = self.store.current(stream.name, digests)
         return len(current) >= UNCHANGED_SHARE * len(digests)
+
+    # ------------------------------------------------------------ in one process
+    def run_here(
+        self,
+        streams: Sequence[Stream],
+        full: bool = False,
+        trigger: str = "cli",
+        progress: Callable[[Progress], None] | None = None,
+        width: int = 1,
+    ) -> list[RunResult]:
+        """Run ``streams`` here, their units on ``width`` threads: the runs of each
+        source's streams side by side, one source after the other (Workways before
+        Workadu: Workadu customers merge into Workways contacts)."""
+        results: dict[str, RunResult] = {}
+        for _, group in itertools.groupby(streams, key=lambda s: s.source):
+            started: list[StartedRun] = []
+            try:
+                for stream in group:
+                    started.append(self.start(stream, full=full, trigger=trigger))
+            finally:  # a stream held by another run: the runs started still go to the end
+                for result in self.run_units(started, progress, width):
+                    results[result.stream] = result
+                for run in started:
+                    if run.stream.name not in results:  # finished by another worker
+                        results[run.stream.name] = self.result_of(run.run_id)
+        return [results[s.name] for s in streams]
+
+    def run_units(
+        self,
+        started: Sequence[StartedRun],
+        progress: Callable[[Progress], None] | None = None,
+        width: int = 1,
+    ) -> list[RunResult]:
+        """Every unit of ``started``, here on ``width`` threads; the runs they finished."""
+        first = [run for run in started if run.first_unit is not None]
+        ids = {run.run_id for run in started}
+        alongside = width >= len(first)  # every first unit gets a thread of its own
+        finished: list[RunResult] = []
+        with ThreadPoolExecutor(width, "unit") as pool:
+            futures = [
+                pool.submit(run.run_first, self, progress, keep_going=alongside, runs=ids)
+                for run in first
+            ]
+            futures += [
+                pool.submit(self.run_unit, None, None, progress, runs=ids)
+                for _ in range((width - len(first) if alongside else 1) if ids else 0)
+            ]
+            try:
+                for future in futures:
+                    finished.extend(future.result())
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
+        return finished
 
     # ------------------------------------------------------------------- units
     def run_unit(
@@ -219,14 +293,16 @@ class FanOut(RunFinisher):
         progress: Callable[[Any], None] | None,
         first_page_calls: Counter[str] | None,
     ) -> list[RunResult]:
-        stream = STREAMS[claim.stream]
+        stream = self.stream(claim.stream)
         engine = self.engine_for(stream)
         engine.progress = progress
-        result = RunResult(stream.name, run_id=claim.run_id)
-        state = RunState(stream, result, claim.full, False, fence=claim.fence)
+        result = RunResult(stream.name, run_id=claim.run_id, dry_run=self.dry_run)
+        state = RunState(stream, result, claim.full, self.dry_run, fence=claim.fence)
         fingerprints: dict[int, str] = {}
         unit_id = claim.unit_id
         try:
+            if claim.fence is not None:  # refused at once when a newer holder took the stream
+                self.store.claim_fence(stream.name, claim.fence)
             with (
                 log_context(run_id=claim.run_id, stream=stream.name, unit=unit_id),
                 tallying() as calls,
@@ -236,7 +312,12 @@ class FanOut(RunFinisher):
                 with engine.pushing():
                     if stream.prepare is not None:
                         state.enrich = stream.prepare(engine.source)
-                    for page in unit_pages(engine, stream, claim, first_page):
+                    pages = (
+                        iter(stream.pages(engine.source))
+                        if claim.last_page == WHOLE
+                        else unit_pages(engine, stream, claim, first_page)
+                    )
+                    for page in pages:
                         self.leases.renew(stream.name, claim.lease)
                         self.units.heartbeat(unit_id)
                         fingerprints[page.page] = page_fingerprint(page)
@@ -244,6 +325,8 @@ class FanOut(RunFinisher):
                     engine.drain(state)
                     if state.moves and stream.association is not None:
                         self._link_early(engine, state, claim)
+                if self.dry_run:
+                    self._planned.setdefault(claim.run_id, []).extend(result.planned)
                 counts: dict[str, int] = {k: v for k, v in result.counts.items() if v}
                 counts["source_calls"] = calls.pop("source", 0)
                 counts.update(calls)  # hubspot:<kind>

@@ -28,7 +28,6 @@ from syncworker.engine.sync import SyncEngine
 from syncworker.errors import PaginationLoopError
 from syncworker.logs import log_context
 from syncworker.redaction import redact
-from syncworker.sources.registry import STREAMS
 from syncworker.sources.streams import Stream
 from syncworker.store.items import CHANGE, LINKING, RunItems
 from syncworker.store.run_views import RunView, UnitClaim
@@ -52,6 +51,9 @@ class RunFinisher:
     link_batch: int
     engine_for: Callable[[Stream], SyncEngine]
     _local_runs: set[int]
+    dry_run: bool
+    _planned: dict[int, list[PlannedChange]]
+    stream: Callable[[str], Stream]
 
     # ------------------------------------------------------------------ links
     def _link_early(self, engine: SyncEngine, state: RunState, claim: UnitClaim) -> None:
@@ -77,9 +79,9 @@ class RunFinisher:
 
         Best effort: on a failure the batches taken stay for the child's finish."""
         view = self.units.get(run_id)
-        stream = STREAMS[view.stream]
-        result = RunResult(stream.name, run_id=run_id)
-        state = RunState(stream, result, view.full, False, fence=view.fence)
+        stream = self.stream(view.stream)
+        result = RunResult(stream.name, run_id=run_id, dry_run=self.dry_run)
+        state = RunState(stream, result, view.full, self.dry_run, fence=view.fence)
         engine = self.engine_for(stream)
         with log_context(run_id=run_id, stream=stream.name), tallying() as calls:
             try:
@@ -112,7 +114,7 @@ class RunFinisher:
 
     def result_of(self, run_id: int) -> RunResult:
         """What a run did, read back from the database (a run another worker finished)."""
-        run = self.store.get_run(run_id)
+        run = self.units.get_run(run_id)
         result = RunResult(run.stream, run_id=run.id, mode=run.mode, status=run.status)
         for name in COUNTERS:
             result.counts[name] = int(getattr(run, name, 0) or 0)
@@ -128,10 +130,16 @@ class RunFinisher:
     def _finish(self, run_id: int) -> RunResult:
         view = self.units.get(run_id)
         view.add(self.items.tally(run_id))  # work done for it outside its units
-        stream = STREAMS[view.stream]
+        stream = self.stream(view.stream)
         engine = self.engine_for(stream)
-        result = RunResult(stream.name, run_id=run_id, mode="full" if view.full else "incremental")
-        state = RunState(stream, result, view.full, False, fence=view.fence)
+        result = RunResult(
+            stream.name,
+            run_id=run_id,
+            mode="full" if view.full else "incremental",
+            dry_run=self.dry_run,
+            planned=self._planned.pop(run_id, []),
+        )
+        state = RunState(stream, result, view.full, self.dry_run, fence=view.fence)
         try:
             with log_context(run_id=run_id, stream=stream.name), tallying() as calls:
                 self._push_handed_over(engine, state, view)
@@ -155,7 +163,7 @@ class RunFinisher:
             totals = {name: result.counts[name] for name in COUNTERS if name != "quarantined"}
             totals["hubspot_calls"] = sum(result.hubspot_calls.values())
             totals["source_calls"] = result.source_calls
-            self.store.finish_run(run_id, result.status, totals, result.error)
+            self.units.finish(run_id, result.status, totals, result.error)
             self.items.drop_all(run_id)
             self.leases.release(stream.name, view.lease)
             self._local_runs.discard(run_id)

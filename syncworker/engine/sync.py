@@ -1,22 +1,21 @@
 """The sync engine: source pages in, only what changed out to HubSpot.
 
-No Celery here: the CLI and the Celery tasks run this same code. One call to
-:meth:`SyncEngine.run` syncs one stream:
+No Celery here. A run (see ``engine/fanout.py``, the one way every stream runs)
+hands each page of each of its units to :meth:`SyncEngine.process_page`:
 
-1. page through the source; compare each record, property by property, with
-   its snapshot; queue what changed and push it in batches of 100;
+1. compare each record, property by property, with its snapshot; queue what
+   changed and push it in batches of 100;
 2. write a snapshot row only after HubSpot confirmed that record (a rejected
    record stays as it was and is tried again next run);
 3. associate records with their parent (a user who moved organization loses
-   the old association and gains the new one);
-4. after a complete pass, flag what disappeared as ``workways_archived``.
+   the old association and gains the new one): :meth:`associate`;
+4. after a complete pass, flag what disappeared as archived: :meth:`archive_missing`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -26,20 +25,16 @@ from syncworker.engine.links import link_records
 from syncworker.engine.plan import PlannedChange, plan_record
 from syncworker.engine.pushes import BatchPusher
 from syncworker.engine.state import (
-    COUNTERS,
     ConflictPolicy,
     Pending,
     Progress,
-    RunResult,
     RunState,
 )
 from syncworker.errors import SourceError
 from syncworker.hubspot.gateway import HubSpotGateway
 from syncworker.hubspot.schema import SharedSchemaMemo
-from syncworker.logs import log_context
 from syncworker.mapping import ARCHIVED_PROPERTY
-from syncworker.redaction import redact
-from syncworker.sources.streams import Record, SourcePage, Stream, records_as_sent
+from syncworker.sources.streams import Record, SourcePage, records_as_sent
 from syncworker.store.snapshots import Snapshot, SnapshotStore
 from syncworker.tally import carried
 
@@ -73,32 +68,7 @@ class SyncEngine(BatchPusher):
         self.schema_memo = schema_memo
         self._pushers: ThreadPoolExecutor | None = None
 
-    # ------------------------------------------------------------------- runs
-    def run(
-        self,
-        stream: Stream,
-        *,
-        full: bool = False,
-        dry_run: bool = False,
-        trigger: str = "cli",
-        fence: int | None = None,
-    ) -> RunResult:
-        """Sync one stream. ``fence`` is the lock's fencing token: snapshot writes
-        are refused once a newer lock holder has claimed the stream."""
-        mode = "full" if full else "incremental"
-        result = RunResult(stream.name, mode=mode, dry_run=dry_run)
-        if not dry_run:
-            if self.gateway is None:
-                raise ValueError("a HubSpot gateway is needed unless dry_run is set")
-            if fence is not None:
-                self.store.claim_fence(stream.name, fence)
-            result.run_id = self.store.start_run(stream.name, trigger, mode)
-        state = RunState(stream, result, full, dry_run, fence=fence)
-        calls_before = self.calls()
-        with log_context(run_id=result.run_id, stream=stream.name), self.pushing(dry_run):
-            self._run(state, calls_before)
-        return result
-
+    # ---------------------------------------------------------------- pushing
     @contextlib.contextmanager
     def pushing(self, dry_run: bool = False) -> Iterator[None]:
         """Batches go out ``push_concurrency`` at a time while this is open."""
@@ -110,45 +80,6 @@ class SyncEngine(BatchPusher):
                 yield
             finally:
                 self._pushers = None
-
-    def _run(self, state: RunState, calls_before: tuple[Counter[str], int]) -> None:
-        stream, result = state.stream, state.result
-        try:
-            if stream.prepare is not None:
-                state.enrich = stream.prepare(self.source)
-            for page in stream.pages(self.source):
-                self.process_page(state, page)
-            self.flush(state, everything=True)
-            if stream.association is not None:
-                self.associate(state)
-            if state.complete:
-                self.archive_missing(state)
-            result.status = "finished_with_failures" if result.counts["failed"] else "succeeded"
-        except BaseException as exc:  # a failure, or an interruption (Ctrl-C, shutdown)
-            result.status = "aborted"
-            result.error = redact(f"{type(exc).__name__}: {exc}")
-            raise
-        finally:
-            self._finish(state, calls_before)
-
-    def calls(self) -> tuple[Counter[str], int]:
-        """HubSpot calls by kind and source calls made so far through this engine."""
-        hubspot = Counter(self.gateway.calls) if self.gateway else Counter[str]()
-        return hubspot, int(getattr(self.source, "calls", 0))
-
-    def _finish(self, state: RunState, before: tuple[Counter[str], int]) -> None:
-        result = state.result
-        hubspot, source = self.calls()
-        result.hubspot_calls = hubspot - before[0]
-        result.source_calls = source - before[1]
-        if result.run_id is not None:
-            counts = {name: result.counts[name] for name in COUNTERS if name != "quarantined"}
-            counts["hubspot_calls"] = sum(result.hubspot_calls.values())
-            counts["source_calls"] = result.source_calls
-            self.store.finish_run(result.run_id, result.status, counts, result.error)
-        log.info(
-            "run %s of %s: %s %s", result.run_id, result.stream, result.status, dict(result.counts)
-        )
 
     # ------------------------------------------------------------------ pages
     def process_page(self, state: RunState, page: SourcePage) -> None:

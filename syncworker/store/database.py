@@ -7,6 +7,9 @@ constant equal to the newest migration in ``migrations/``).
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +20,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 from syncworker.errors import ConfigError
+from syncworker.store.models import Base, RunItem, RunUnit, StreamFence, SyncRun
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -98,3 +102,20 @@ def migration_heads() -> set[str]:
     from alembic.script import ScriptDirectory
 
     return set(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
+
+
+@contextlib.contextmanager
+def scratch_run_tables() -> Iterator[sessionmaker[Session]]:
+    """A throwaway SQLite database holding only the tables that record runs.
+
+    A dry run keeps its run, units and hand-over items there: it goes through
+    the very code of a real run and leaves nothing behind."""
+    with tempfile.TemporaryDirectory(prefix="syncworker-dry-run-") as folder:
+        engine = make_engine(f"sqlite:///{folder}/runs.db")
+        names = (SyncRun, RunUnit, RunItem, StreamFence)
+        tables = [Base.metadata.tables[model.__tablename__] for model in names]
+        try:
+            Base.metadata.create_all(engine, tables=tables)
+            yield session_factory(engine)
+        finally:
+            engine.dispose()

@@ -31,6 +31,7 @@ from syncworker.store.models import RunItem, RunUnit, StreamFence, SyncRun, utcn
 from syncworker.store.run_views import RunView, UnitClaim, run_view
 
 ACTIVE = "running"
+WHOLE = 0  # a unit's last page when it is every page of a stream that cannot split
 STALE_UNIT = timedelta(minutes=5)  # no heartbeat for this long: the unit's worker died
 
 
@@ -58,8 +59,8 @@ class RunUnits:
         trigger: str,
         mode: str,
         ranges: Sequence[tuple[int, int]],
-        pages: int,
-        total: int,
+        pages: int | None,
+        total: int | None,
         fence: int | None,
         lease: str | None,
         after_run_id: int | None,
@@ -357,6 +358,21 @@ class RunUnits:
                 )
             )
             return [(child, bool(done)) for child, done in rows]
+
+    def finish(
+        self, run_id: int, status: str, counts: Mapping[str, int], error: str | None = None
+    ) -> None:
+        """Record a run's end: its status, totals and (redacted) error."""
+        with self.sessions.begin() as session:
+            run = session.get_one(SyncRun, run_id)
+            run.status, run.finished_at = status, self._clock()
+            run.error = redact(error) if error else None
+            for name, value in counts.items():
+                setattr(run, name, value)
+
+    def get_run(self, run_id: int) -> SyncRun:
+        with self.sessions() as session:
+            return session.get_one(SyncRun, run_id)
 
     def close(self, run_id: int, status: str, error: str | None = None) -> None:
         """End a run without its finish (a unit failed); its items are dropped."""
