@@ -29,13 +29,12 @@ from syncworker.store.database import SCHEMA_HEAD
 from tests.conftest import REDIS_TEST_URL, service_missing
 from tests.integration import ROOT, stop, wait_until
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
 # A Redis database of this test's own; the worker also listens on a queue and
 # answers under a hostname of its own, so a shared database would do no harm.
 PACKAGING_REDIS_URL = os.environ.get(
     "TEST_PACKAGING_REDIS_URL", REDIS_TEST_URL.rsplit("/", 1)[0] + "/13"
 )
+# What a wheel is built from, here and in the Dockerfile.
 SOURCES = ("pyproject.toml", "setup.py", "README.md", "syncworker", "migrations")
 
 
@@ -80,6 +79,8 @@ def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return bin_dir
 
 
+@pytest.mark.integration
+@pytest.mark.slow
 def test_the_wheel_carries_the_migrations_and_no_sandbox(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     migrations = {Path(n).name for n in names if n.startswith("syncworker/migrations/versions/")}
@@ -104,6 +105,8 @@ def packaging_broker() -> Iterator[str]:
     client.close()
 
 
+@pytest.mark.integration
+@pytest.mark.slow
 def test_the_installed_package_migrates_and_runs_a_worker_outside_the_checkout(
     packaging_broker: str, installed: Path, tmp_path: Path
 ) -> None:
@@ -160,3 +163,15 @@ def test_the_installed_package_migrates_and_runs_a_worker_outside_the_checkout(
         control.close()
     assert not failure, f"{failure}\nworker output:\n{output}"
     assert "Traceback" not in output, output
+
+
+def test_the_image_installs_the_wheel_built_from_the_same_sources() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    copied = {
+        word.removeprefix("./")
+        for line in dockerfile.splitlines()
+        if line.startswith("COPY ") and "--from" not in line
+        for word in line.split()[1:-1]
+    }
+    assert copied == set(SOURCES)  # no sandbox, no tests, no celeryconfig.py
+    assert "pip wheel" in dockerfile and "pip install -e" not in dockerfile
