@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,10 +16,19 @@ from syncworker.runtime import tune_garbage_collector
 
 _ROOT = Path(__file__).resolve().parents[1]
 if (_ROOT / "celeryconfig.py").exists() and str(_ROOT) not in sys.path:
-    sys.path.insert(0, str(_ROOT))
+    sys.path.insert(0, str(_ROOT))  # a checkout: its celeryconfig.py, wherever celery runs
+
+# A ``celeryconfig`` module on the path (a checkout's, or a deployment's own that
+# overrides some defaults) wins; an installed package alone runs on its defaults.
+# Either is imported lazily, when Celery first reads its configuration.
+CONFIG_MODULE = (
+    "celeryconfig"
+    if importlib.util.find_spec("celeryconfig") is not None
+    else "syncworker.celery_defaults"
+)
 
 app = Celery("syncworker", include=["syncworker.tasks"])
-app.config_from_object("celeryconfig")
+app.config_from_object(CONFIG_MODULE)
 
 
 @setup_logging.connect

@@ -18,7 +18,8 @@ def test_readme_mapping_tables_match_the_code() -> None:
 
 
 def test_every_setting_read_by_the_code_is_documented() -> None:
-    code = (ROOT / "syncworker" / "config.py").read_text() + (ROOT / "celeryconfig.py").read_text()
+    package = ROOT / "syncworker"
+    code = (package / "config.py").read_text() + (package / "celery_defaults.py").read_text()
     read = set(re.findall(r'"([A-Z][A-Z0-9]*_[A-Z0-9_]+)"', code))
     table = README.split("## Configuration", 1)[1].split("\n## ", 1)[0]
     documented = set(re.findall(r"^\| `([A-Z][A-Z0-9_]+)` \|", table, re.M))

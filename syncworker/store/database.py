@@ -3,6 +3,9 @@
 Alembic is imported only to migrate: a sync checks the schema version by
 reading ``alembic_version`` against :data:`SCHEMA_HEAD` (a test keeps that
 constant equal to the newest migration in ``migrations/``).
+
+The migrations live in the checkout's top-level ``migrations/`` folder; a wheel
+ships them as package data, ``syncworker/migrations`` (see setup.py).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import tempfile
 from collections.abc import Iterator
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +29,22 @@ from syncworker.store.models import Base, RunItem, RunUnit, StreamFence, SyncRun
 if TYPE_CHECKING:
     from alembic.config import Config
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+
+def _migrations_folder() -> Path:
+    """The installed package's migrations, else the checkout's ``migrations/``.
+
+    An installed wheel has them in ``syncworker/migrations``; a checkout (an
+    editable install included) has no such folder and runs the top-level one.
+    The package's own copy is looked for first so that an installed package
+    never picks up an unrelated ``migrations`` folder beside it in site-packages.
+    """
+    packaged = Path(str(resources.files("syncworker") / "migrations"))
+    if (packaged / "env.py").is_file():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "migrations"
+
+
+MIGRATIONS = _migrations_folder()
 SCHEMA_HEAD = "0006"  # the newest revision in migrations/versions
 
 
