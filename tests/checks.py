@@ -1,9 +1,10 @@
 """The three end-of-scenario checks, computed from the sandboxes' own state.
 
 - HubSpot equals Workways: every Workways record has exactly one HubSpot object,
-  carrying the mapped value of every property, and the right association.
-  Passenger properties (``workways_updated_at``) travel with other changes
-  only, so they may lag and are not compared.
+  carrying the value the hand-written oracle (``tests/oracle.py``) expects for
+  every property, and the right association. Passenger properties
+  (``workways_updated_at``) travel with other changes only, so they may lag
+  and are not compared.
 - No duplicates: no two HubSpot objects share a Workways id (or an e-mail).
 - Snapshot equals HubSpot: every snapshot row holds what HubSpot holds.
 """
@@ -15,20 +16,20 @@ from typing import Any
 
 from syncworker_sandbox.runner import Sandboxes
 
-from syncworker.sources.workways.mapping import COMPANY_MAPPING, CONTACT_MAPPING
 from syncworker.sources.workways.streams import WORKWAYS_ORGANIZATIONS, WORKWAYS_USERS
 from syncworker.store.snapshots import SnapshotStore
+from tests.oracle import PASSENGERS, differences, expected_company, expected_contact
 
 
 def expected_companies(boxes: Sandboxes) -> dict[str, dict[str, str]]:
     return {
-        org["_id"]: COMPANY_MAPPING.to_properties(org, boxes.workways.get_organization(org["_id"]))
+        org["_id"]: expected_company(org, boxes.workways.get_organization(org["_id"]))
         for org in boxes.workways.organizations()
     }
 
 
 def expected_contacts(boxes: Sandboxes) -> dict[str, dict[str, str]]:
-    return {u["_id"]: CONTACT_MAPPING.to_properties(u) for u in boxes.workways.users()}
+    return {u["_id"]: expected_contact(u) for u in boxes.workways.users()}
 
 
 def hubspot_by_key(boxes: Sandboxes, object_type: str, key: str) -> dict[str, dict[str, Any]]:
@@ -40,9 +41,6 @@ def hubspot_by_key(boxes: Sandboxes, object_type: str, key: str) -> dict[str, di
     return found
 
 
-PASSENGERS = CONTACT_MAPPING.passenger_properties() | COMPANY_MAPPING.passenger_properties()
-
-
 def mismatches(expected: dict[str, dict[str, str]], actual: dict[str, dict[str, Any]]) -> list[str]:
     problems = []
     for source_id, props in expected.items():
@@ -50,10 +48,7 @@ def mismatches(expected: dict[str, dict[str, str]], actual: dict[str, dict[str, 
         if obj is None:
             problems.append(f"{source_id}: missing in HubSpot")
             continue
-        for name, value in props.items():
-            have = obj["properties"].get(name) or ""
-            if have != value and name not in PASSENGERS:
-                problems.append(f"{source_id}.{name}: HubSpot has {have!r}, expected {value!r}")
+        problems += differences(source_id, props, obj["properties"], skip=PASSENGERS)
     return problems
 
 

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,6 +29,31 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None
             return
         time.sleep(0.2)
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+class InFlight:
+    """ASGI middleware counting the HTTP requests being served at once.
+
+    ``most`` is the largest number seen together: an observable sign that
+    requests overlapped, where a test would otherwise time them. It runs on the
+    server's one event loop, so the counts need no lock.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.now = 0
+        self.most = 0
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        self.now += 1
+        self.most = max(self.most, self.now)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.now -= 1
 
 
 def holds(check: Callable[[], None]) -> Callable[[], bool]:

@@ -12,6 +12,7 @@ from syncworker_sandbox.runner import Sandboxes
 from syncworker.cli.main import main
 from syncworker.locks import stream_lock
 from syncworker.store.database import SCHEMA_HEAD, make_engine, migration_heads, upgrade
+from tests.checks import assert_hubspot_equals_workways
 
 
 @pytest.fixture
@@ -81,6 +82,7 @@ def test_laptop_mode_sync_status_and_dry_run(
     assert "workways.users (incremental) run #2: succeeded" in out
     assert "seen 60, created 60" in out and "HubSpot calls:" in out
     assert "page 1/1" in err  # progress
+    assert_hubspot_equals_workways(env)
     user = env.workways.users()[0]
     env.workways.update_user(user["_id"], title="Night porter")
     code, out, _ = run(capsys, "sync", "--entity", "users", "--dry-run")

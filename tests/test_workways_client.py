@@ -1403,18 +1403,28 @@ def test_merge_contract_refuses_bad_fields_before_any_request(
     assert harness.requests == [] and client.calls == 0
 
 
-@pytest.mark.parametrize("bad", ["", " 507f1f77bcf86cd799439011", None, 12])
-def test_ids_are_checked_before_any_request(bad: Any) -> None:
+@pytest.mark.parametrize(
+    ("bad", "error"),
+    [
+        ("", ValueError),
+        (" 507f1f77bcf86cd799439011", ValueError),
+        (None, TypeError),
+        (12, TypeError),
+    ],
+)
+def test_ids_are_checked_before_any_request(bad: Any, error: type[Exception]) -> None:
     client, harness = make(always(lambda: body(200, USER_SINGLE)))
     for call in (
         client.get_user,
         client.get_organization,
         lambda i: client.set_optin(i, True),
         lambda i: client.merge_contract(i, rentalUrl="https://drive.example/x"),
-        lambda i: client.iter_users(organization=i if i is not None else ""),
     ):
-        with pytest.raises((ValueError, TypeError)):
+        with pytest.raises(error):
             call(bad)
+    # organization=None means every user: the bad organization is "" then
+    with pytest.raises(ValueError if bad is None else error):
+        client.iter_users(organization=bad if bad is not None else "")
     assert harness.requests == []
 
 

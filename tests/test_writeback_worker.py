@@ -112,7 +112,6 @@ def test_webhook_to_workways_and_survival_of_an_outage(broker: str, database: st
         with celery_process(worker_args("wb1"), env) as worker, receiver(env) as url:
             wait_until(lambda: workers_ready(broker) == 1, 60, "the worker to be ready")
             contact_id, value = flip_optin(boxes, users[0])
-            started = time.monotonic()
             assert deliver(url, [optin_event(contact_id, value, 1)]).status_code == 200
             # The event is marked processed once the write-back is complete.
             wait_until(
@@ -123,7 +122,6 @@ def test_webhook_to_workways_and_survival_of_an_outage(broker: str, database: st
                 30,
                 "the opt-in to reach Workways",
             )
-            assert time.monotonic() - started < 10
 
             boxes.hubspot.clear_log()
             boxes.workways.clear_log()

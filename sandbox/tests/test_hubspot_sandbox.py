@@ -18,6 +18,8 @@ from syncworker_sandbox import SANDBOX_HUBSPOT_TOKEN
 from syncworker_sandbox.hubspot_app import HubSpotSandbox, RequestRecord
 from syncworker_sandbox.server import ServerThread
 
+from tests.integration import InFlight
+
 AUTH = {"Authorization": f"Bearer {SANDBOX_HUBSPOT_TOKEN}"}
 UPSERT = "/crm/v3/objects/contacts/batch/upsert"
 SEARCH = "/crm/v3/objects/contacts/search"
@@ -987,28 +989,29 @@ def test_timeout_fault_answers_late(hub: Hub) -> None:
     assert hub.sandbox.store.find_by_property("contacts", "firstname", "Late") != []
 
 
-def test_latency_does_not_block_the_event_loop(start: Callable[..., Hub]) -> None:
-    hub = start(latency_ms=500)
-    results: list[float] = []
+def test_latency_does_not_block_the_event_loop() -> None:
+    sandbox = HubSpotSandbox(clock=FakeClock(), latency_ms=500)
+    served = InFlight(sandbox.app)
+    together = threading.Barrier(4)
+    results: list[tuple[int, float]] = []
 
-    def call() -> None:
-        began = time.monotonic()
-        with httpx.Client(base_url=hub.url, headers=AUTH) as client:
-            assert client.get("/crm/v3/properties/contacts").status_code == 200
-        results.append(time.monotonic() - began)
+    def call(url: str) -> None:
+        with httpx.Client(base_url=url, headers=AUTH, timeout=10) as client:
+            together.wait(timeout=10)
+            began = time.monotonic()
+            status = client.get("/crm/v3/properties/contacts").status_code
+            results.append((status, time.monotonic() - began))
 
-    threads = [threading.Thread(target=call) for _ in range(4)]
-    began = time.monotonic()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert min(results) >= 0.49
-    assert time.monotonic() - began < 1.6  # four 500 ms calls overlapped (2 s one by one)
-    hub.sandbox.latency_ms = 0
-    began = time.monotonic()
-    hub.http.get("/crm/v3/properties/contacts")
-    assert time.monotonic() - began < 0.45  # no 500 ms wait any more
+    with ServerThread(served) as server:
+        threads = [threading.Thread(target=call, args=(server.url,)) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert [status for status, _ in results] == [200] * 4
+    assert min(waited for _, waited in results) >= 0.49  # each one waited out its latency
+    # ... all at once: a latency that held the event loop serves them one by one
+    assert served.most == 4
 
 
 # ----------------------------------------------------------------------- request log
