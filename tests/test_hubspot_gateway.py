@@ -80,8 +80,8 @@ def test_schema_costs_one_read_per_object_type_once_it_exists(
     sandbox.clear_log()
     assert ensure_schema(gateway, SCHEMA) == 0
     assert [(e.method, e.path) for e in sandbox.request_log] == [
-        ("GET", "/crm/v3/properties/companies"),
-        ("GET", "/crm/v3/properties/contacts"),
+        ("GET", "/crm/properties/2026-09/companies"),
+        ("GET", "/crm/properties/2026-09/contacts"),
     ]
 
 

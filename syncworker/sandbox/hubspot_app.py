@@ -35,7 +35,7 @@ from syncworker.sandbox.ratelimit import DailyCounter, RollingWindow
 WINDOW_SECONDS = 10.0
 NOMINAL_PER_10S = 190  # what the headers show when no limit is configured
 NOMINAL_DAILY = 625_000
-_SEARCH_PATH = re.compile(r"^/crm/v3/objects/[^/]+/search/?$")
+_SEARCH_PATH = re.compile(r"^/crm/(v3/objects|objects/\d{4}-\d{2})/[^/]+/search/?$")
 _AUTH_MESSAGE = (
     "Authentication credentials not found. This API supports OAuth 2.0 "
     "authentication and you can find more details at "
@@ -95,13 +95,17 @@ class HubSpotSandbox:
         search_index_lag_seconds: float = 0.0,
         seed: int = 0,
         send_retry_after: bool = False,
+        dated_only: bool = False,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        """``dated_only``: serve only the dated paths (``/crm/objects/2026-09/...``);
+        the numeric ones (``/crm/v3/...``, ``/crm/v4/...``) answer 404."""
         self.token = token
         self.latency_ms = latency_ms
         self.send_retry_after = send_retry_after
         self.clock = clock
         self.seed = seed
+        self.dated_only = dated_only
         self.store = HubSpotStore(
             clock=clock,
             invalid_email_mode=invalid_email_mode,
@@ -114,7 +118,7 @@ class HubSpotSandbox:
         self.search_window = RollingWindow(search_rate_per_second, 1.0, clock)
         self.set_rate_limit(rate_limit_per_10s, daily_limit)
         self.app = Starlette(
-            routes=build_routes(self.store),
+            routes=build_routes(self.store, dated_only=dated_only),
             exception_handlers={404: self._http_error, 405: self._http_error},
         )
         self.app.add_middleware(_Gate, sandbox=self)
