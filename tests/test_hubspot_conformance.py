@@ -618,6 +618,13 @@ def test_every_request_the_gateway_sends_and_every_answer_conform() -> None:
             "contacts", "workways_user_id", [_record("u5", email="ann@example.com")]
         )
         assert conflict.category == "CONFLICT"
+        sandbox.add_validation_rule(  # a portal rule refusing the whole batch: a 400
+            "contacts", "jobtitle", when_property="lifecyclestage", when_value="customer"
+        )
+        (refused,) = gateway.upsert(
+            "contacts", "workways_user_id", [_record("u6", lifecyclestage="customer")]
+        )
+        assert not refused.ok and refused.category == "VALIDATION_ERROR"
         (org,) = gateway.upsert("companies", "workways_org_id", [_record("o1", name="Org")])
         (deal,) = gateway.upsert("deals", "workadu_order_id", [_record("d1", dealname="D")])
         ann = outcomes[0].hubspot_id or ""

@@ -150,7 +150,8 @@ class HubSpotGateway:
                 "Authorization": f"Bearer {token.reveal()}",
                 "Accept": "application/json",
             },
-            timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),
+            # Waiting for a free pooled connection is not HubSpot failing: no pool timeout.
+            timeout=httpx.Timeout(timeout, connect=min(10.0, timeout), pool=None),
             limits=httpx.Limits(
                 max_connections=max_connections, max_keepalive_connections=max_connections
             ),
@@ -240,8 +241,7 @@ class HubSpotGateway:
     def list_properties(self, object_type: str) -> list[dict[str, Any]]:
         """Every (unarchived) property definition of ``object_type``."""
         _, _, body = self.send("properties", "GET", self.paths.properties(object_type))
-        results = (body or {}).get("results") if isinstance(body, dict) else None
-        return [p for p in results or [] if isinstance(p, dict)]
+        return _results(body)
 
     def create_property_group(self, object_type: str, group: Mapping[str, Any]) -> None:
         """Create a property group; a 409 (it exists) raises HubSpotConflictError."""
@@ -283,15 +283,28 @@ class HubSpotGateway:
         known_ids: dict[str, str],
     ) -> list[RecordOutcome]:
         try:
-            _, _, body = self._upsert_call(object_type, id_property, chunk)
+            status, _, body = self._upsert_call(object_type, id_property, chunk)
         except (HubSpotBadRequestError, HubSpotConflictError) as exc:
             budget[0] -= 1
-            if len(chunk) == 1 or budget[0] <= 0:
+            # A 422 is about the request as a whole: splitting it would not help.
+            if len(chunk) == 1 or budget[0] <= 0 or exc.status == 422:
                 return [RecordOutcome.failed(r.key, exc) for r in chunk]
             middle = len(chunk) // 2
             return self._upsert_isolating(
                 object_type, id_property, chunk[:middle], budget, known_ids
             ) + self._upsert_isolating(object_type, id_property, chunk[middle:], budget, known_ids)
+        if not isinstance(body, dict):  # not JSON, or not an object: nothing to trust
+            log.warning(
+                "HubSpot answered a %s upsert with HTTP %d we cannot read", object_type, status
+            )
+            return [
+                RecordOutcome.failed(
+                    r.key,
+                    f"HubSpot's answer could not be read (HTTP {status})",
+                    "UNREADABLE_ANSWER",
+                )
+                for r in chunk
+            ]
         outcomes, unresolved = upsert_outcomes(chunk, id_property, body, known_ids)
         if unresolved:
             outcomes += self._resolve(object_type, id_property, unresolved, body)
@@ -335,10 +348,10 @@ class HubSpotGateway:
             except (HubSpotBadRequestError, HubSpotConflictError) as exc:
                 outcomes.update({h: RecordOutcome.failed(h, exc) for h, _ in chunk})
                 continue
-            for result in (body or {}).get("results") or []:
+            for result in _results(body):
                 hubspot_id = str(result.get("id"))
                 outcomes[hubspot_id] = RecordOutcome(hubspot_id, True, hubspot_id=hubspot_id)
-            for error in (body or {}).get("errors") or []:
+            for error in _results(body, "errors"):
                 for hubspot_id in _named_ids(error):
                     outcomes.setdefault(
                         hubspot_id,
@@ -365,10 +378,10 @@ class HubSpotGateway:
             _, _, body = self.send(
                 "read", "POST", self.paths.objects(object_type, "batch/read"), payload
             )
-            for result in (body or {}).get("results") or []:
+            for result in _results(body):
                 props = result.get("properties") or {}
                 key = folded.get(str(props.get(id_property, "")).lower())
-                if key is not None:
+                if key is not None and result.get("id") is not None:
                     found[key] = {"id": str(result["id"]), "properties": props}
         return found
 
@@ -385,8 +398,9 @@ class HubSpotGateway:
             _, _, body = self.send(
                 "read", "POST", self.paths.objects(object_type, "batch/read"), payload
             )
-            for result in (body or {}).get("results") or []:
-                found[str(result["id"])] = result.get("properties") or {}
+            for result in _results(body):
+                if result.get("id") is not None:
+                    found[str(result["id"])] = result.get("properties") or {}
         return found
 
     def search_modified_since(
@@ -417,9 +431,10 @@ class HubSpotGateway:
                 request,
                 limiter=self.search_limiter,
             )
-            results = (body or {}).get("results") or []
+            results = _results(body)
             yield from results
-            after = (((body or {}).get("paging") or {}).get("next") or {}).get("after")
+            paging = body.get("paging") if isinstance(body, dict) else None
+            after = ((paging or {}).get("next") or {}).get("after")
             if not after or not results:
                 return
             if int(after) + 200 > 10_000:
@@ -461,6 +476,12 @@ class HubSpotGateway:
             payload = {"inputs": [{"from": {"id": c}, "to": [{"id": o}]} for c, o in chunk]}
             path = self.paths.associations(from_type, to_type, "batch/archive")
             self.send("unassociate", "POST", path, payload)
+
+
+def _results(body: Any, key: str = "results") -> list[dict[str, Any]]:
+    """The objects listed under ``key`` of an answer; none when it is not one."""
+    listed = body.get(key) if isinstance(body, dict) else None
+    return [r for r in listed if isinstance(r, dict)] if isinstance(listed, list) else []
 
 
 def _named_ids(error: Any) -> list[str]:

@@ -29,7 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from syncworker.sandbox import SANDBOX_HUBSPOT_TOKEN
 from syncworker.sandbox.hubspot_common import ApiError
 from syncworker.sandbox.hubspot_routes import build_routes, error_response
-from syncworker.sandbox.hubspot_store import HubSpotStore
+from syncworker.sandbox.hubspot_store import HubSpotStore, ValidationRule
 from syncworker.sandbox.ratelimit import DailyCounter, RollingWindow
 
 WINDOW_SECONDS = 10.0
@@ -42,6 +42,7 @@ _AUTH_MESSAGE = (
     "https://developers.hubspot.com/docs/methods/auth/oauth-overview"
 )
 _FAULT_BODIES: dict[int, tuple[str, str]] = {
+    422: ("VALIDATION_ERROR", "The request could not be processed."),
     423: ("LOCKED", "The resource is locked. Please retry in a few seconds."),
     500: ("INTERNAL_ERROR", "internal error"),
     502: ("BAD_GATEWAY", "Bad gateway"),
@@ -67,6 +68,7 @@ class _Faults:
     timeout_seconds: float = 35.0
     fail_next: int = 0
     fail_status: int = 500
+    garbled_next: int = 0
 
 
 def _batch_size(body: bytes) -> int | None:
@@ -152,6 +154,29 @@ class HubSpotSandbox:
     def set_search_rate(self, per_second: int) -> None:
         self.search_window = RollingWindow(per_second, 1.0, self.clock)
 
+    def add_validation_rule(
+        self,
+        object_type: str,
+        required: str,
+        *,
+        when_property: str,
+        when_value: str,
+        name: str | None = None,
+    ) -> ValidationRule:
+        """Give the portal a conditional required property, as an admin would in
+        HubSpot's settings: a write leaving ``required`` empty while
+        ``when_property`` is ``when_value`` gets a 400 for its whole batch."""
+        rule = ValidationRule(
+            object_type,
+            required,
+            when_property,
+            when_value,
+            name or f"{required} required when {when_property} is {when_value}",
+        )
+        with self.store.lock:
+            self.store.validation_rules.append(rule)
+        return rule
+
     def set_fault(
         self,
         *,
@@ -161,11 +186,21 @@ class HubSpotSandbox:
         timeout_seconds: float = 35.0,
         fail_next: int = 0,
         fail_status: int = 500,
+        garbled_next: int = 0,
         seed: int | None = None,
     ) -> None:
-        """Inject failures into /crm/* calls; ``set_fault()`` with no argument clears them."""
+        """Inject failures into /crm/* calls; ``set_fault()`` with no argument clears them.
+
+        ``garbled_next``: the next calls answer 200 with a body that is not JSON
+        (as a proxy's error page might)."""
         self._faults = _Faults(
-            error_rate, error_status, timeout_rate, timeout_seconds, fail_next, fail_status
+            error_rate,
+            error_status,
+            timeout_rate,
+            timeout_seconds,
+            fail_next,
+            fail_status,
+            garbled_next,
         )
         if seed is not None:
             self._rng = random.Random(seed)
@@ -214,6 +249,9 @@ class HubSpotSandbox:
 
     def draw_fault(self) -> tuple[str, int] | None:
         faults = self._faults
+        if faults.garbled_next > 0:
+            faults.garbled_next -= 1
+            return "garbled", 200
         if faults.fail_next > 0:
             faults.fail_next -= 1
             return "error", faults.fail_status
@@ -353,6 +391,10 @@ class _Gate:
                 if fault is not None and fault[0] == "error":
                     response = sandbox.fault_response(fault[1], dict(extra))
                     extra.clear()
+                elif fault is not None and fault[0] == "garbled":
+                    response = Response(
+                        b"<html>upstream hiccup</html>", 200, media_type="text/html"
+                    )
                 elif fault is not None:
                     delay = sandbox.fault_seconds()
             if response is not None:
