@@ -12,7 +12,12 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from syncworker.config import Secret
-from syncworker.errors import HubSpotAuthError, HubSpotRateLimitError, HubSpotTimeoutError
+from syncworker.errors import (
+    HubSpotAuthError,
+    HubSpotConnectionError,
+    HubSpotRateLimitError,
+    HubSpotTimeoutError,
+)
 from syncworker.hubspot.gateway import HubSpotGateway
 from syncworker.hubspot.responses import UpsertRecord
 from syncworker.hubspot.schema import SharedSchemaMemo, ensure_schema
@@ -117,8 +122,9 @@ def test_upserts_250_contacts_in_3_calls_and_rerun_creates_nothing(
 def test_batches_in_flight_at_once_keep_their_connections(
     ready: tuple[HubSpotSandbox, HubSpotGateway], caplog: pytest.LogCaptureFixture
 ) -> None:
-    """24 batches at once (3 unit threads x 8 pushes): urllib3 keeps every connection
-    instead of warning "Connection pool is full, discarding connection" for each."""
+    """24 batches at once (3 unit threads x 8 pushes) on one pooled httpx client:
+    every one lands, and nothing warns about the pool (urllib3, under the former
+    SDK, warned "Connection pool is full, discarding connection" for each)."""
     sandbox, gateway = ready
     sandbox.latency_ms = 60  # so that the calls overlap
     batches = [contacts(100, start=n * 100) for n in range(24)]
@@ -178,6 +184,14 @@ def test_timeouts_become_typed_errors(hubspot: tuple[HubSpotSandbox, str]) -> No
     with pytest.raises(HubSpotTimeoutError):
         ensure_schema(gateway, SCHEMA)
     assert gateway.calls["properties"] == 2
+
+
+def test_an_unreachable_hubspot_is_a_typed_connection_error_retried_then_raised() -> None:
+    gateway = gateway_for("http://127.0.0.1:9", max_attempts=3)  # the discard port: refused
+    with pytest.raises(HubSpotConnectionError) as caught:
+        gateway.list_properties("contacts")
+    assert gateway.calls["properties"] == 3
+    assert "pat-na1" not in str(caught.value)
 
 
 def test_bad_token_is_an_auth_error_and_not_retried(hubspot: tuple[HubSpotSandbox, str]) -> None:
