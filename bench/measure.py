@@ -125,9 +125,9 @@ def stop_group(process: subprocess.Popen[str], handle: Any) -> ProcessStats:
 # -------------------------------------------------------------------- logs
 def hubspot_kind(method: str, path: str) -> str:
     """The gateway's call kinds, from a HubSpot request line."""
-    if path.startswith("/crm/v3/properties"):
+    if path.startswith(("/crm/v3/properties", "/crm/properties/")):
         return "properties"
-    if path.startswith("/crm/v4/associations"):
+    if path.startswith(("/crm/v4/associations", "/crm/associations/")):
         if path.endswith("/batch/archive"):
             return "unassociate"
         if path.endswith("/batch/read"):
@@ -160,7 +160,9 @@ class HubSpotLog:
     def writes(self) -> int:
         kinds = ("upsert", "create", "update", "archive", "associate", "unassociate")
         return sum(1 for r in self.crm() if hubspot_kind(r[0], r[1]) in kinds) + sum(
-            1 for r in self.crm() if r[1].startswith("/crm/v3/properties") and r[0] != "GET"
+            1
+            for r in self.crm()
+            if r[1].startswith(("/crm/v3/properties", "/crm/properties/")) and r[0] != "GET"
         )
 
     def max_in_window(self, window: float = 10.0, *, admitted_only: bool = True) -> int:

@@ -16,6 +16,9 @@ from syncworker.errors import ConfigError
 
 DEFAULT_HUBSPOT_BASE_URL = "https://api.hubapi.com"
 DEFAULT_DATABASE_URL = "sqlite:///syncworker.db"
+# HubSpot's date-based API versions the gateway speaks (HUBSPOT_API_VERSION); the
+# first is the default. A version is supported for 18 months after its release.
+HUBSPOT_API_VERSIONS = ("2026-09", "2026-03")
 
 
 class Secret:
@@ -72,6 +75,7 @@ class Settings:
     hubspot_base_url: str = DEFAULT_HUBSPOT_BASE_URL
     hubspot_access_token: Secret | None = None
     hubspot_client_secret: Secret | None = None
+    hubspot_api_version: str = HUBSPOT_API_VERSIONS[0]
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str | None = None
     sync_interval_seconds: int = 900
@@ -178,6 +182,9 @@ class Settings:
             hubspot_base_url=url("HUBSPOT_BASE_URL") or DEFAULT_HUBSPOT_BASE_URL,
             hubspot_access_token=secret("HUBSPOT_ACCESS_TOKEN"),
             hubspot_client_secret=secret("HUBSPOT_CLIENT_SECRET"),
+            hubspot_api_version=choice(
+                "HUBSPOT_API_VERSION", HUBSPOT_API_VERSIONS[0], HUBSPOT_API_VERSIONS
+            ),
             database_url=database_url,
             redis_url=redis_url,
             sync_interval_seconds=int(positive_number("SYNC_INTERVAL_SECONDS", 900)),

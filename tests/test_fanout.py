@@ -39,7 +39,7 @@ from tests.integration import (
 
 pytestmark = pytest.mark.integration
 
-CONTACT_UPSERTS = "/crm/v3/objects/contacts/batch/upsert"
+CONTACT_UPSERTS = "/crm/objects/2026-09/contacts/batch/upsert"
 
 
 @pytest.fixture

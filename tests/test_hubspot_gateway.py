@@ -15,7 +15,12 @@ from syncworker_sandbox.hubspot_app import HubSpotSandbox
 from syncworker_sandbox.server import ServerThread
 
 from syncworker.config import Secret
-from syncworker.errors import HubSpotAuthError, HubSpotRateLimitError, HubSpotTimeoutError
+from syncworker.errors import (
+    HubSpotAuthError,
+    HubSpotConnectionError,
+    HubSpotRateLimitError,
+    HubSpotTimeoutError,
+)
 from syncworker.hubspot.gateway import HubSpotGateway
 from syncworker.hubspot.responses import UpsertRecord
 from syncworker.hubspot.schema import SharedSchemaMemo, ensure_schema
@@ -81,8 +86,8 @@ def test_schema_costs_one_read_per_object_type_once_it_exists(
     sandbox.clear_log()
     assert ensure_schema(gateway, SCHEMA) == 0
     assert [(e.method, e.path) for e in sandbox.request_log] == [
-        ("GET", "/crm/v3/properties/companies"),
-        ("GET", "/crm/v3/properties/contacts"),
+        ("GET", "/crm/properties/2026-09/companies"),
+        ("GET", "/crm/properties/2026-09/contacts"),
     ]
 
 
@@ -118,8 +123,9 @@ def test_upserts_250_contacts_in_3_calls_and_rerun_creates_nothing(
 def test_batches_in_flight_at_once_keep_their_connections(
     ready: tuple[HubSpotSandbox, HubSpotGateway], caplog: pytest.LogCaptureFixture
 ) -> None:
-    """24 batches at once (3 unit threads x 8 pushes): urllib3 keeps every connection
-    instead of warning "Connection pool is full, discarding connection" for each."""
+    """24 batches at once (3 unit threads x 8 pushes) on one pooled httpx client:
+    every one lands, and nothing warns about the pool (urllib3, under the former
+    SDK, warned "Connection pool is full, discarding connection" for each)."""
     sandbox, gateway = ready
     sandbox.latency_ms = 60  # so that the calls overlap
     batches = [contacts(100, start=n * 100) for n in range(24)]
@@ -179,6 +185,14 @@ def test_timeouts_become_typed_errors(hubspot: tuple[HubSpotSandbox, str]) -> No
     with pytest.raises(HubSpotTimeoutError):
         ensure_schema(gateway, SCHEMA)
     assert gateway.calls["properties"] == 2
+
+
+def test_an_unreachable_hubspot_is_a_typed_connection_error_retried_then_raised() -> None:
+    gateway = gateway_for("http://127.0.0.1:9", max_attempts=3)  # the discard port: refused
+    with pytest.raises(HubSpotConnectionError) as caught:
+        gateway.list_properties("contacts")
+    assert gateway.calls["properties"] == 3
+    assert "pat-na1" not in str(caught.value)
 
 
 def test_bad_token_is_an_auth_error_and_not_retried(hubspot: tuple[HubSpotSandbox, str]) -> None:
@@ -282,3 +296,60 @@ def test_without_an_answer_from_redis_each_process_checks_the_schema_itself(
     )
     SharedSchemaMemo(unreachable, scope=url).ensure(gateway_for(url), SCHEMA)
     assert "workways_user_id" in sandbox.store.property_definitions("contacts")
+
+
+# --------------------------------------------- portal rules and unusable answers
+
+RULE = "Customers need a job title"
+
+
+def test_a_portal_rule_refusing_whole_batches_fails_only_the_records_breaking_it(
+    ready: tuple[HubSpotSandbox, HubSpotGateway],
+) -> None:
+    """The acceptance case of issue 16: 3 of 250 contacts break the rule."""
+    sandbox, gateway = ready
+    sandbox.add_validation_rule(
+        "contacts", "jobtitle", when_property="lifecyclestage", when_value="customer", name=RULE
+    )
+    records = contacts(250)
+    breaking = {3, 140, 241}
+    for i in range(250):
+        extra = {"lifecyclestage": "customer"} if i in breaking or i % 10 == 0 else {}
+        if i % 10 == 0 and i not in breaking:
+            extra["jobtitle"] = "Member"  # a customer with a job title obeys the rule
+        records[i] = UpsertRecord(records[i].key, {**records[i].properties, **extra})
+    outcomes = {o.key: o for o in gateway.upsert("contacts", "workways_user_id", records)}
+    failed = {k: o for k, o in outcomes.items() if not o.ok}
+    assert set(failed) == {"u00003", "u00140", "u00241"}
+    for outcome in failed.values():
+        assert outcome.category == "VALIDATION_ERROR"
+        assert RULE in (outcome.message or "") and '"jobtitle" is required' in (
+            outcome.message or ""
+        )
+        assert "@example.com" not in (outcome.message or "")
+    assert len(sandbox.store.objects("contacts")) == 247
+    assert sandbox.count(path_contains="/batch/upsert", status=400) >= 3  # whole batches
+    assert gateway.calls["upsert"] <= 3 * 40  # within the isolation budget of each batch
+
+
+def test_a_422_fails_that_batch_and_not_the_next(
+    ready: tuple[HubSpotSandbox, HubSpotGateway],
+) -> None:
+    sandbox, gateway = ready
+    sandbox.set_fault(fail_next=1, fail_status=422)
+    outcomes = gateway.upsert("contacts", "workways_user_id", contacts(150))
+    assert [o.ok for o in outcomes] == [False] * 100 + [True] * 50
+    assert {o.category for o in outcomes[:100]} == {"VALIDATION_ERROR"}
+    assert sandbox.count(status=422) == 1  # not split: the request as a whole was refused
+    assert len(sandbox.store.objects("contacts")) == 50
+
+
+def test_an_answer_that_is_not_json_fails_that_batch_and_not_the_next(
+    ready: tuple[HubSpotSandbox, HubSpotGateway],
+) -> None:
+    sandbox, gateway = ready
+    sandbox.set_fault(garbled_next=1)
+    outcomes = gateway.upsert("contacts", "workways_user_id", contacts(150))
+    assert [o.ok for o in outcomes] == [False] * 100 + [True] * 50
+    assert {o.message for o in outcomes[:100]} == {"HubSpot's answer could not be read (HTTP 200)"}
+    assert gateway.calls["upsert"] == 2

@@ -29,19 +29,20 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from syncworker_sandbox import SANDBOX_HUBSPOT_TOKEN
 from syncworker_sandbox.hubspot_common import ApiError
 from syncworker_sandbox.hubspot_routes import build_routes, error_response
-from syncworker_sandbox.hubspot_store import HubSpotStore
+from syncworker_sandbox.hubspot_store import HubSpotStore, ValidationRule
 from syncworker_sandbox.ratelimit import DailyCounter, RollingWindow
 
 WINDOW_SECONDS = 10.0
 NOMINAL_PER_10S = 190  # what the headers show when no limit is configured
 NOMINAL_DAILY = 625_000
-_SEARCH_PATH = re.compile(r"^/crm/v3/objects/[^/]+/search/?$")
+_SEARCH_PATH = re.compile(r"^/crm/(v3/objects|objects/\d{4}-\d{2})/[^/]+/search/?$")
 _AUTH_MESSAGE = (
     "Authentication credentials not found. This API supports OAuth 2.0 "
     "authentication and you can find more details at "
     "https://developers.hubspot.com/docs/methods/auth/oauth-overview"
 )
 _FAULT_BODIES: dict[int, tuple[str, str]] = {
+    422: ("VALIDATION_ERROR", "The request could not be processed."),
     423: ("LOCKED", "The resource is locked. Please retry in a few seconds."),
     500: ("INTERNAL_ERROR", "internal error"),
     502: ("BAD_GATEWAY", "Bad gateway"),
@@ -67,6 +68,7 @@ class _Faults:
     timeout_seconds: float = 35.0
     fail_next: int = 0
     fail_status: int = 500
+    garbled_next: int = 0
 
 
 def _batch_size(body: bytes) -> int | None:
@@ -95,13 +97,17 @@ class HubSpotSandbox:
         search_index_lag_seconds: float = 0.0,
         seed: int = 0,
         send_retry_after: bool = False,
+        dated_only: bool = False,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        """``dated_only``: serve only the dated paths (``/crm/objects/2026-09/...``);
+        the numeric ones (``/crm/v3/...``, ``/crm/v4/...``) answer 404."""
         self.token = token
         self.latency_ms = latency_ms
         self.send_retry_after = send_retry_after
         self.clock = clock
         self.seed = seed
+        self.dated_only = dated_only
         self.store = HubSpotStore(
             clock=clock,
             invalid_email_mode=invalid_email_mode,
@@ -114,7 +120,7 @@ class HubSpotSandbox:
         self.search_window = RollingWindow(search_rate_per_second, 1.0, clock)
         self.set_rate_limit(rate_limit_per_10s, daily_limit)
         self.app = Starlette(
-            routes=build_routes(self.store),
+            routes=build_routes(self.store, dated_only=dated_only),
             exception_handlers={404: self._http_error, 405: self._http_error},
         )
         self.app.add_middleware(_Gate, sandbox=self)
@@ -148,6 +154,29 @@ class HubSpotSandbox:
     def set_search_rate(self, per_second: int) -> None:
         self.search_window = RollingWindow(per_second, 1.0, self.clock)
 
+    def add_validation_rule(
+        self,
+        object_type: str,
+        required: str,
+        *,
+        when_property: str,
+        when_value: str,
+        name: str | None = None,
+    ) -> ValidationRule:
+        """Give the portal a conditional required property, as an admin would in
+        HubSpot's settings: a write leaving ``required`` empty while
+        ``when_property`` is ``when_value`` gets a 400 for its whole batch."""
+        rule = ValidationRule(
+            object_type,
+            required,
+            when_property,
+            when_value,
+            name or f"{required} required when {when_property} is {when_value}",
+        )
+        with self.store.lock:
+            self.store.validation_rules.append(rule)
+        return rule
+
     def set_fault(
         self,
         *,
@@ -157,11 +186,21 @@ class HubSpotSandbox:
         timeout_seconds: float = 35.0,
         fail_next: int = 0,
         fail_status: int = 500,
+        garbled_next: int = 0,
         seed: int | None = None,
     ) -> None:
-        """Inject failures into /crm/* calls; ``set_fault()`` with no argument clears them."""
+        """Inject failures into /crm/* calls; ``set_fault()`` with no argument clears them.
+
+        ``garbled_next``: the next calls answer 200 with a body that is not JSON
+        (as a proxy's error page might)."""
         self._faults = _Faults(
-            error_rate, error_status, timeout_rate, timeout_seconds, fail_next, fail_status
+            error_rate,
+            error_status,
+            timeout_rate,
+            timeout_seconds,
+            fail_next,
+            fail_status,
+            garbled_next,
         )
         if seed is not None:
             self._rng = random.Random(seed)
@@ -210,6 +249,9 @@ class HubSpotSandbox:
 
     def draw_fault(self) -> tuple[str, int] | None:
         faults = self._faults
+        if faults.garbled_next > 0:
+            faults.garbled_next -= 1
+            return "garbled", 200
         if faults.fail_next > 0:
             faults.fail_next -= 1
             return "error", faults.fail_status
@@ -349,6 +391,10 @@ class _Gate:
                 if fault is not None and fault[0] == "error":
                     response = sandbox.fault_response(fault[1], dict(extra))
                     extra.clear()
+                elif fault is not None and fault[0] == "garbled":
+                    response = Response(
+                        b"<html>upstream hiccup</html>", 200, media_type="text/html"
+                    )
                 elif fault is not None:
                     delay = sandbox.fault_seconds()
             if response is not None:

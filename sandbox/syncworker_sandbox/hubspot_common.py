@@ -145,6 +145,22 @@ class Problem:
         }
 
 
+# Code of a Problem raised by a portal's own validation rule (see ValidationRule).
+PORTAL_RULE = "PORTAL_VALIDATION_RULE"
+
+
+def portal_rule_error(problems: list[Problem]) -> ApiError:
+    """The whole batch refused: 400 VALIDATION_ERROR naming each broken rule once."""
+    messages = list(dict.fromkeys(p.message for p in problems))
+    names = list(dict.fromkeys(p.name for p in problems))
+    return ApiError(
+        400,
+        "; ".join(messages),
+        errors=[{"message": m, "code": PORTAL_RULE} for m in messages],
+        context={"propertyName": names},
+    )
+
+
 def problems_message(problems: list[Problem]) -> str:
     listed = json.dumps([p.as_result() for p in problems], separators=(",", ":"))
     return f"Property values were not valid: {listed}"

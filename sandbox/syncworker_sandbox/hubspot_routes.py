@@ -1,5 +1,11 @@
-"""HTTP endpoints of the HubSpot sandbox: CRM objects, properties and pipelines v3,
-associations v4."""
+"""HTTP endpoints of the HubSpot sandbox: CRM objects, properties, pipelines and
+associations, at HubSpot's dated paths (``/crm/objects/2026-09/...``, one set per
+version in :data:`DATED_VERSIONS`) and, unless ``dated_only``, at the numeric
+ones (objects, properties and pipelines v3, associations v4).
+
+The dated versions answer with their own spec's statuses where it differs from
+v3/v4: properties ``batch/create`` and associations ``batch/create`` answer
+200, associations ``batch/archive`` answers 200 with a ``BatchResponseVoid``."""
 
 from __future__ import annotations
 
@@ -29,6 +35,7 @@ from syncworker_sandbox.hubspot_search import search
 from syncworker_sandbox.hubspot_store import HubSpotStore
 
 log = logging.getLogger(__name__)
+DATED_VERSIONS = ("2026-03", "2026-09")
 Handler = Callable[[Request], Awaitable[Response]]
 
 
@@ -82,7 +89,44 @@ def _flag(request: Request, name: str) -> bool:
     return request.query_params.get(name, "false").lower() == "true"
 
 
-def build_routes(store: HubSpotStore) -> list[Route]:
+def build_routes(store: HubSpotStore, *, dated_only: bool = False) -> list[Route]:
+    """Routes for every dated version, plus the numeric ones unless ``dated_only``."""
+    routes: list[Route] = []
+    for version in DATED_VERSIONS:
+        routes += _routes(
+            store,
+            props=f"/crm/properties/{version}/{{objectType}}",
+            objs=f"/crm/objects/{version}/{{objectType}}",
+            links=f"/crm/associations/{version}/{{fromObjectType}}/{{toObjectType}}",
+            lines=f"/crm/pipelines/{version}/{{objectType}}",
+            listing=None,  # not part of the dated associations API
+            dated=True,
+        )
+    if not dated_only:
+        routes += _routes(
+            store,
+            props="/crm/v3/properties/{objectType}",
+            objs="/crm/v3/objects/{objectType}",
+            links="/crm/v4/associations/{fromObjectType}/{toObjectType}",
+            lines="/crm/v3/pipelines/{objectType}",
+            listing="/crm/v4/objects/{objectType}/{objectId}/associations/{toObjectType}",
+            dated=False,
+        )
+    return routes
+
+
+def _routes(
+    store: HubSpotStore,
+    *,
+    props: str,
+    objs: str,
+    links: str,
+    lines: str,
+    listing: str | None,
+    dated: bool,
+) -> list[Route]:
+    created = 200 if dated else 201  # batch/create of properties and associations
+
     def batch(outcome: BatchOutcome, started: float, ok: int) -> JSONResponse:
         body: JSON = {
             "status": "COMPLETE",
@@ -132,7 +176,7 @@ def build_routes(store: HubSpotStore) -> list[Route]:
     async def batch_create_properties(request: Request) -> Response:
         kind, body, started = object_type(request), await read_json(request), store.clock()
         with store.lock:
-            return batch(store.batch_create_properties(kind, body), started, 201)
+            return batch(store.batch_create_properties(kind, body), started, created)
 
     async def batch_read_properties(request: Request) -> Response:
         kind, body, started = object_type(request), await read_json(request), store.clock()
@@ -207,11 +251,13 @@ def build_routes(store: HubSpotStore) -> list[Route]:
         with store.lock:
             if action == "create":
                 return batch(
-                    assoc.create_labelled(store.assoc, store.exists, *pair, body), started, 201
+                    assoc.create_labelled(store.assoc, store.exists, *pair, body), started, created
                 )
             if action == "read":
                 return batch(assoc.read(store.assoc, store.exists, *pair, body), started, 200)
             assoc.archive(store.assoc, *pair, body)
+        if dated:  # 2026-09: 200 with a BatchResponseVoid
+            return batch(BatchOutcome([], []), started, 200)
         return Response(status_code=204)
 
     async def association_default(request: Request) -> Response:
@@ -263,10 +309,6 @@ def build_routes(store: HubSpotStore) -> list[Route]:
             stage = pipelines.find_stage(pipeline(request), request.path_params["stageId"])
             return JSONResponse(stage.as_json())
 
-    props = "/crm/v3/properties/{objectType}"
-    objs = "/crm/v3/objects/{objectType}"
-    links = "/crm/v4/associations/{fromObjectType}/{toObjectType}"
-    lines = "/crm/v3/pipelines/{objectType}"
     table: list[tuple[str, Handler, str]] = [
         (props, list_properties, "GET"),
         (props, create_property, "POST"),
@@ -286,10 +328,7 @@ def build_routes(store: HubSpotStore) -> list[Route]:
         (f"{lines}/{{pipelineId}}/stages/{{stageId}}", get_stage, "GET"),
         (f"{links}/batch/associate/default", association_default, "POST"),
         (f"{links}/batch/{{action}}", association_batch, "POST"),
-        (
-            "/crm/v4/objects/{objectType}/{objectId}/associations/{toObjectType}",
-            association_list,
-            "GET",
-        ),
     ]
+    if listing is not None:
+        table.append((listing, association_list, "GET"))
     return [Route(path, _api(handler), methods=[method]) for path, handler, method in table]

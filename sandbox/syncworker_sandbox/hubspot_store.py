@@ -19,6 +19,7 @@ from syncworker_sandbox.hubspot_assoc import AssociationIndex
 from syncworker_sandbox.hubspot_common import (
     JSON,
     MODIFIED_PROP,
+    PORTAL_RULE,
     Problem,
     always_props,
     iso_ms,
@@ -40,6 +41,32 @@ from syncworker_sandbox.hubspot_schema import check_value
 from syncworker_sandbox.hubspot_seeds import seed_groups, seed_properties
 
 HISTORY_DEPTH = 20
+
+
+@dataclass(frozen=True)
+class ValidationRule:
+    """A portal's own write rule (HubSpot enforces them from version 2026-09):
+    ``required`` must have a value whenever ``when_property`` is ``when_value``.
+
+    A write breaking one is refused with a 400 VALIDATION_ERROR for the whole
+    batch, whose message names the rule."""
+
+    object_type: str
+    required: str
+    when_property: str
+    when_value: str
+    name: str
+
+    def broken_by(self, values: dict[str, str]) -> bool:
+        return values.get(self.when_property, "") == self.when_value and not values.get(
+            self.required, ""
+        )
+
+    def message(self) -> str:
+        return (
+            f'Record refused by the portal\'s validation rule "{self.name}": property '
+            f'"{self.required}" is required when "{self.when_property}" is "{self.when_value}"'
+        )
 
 
 @dataclass
@@ -80,6 +107,7 @@ class HubSpotStore(PropertyRegistry):
         self.pipelines: dict[str, dict[str, Pipeline]] = default_pipelines()
         self.assoc = AssociationIndex()
         self._unique = {"contacts": {"email": {}}, "companies": {}, "deals": {}}
+        self.validation_rules: list[ValidationRule] = []
 
     # ---------------------------------------------------------- public API
     def objects(self, object_type: str, include_archived: bool = False) -> list[JSON]:
@@ -192,6 +220,10 @@ class HubSpotStore(PropertyRegistry):
         (deals: the stage must belong to the pipeline; the stage sets the probability)."""
         if object_type in self.pipelines:
             deal_rules(self.pipelines[object_type], current, changes, problems, new=new)
+        merged = {**current, **changes}
+        for rule in self.validation_rules:
+            if rule.object_type == object_type and rule.broken_by(merged):
+                problems.append(Problem(rule.required, PORTAL_RULE, rule.message()))
 
     @staticmethod
     def _plain(record: Record) -> JSON:

@@ -13,12 +13,14 @@ from typing import Any
 from syncworker_sandbox.hubspot_assoc import TYPES
 from syncworker_sandbox.hubspot_common import (
     JSON,
+    PORTAL_RULE,
     SINGULAR,
     ApiError,
     BatchOutcome,
     Problem,
     invalid_json,
     missing_attributes,
+    portal_rule_error,
     problems_message,
     standard_error,
     validation_error,
@@ -104,6 +106,9 @@ def _settle_problems(store: HubSpotStore, writes: list[_Write]) -> list[JSON]:
     every = [p for w in writes for p in w.problems]
     if not every:
         return []
+    portal = [p for p in every if p.code == PORTAL_RULE]
+    if portal:  # the portal's own rules refuse the whole batch
+        raise portal_rule_error(portal)
     if any(p.code != "INVALID_EMAIL" for p in every) or store.invalid_email_mode != "multi-status":
         raise validation_error(every)
     errors: list[JSON] = []

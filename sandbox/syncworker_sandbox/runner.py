@@ -35,6 +35,7 @@ class Sandboxes:
         orders: int = 80,
         invoices: int = 60,
         workadu_port: int = 0,
+        hubspot_dated_only: bool = False,
     ) -> None:
         self.workways = WorkwaysSandbox(
             users=users, orgs=orgs, seed=seed, latency_ms=workways_latency_ms
@@ -53,6 +54,7 @@ class Sandboxes:
             daily_limit=daily_limit,
             latency_ms=latency_ms,
             seed=seed,
+            dated_only=hubspot_dated_only,
         )
         self._workways_server = ServerThread(self.workways.app, host, workways_port)
         self._hubspot_server = ServerThread(self.hubspot.app, host, hubspot_port)

@@ -104,6 +104,7 @@ class Container:
             token,
             limiter=limiter,
             budget=budget,
+            api_version=self.settings.hubspot_api_version,
             timeout=self.settings.http_timeout_seconds,
             # every unit thread may have HUBSPOT_CONCURRENCY batches in flight
             max_connections=self.settings.push_concurrency * self.settings.unit_concurrency + 4,

@@ -1,20 +1,21 @@
 """The one door to HubSpot.
 
-Every HubSpot call syncworker makes goes through :class:`HubSpotGateway`, built
-on the official ``hubspot-api-client``. The gateway:
+Every HubSpot call syncworker makes goes through :class:`HubSpotGateway`, on
+one pooled :class:`httpx.Client`, at the dated paths of one of HubSpot's
+date-based API versions (``HUBSPOT_API_VERSION``, see :class:`ApiPaths`: the
+only place that spells HubSpot's paths). The gateway:
 
 - paces every request through a :class:`~.ratelimit.RateLimiter` and learns
   the real budget from HubSpot's headers;
 - retries what is worth retrying (429 other than DAILY, 423, 5xx, timeouts,
-  connection errors) with exponential backoff and jitter — the SDK's own
-  urllib3 retries are switched off, so retries happen at this layer only;
+  connection errors) with exponential backoff and jitter — at this layer only;
 - packs writes into batches of at most 100 and reports one outcome per
   record: a 207, a 400 or a 409 on one record never hides the others (a batch
   rejected whole is split to isolate the records at fault);
 - counts its calls by kind for the run summary.
 
-It reads raw answers (``_preload_content=False``) so that every documented
-status, 207 included, is parsed the same way.
+Every documented status, 207 included, is parsed the same way from the raw
+answer (see :mod:`.responses`).
 """
 
 from __future__ import annotations
@@ -24,21 +25,14 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-import urllib3
-from hubspot import HubSpot
-from hubspot.crm import associations as _assoc_pkg  # noqa: F401  (loads v4)
-from hubspot.crm.associations.v4 import ApiException as AssociationsApiException
-from hubspot.crm.companies import ApiException as CompaniesApiException
-from hubspot.crm.contacts import ApiException as ContactsApiException
-from hubspot.crm.deals import ApiException as DealsApiException
-from hubspot.crm.properties import ApiException as PropertiesApiException
+import httpx
 
 from syncworker import tally
-from syncworker.config import RateBudget, Secret
+from syncworker.config import HUBSPOT_API_VERSIONS, RateBudget, Secret
 from syncworker.errors import (
     HubSpotBadRequestError,
     HubSpotConflictError,
@@ -65,19 +59,11 @@ from syncworker.redaction import register_secret
 log = logging.getLogger(__name__)
 
 BATCH_LIMIT = 100  # HubSpot's maximum inputs per CRM batch write
-ASSOCIATION_BATCH_LIMIT = 2000  # v4's documented maximum per batch create
+ASSOCIATION_BATCH_LIMIT = 2000  # the associations API's documented maximum per batch create
 ASSOCIATION_ARCHIVE_LIMIT = 1000  # archive's maximum is undocumented: stay at batch read's
 ISOLATION_CALL_BUDGET = 40  # calls one rejected batch may spend isolating its bad records
 MAX_RATE_LIMIT_WAITS = 30
 SEARCH_PER_SECOND = 4
-
-_API_EXCEPTIONS = (
-    ContactsApiException,
-    CompaniesApiException,
-    DealsApiException,
-    PropertiesApiException,
-    AssociationsApiException,
-)
 
 T = TypeVar("T")
 Answer = tuple[int, dict[str, str], Any]
@@ -88,6 +74,35 @@ def chunked(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
+class ApiPaths:
+    """HubSpot's dated paths, ``/{api}/{YYYY-MM}/{resource}``, for one API version.
+
+    The only place in the product that spells a HubSpot path."""
+
+    def __init__(self, version: str) -> None:
+        if version not in HUBSPOT_API_VERSIONS:
+            raise ValueError(
+                f"unsupported HubSpot API version {version!r} "
+                f"(one of {', '.join(HUBSPOT_API_VERSIONS)})"
+            )
+        self.version = version
+
+    def objects(self, object_type: str, action: str) -> str:
+        """``action``: ``batch/upsert``, ``batch/read``, ``batch/update``, ``search``…"""
+        return f"/crm/objects/{self.version}/{object_type}/{action}"
+
+    def properties(self, object_type: str, suffix: str = "") -> str:
+        """``suffix``: ``""`` (list, create one), ``/batch/create``, ``/groups``…"""
+        return f"/crm/properties/{self.version}/{object_type}{suffix}"
+
+    def associations(self, from_type: str, to_type: str, action: str) -> str:
+        """``action``: ``batch/associate/default``, ``batch/archive``, ``batch/read``…"""
+        return f"/crm/associations/{self.version}/{from_type}/{to_type}/{action}"
+
+    def pipelines(self, object_type: str, suffix: str = "") -> str:
+        return f"/crm/pipelines/{self.version}/{object_type}{suffix}"
+
+
 class HubSpotGateway:
     """Typed operations on HubSpot CRM, paced, retried and counted."""
 
@@ -96,6 +111,7 @@ class HubSpotGateway:
         base_url: str,
         token: Secret,
         *,
+        api_version: str = HUBSPOT_API_VERSIONS[0],
         limiter: RateLimiter | None = None,
         budget: RateBudget | None = None,
         timeout: float = 30.0,
@@ -105,10 +121,13 @@ class HubSpotGateway:
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
         max_connections: int = 32,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
-        """``max_connections``: kept-alive connections per HubSpot API, at least the
-        calls in flight at once (urllib3 otherwise drops them, with a warning each)."""
+        """``max_connections``: pooled connections to HubSpot, at least the calls
+        in flight at once (more calls wait for a free connection).
+        ``transport``: an httpx transport to use instead of the network (tests)."""
         register_secret(token.reveal())
+        self.paths = ApiPaths(api_version)
         budget = budget or RateBudget()
         self.limiter: RateLimiter = limiter or SlidingWindowLimiter(
             budget.per_window, budget.window_seconds
@@ -120,33 +139,28 @@ class HubSpotGateway:
         self.schema_ready: set[str] = set()  # streams whose properties were ensured
         self.schema_lock = threading.Lock()  # one thread ensures them, the others wait
         self.rate_limited = 0
-        self._timeout = (min(10.0, timeout), timeout)
         self._max_attempts = max_attempts
         self._backoff = (backoff_base, backoff_cap)
         self._sleep = sleep
         self._jitter = jitter
-        # retry=False switches urllib3's own retries off: retries live here only.
-        client = HubSpot(
-            access_token=token.reveal(),
-            host=base_url,
-            retry=False,
-            connection_pool_maxsize=max_connections,
+        # One client, one pool, shared by every thread; no retries below this layer.
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            headers={
+                "Authorization": f"Bearer {token.reveal()}",
+                "Accept": "application/json",
+            },
+            # Waiting for a free pooled connection is not HubSpot failing: no pool timeout.
+            timeout=httpx.Timeout(timeout, connect=min(10.0, timeout), pool=None),
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
+            transport=transport,
+            follow_redirects=False,
         )
-        crm = client.crm
-        self._batch = {
-            "contacts": crm.contacts.batch_api,
-            "companies": crm.companies.batch_api,
-            "deals": crm.deals.batch_api,
-        }
-        self._search = {
-            "contacts": crm.contacts.search_api,
-            "companies": crm.companies.search_api,
-            "deals": crm.deals.search_api,
-        }
-        self.properties_api = crm.properties.core_api
-        self.properties_batch_api = crm.properties.batch_api
-        self.groups_api = crm.properties.groups_api
-        self._associations = crm.associations.v4.batch_api
+
+    def close(self) -> None:
+        self._http.close()
 
     @property
     def total_calls(self) -> int:
@@ -158,9 +172,16 @@ class HubSpotGateway:
         return float(min(cap, base * 2 ** (attempt - 1)) * (0.5 + self._jitter() / 2))
 
     def send(
-        self, kind: str, method: Callable[..., Any], *args: Any, limiter: RateLimiter | None = None
+        self,
+        kind: str,
+        method: str,
+        path: str,
+        payload: Any = None,
+        *,
+        params: Mapping[str, str] | None = None,
+        limiter: RateLimiter | None = None,
     ) -> Answer:
-        """Call one SDK method; retry what is retriable; raise typed errors."""
+        """Send one request; retry what is retriable; raise typed errors."""
         limiter = limiter or self.limiter
         attempt = rate_waits = 0
         while True:
@@ -170,7 +191,7 @@ class HubSpotGateway:
             tally.count(f"{tally.HUBSPOT}{kind}")
             try:
                 try:
-                    status, headers, body = self._raw(method, *args)
+                    status, headers, body = self._raw(method, path, payload, params)
                 finally:
                     limiter.answered(ticket)  # HubSpot admitted it by now, if at all
             except HubSpotError as exc:  # timeouts and connection errors
@@ -203,18 +224,36 @@ class HubSpotGateway:
             )
             self._sleep(delay)
 
-    def _raw(self, method: Callable[..., Any], *args: Any) -> Answer:
+    def _raw(
+        self, method: str, path: str, payload: Any, params: Mapping[str, str] | None
+    ) -> Answer:
         try:
-            response = method(*args, _preload_content=False, _request_timeout=self._timeout)
-        except _API_EXCEPTIONS as exc:
-            return int(exc.status or 0), dict(exc.headers or {}), parse_body(exc.body)
-        except urllib3.exceptions.TimeoutError as exc:
+            response = self._http.request(method, path, json=payload, params=params)
+        except httpx.TimeoutException as exc:
             raise HubSpotTimeoutError(
                 f"HubSpot did not answer in time ({type(exc).__name__})"
             ) from None
-        except urllib3.exceptions.HTTPError as exc:
+        except httpx.TransportError as exc:
             raise HubSpotConnectionError(f"HubSpot unreachable ({type(exc).__name__})") from None
-        return int(response.status), dict(response.headers), parse_body(response.data)
+        return response.status_code, dict(response.headers), parse_body(response.content)
+
+    # --------------------------------------------------------------- properties
+    def list_properties(self, object_type: str) -> list[dict[str, Any]]:
+        """Every (unarchived) property definition of ``object_type``."""
+        _, _, body = self.send("properties", "GET", self.paths.properties(object_type))
+        return _results(body)
+
+    def create_property_group(self, object_type: str, group: Mapping[str, Any]) -> None:
+        """Create a property group; a 409 (it exists) raises HubSpotConflictError."""
+        self.send("properties", "POST", self.paths.properties(object_type, "/groups"), group)
+
+    def create_properties(self, object_type: str, inputs: Sequence[Mapping[str, Any]]) -> None:
+        self.send(
+            "properties",
+            "POST",
+            self.paths.properties(object_type, "/batch/create"),
+            {"inputs": list(inputs)},
+        )
 
     # ------------------------------------------------------------------ upserts
     def upsert(
@@ -244,15 +283,28 @@ class HubSpotGateway:
         known_ids: dict[str, str],
     ) -> list[RecordOutcome]:
         try:
-            _, _, body = self._upsert_call(object_type, id_property, chunk)
+            status, _, body = self._upsert_call(object_type, id_property, chunk)
         except (HubSpotBadRequestError, HubSpotConflictError) as exc:
             budget[0] -= 1
-            if len(chunk) == 1 or budget[0] <= 0:
+            # A 422 is about the request as a whole: splitting it would not help.
+            if len(chunk) == 1 or budget[0] <= 0 or exc.status == 422:
                 return [RecordOutcome.failed(r.key, exc) for r in chunk]
             middle = len(chunk) // 2
             return self._upsert_isolating(
                 object_type, id_property, chunk[:middle], budget, known_ids
             ) + self._upsert_isolating(object_type, id_property, chunk[middle:], budget, known_ids)
+        if not isinstance(body, dict):  # not JSON, or not an object: nothing to trust
+            log.warning(
+                "HubSpot answered a %s upsert with HTTP %d we cannot read", object_type, status
+            )
+            return [
+                RecordOutcome.failed(
+                    r.key,
+                    f"HubSpot's answer could not be read (HTTP {status})",
+                    "UNREADABLE_ANSWER",
+                )
+                for r in chunk
+            ]
         outcomes, unresolved = upsert_outcomes(chunk, id_property, body, known_ids)
         if unresolved:
             outcomes += self._resolve(object_type, id_property, unresolved, body)
@@ -261,15 +313,13 @@ class HubSpotGateway:
     def _upsert_call(
         self, object_type: str, id_property: str, chunk: Sequence[UpsertRecord]
     ) -> Answer:
-        # The JSON the SDK's models would serialise to, built directly: the
-        # models cost a Configuration (with its loggers) per record.
         payload = {
             "inputs": [
                 {"idProperty": id_property, "id": r.key, "properties": dict(r.properties)}
                 for r in chunk
             ]
         }
-        return self.send("upsert", self._batch[object_type].upsert, payload)
+        return self.send("upsert", "POST", self.paths.objects(object_type, "batch/upsert"), payload)
 
     def _resolve(
         self, object_type: str, id_property: str, records: Sequence[UpsertRecord], body: Any
@@ -292,14 +342,16 @@ class HubSpotGateway:
                 "inputs": [{"id": hubspot_id, "properties": props} for hubspot_id, props in chunk]
             }
             try:
-                _, _, body = self.send("update", self._batch[object_type].update, payload)
+                _, _, body = self.send(
+                    "update", "POST", self.paths.objects(object_type, "batch/update"), payload
+                )
             except (HubSpotBadRequestError, HubSpotConflictError) as exc:
                 outcomes.update({h: RecordOutcome.failed(h, exc) for h, _ in chunk})
                 continue
-            for result in (body or {}).get("results") or []:
+            for result in _results(body):
                 hubspot_id = str(result.get("id"))
                 outcomes[hubspot_id] = RecordOutcome(hubspot_id, True, hubspot_id=hubspot_id)
-            for error in (body or {}).get("errors") or []:
+            for error in _results(body, "errors"):
                 for hubspot_id in _named_ids(error):
                     outcomes.setdefault(
                         hubspot_id,
@@ -323,11 +375,13 @@ class HubSpotGateway:
                 "inputs": [{"id": k} for k in chunk],
                 "properties": wanted,
             }
-            _, _, body = self.send("read", self._batch[object_type].read, payload)
-            for result in (body or {}).get("results") or []:
+            _, _, body = self.send(
+                "read", "POST", self.paths.objects(object_type, "batch/read"), payload
+            )
+            for result in _results(body):
                 props = result.get("properties") or {}
                 key = folded.get(str(props.get(id_property, "")).lower())
-                if key is not None:
+                if key is not None and result.get("id") is not None:
                     found[key] = {"id": str(result["id"]), "properties": props}
         return found
 
@@ -341,9 +395,12 @@ class HubSpotGateway:
                 "inputs": [{"id": i} for i in chunk],
                 "properties": sorted(set(properties)),
             }
-            _, _, body = self.send("read", self._batch[object_type].read, payload)
-            for result in (body or {}).get("results") or []:
-                found[str(result["id"])] = result.get("properties") or {}
+            _, _, body = self.send(
+                "read", "POST", self.paths.objects(object_type, "batch/read"), payload
+            )
+            for result in _results(body):
+                if result.get("id") is not None:
+                    found[str(result["id"])] = result.get("properties") or {}
         return found
 
     def search_modified_since(
@@ -368,11 +425,16 @@ class HubSpotGateway:
             if after:
                 request["after"] = after
             _, _, body = self.send(
-                "search", self._search[object_type].do_search, request, limiter=self.search_limiter
+                "search",
+                "POST",
+                self.paths.objects(object_type, "search"),
+                request,
+                limiter=self.search_limiter,
             )
-            results = (body or {}).get("results") or []
+            results = _results(body)
             yield from results
-            after = (((body or {}).get("paging") or {}).get("next") or {}).get("after")
+            paging = body.get("paging") if isinstance(body, dict) else None
+            after = ((paging or {}).get("next") or {}).get("after")
             if not after or not results:
                 return
             if int(after) + 200 > 10_000:
@@ -393,9 +455,8 @@ class HubSpotGateway:
 
         def one(chunk: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
             payload = {"inputs": [{"from": {"id": c}, "to": {"id": o}} for c, o in chunk]}
-            _, _, body = self.send(
-                "associate", self._associations.create_default, from_type, to_type, payload
-            )
+            path = self.paths.associations(from_type, to_type, "batch/associate/default")
+            _, _, body = self.send("associate", "POST", path, payload)
             return association_pairs(body) & set(chunk)
 
         chunks = list(chunked(list(pairs), ASSOCIATION_BATCH_LIMIT))
@@ -413,7 +474,14 @@ class HubSpotGateway:
         """Remove associations (all labels); raises if HubSpot refuses."""
         for chunk in chunked(list(pairs), ASSOCIATION_ARCHIVE_LIMIT):
             payload = {"inputs": [{"from": {"id": c}, "to": [{"id": o}]} for c, o in chunk]}
-            self.send("unassociate", self._associations.archive, from_type, to_type, payload)
+            path = self.paths.associations(from_type, to_type, "batch/archive")
+            self.send("unassociate", "POST", path, payload)
+
+
+def _results(body: Any, key: str = "results") -> list[dict[str, Any]]:
+    """The objects listed under ``key`` of an answer; none when it is not one."""
+    listed = body.get(key) if isinstance(body, dict) else None
+    return [r for r in listed if isinstance(r, dict)] if isinstance(listed, list) else []
 
 
 def _named_ids(error: Any) -> list[str]:

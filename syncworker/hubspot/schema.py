@@ -15,12 +15,6 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from hubspot.crm.properties.models import (
-    BatchInputPropertyCreate,
-    OptionInput,
-    PropertyCreate,
-    PropertyGroupCreate,
-)
 from redis.exceptions import RedisError
 
 from syncworker.errors import HubSpotBadRequestError, HubSpotConflictError
@@ -30,23 +24,23 @@ from syncworker.mapping import PROPERTY_GROUP, PROPERTY_GROUP_LABEL, Kind, Prope
 log = logging.getLogger(__name__)
 
 
-def _create_input(definition: PropertyDefinition) -> PropertyCreate:
-    options = None
+def _create_input(definition: PropertyDefinition) -> dict[str, Any]:
+    """A ``PropertyCreate`` body (crm-properties spec, 2026-09)."""
+    body: dict[str, Any] = {
+        "name": definition.name,
+        "label": definition.label,
+        "type": definition.kind.hubspot_type,
+        "fieldType": definition.kind.field_type,
+        "groupName": PROPERTY_GROUP,
+        "hasUniqueValue": definition.unique,
+        "formField": False,
+    }
     if definition.kind is Kind.BOOL:
-        options = [
-            OptionInput(label="Yes", value="true", display_order=0, hidden=False),
-            OptionInput(label="No", value="false", display_order=1, hidden=False),
+        body["options"] = [
+            {"label": "Yes", "value": "true", "displayOrder": 0, "hidden": False},
+            {"label": "No", "value": "false", "displayOrder": 1, "hidden": False},
         ]
-    return PropertyCreate(
-        name=definition.name,
-        label=definition.label,
-        type=definition.kind.hubspot_type,
-        field_type=definition.kind.field_type,
-        group_name=PROPERTY_GROUP,
-        has_unique_value=definition.unique,
-        options=options,
-        form_field=False,
-    )
+    return body
 
 
 def ensure_schema(gateway: HubSpotGateway, definitions: Sequence[PropertyDefinition]) -> int:
@@ -57,21 +51,15 @@ def ensure_schema(gateway: HubSpotGateway, definitions: Sequence[PropertyDefinit
     created = 0
     for object_type in sorted({d.object_type for d in definitions}):
         wanted = [d for d in definitions if d.object_type == object_type]
-        _, _, existing_body = gateway.send(
-            "properties", gateway.properties_api.get_all, object_type
-        )
-        existing = {p.get("name"): p for p in (existing_body or {}).get("results", [])}
+        existing = {p.get("name"): p for p in gateway.list_properties(object_type)}
         _check_existing(object_type, wanted, existing)
         missing = [d for d in wanted if d.name not in existing]
         if not missing:
             continue
-        group = PropertyGroupCreate(
-            name=PROPERTY_GROUP, label=PROPERTY_GROUP_LABEL, display_order=-1
-        )
+        group = {"name": PROPERTY_GROUP, "label": PROPERTY_GROUP_LABEL, "displayOrder": -1}
         with contextlib.suppress(HubSpotConflictError):  # 409: the group exists already
-            gateway.send("properties", gateway.groups_api.create, object_type, group)
-        payload = BatchInputPropertyCreate(inputs=[_create_input(d) for d in missing])
-        gateway.send("properties", gateway.properties_batch_api.create, object_type, payload)
+            gateway.create_property_group(object_type, group)
+        gateway.create_properties(object_type, [_create_input(d) for d in missing])
         created += len(missing)
         log.info("created %d HubSpot %s properties", len(missing), object_type)
     return created
