@@ -16,6 +16,7 @@ from syncworker.errors import ConfigError
 
 DEFAULT_HUBSPOT_BASE_URL = "https://api.hubapi.com"
 DEFAULT_DATABASE_URL = "sqlite:///syncworker.db"
+DEFAULT_HEARTBEAT_FILE = "/tmp/syncworker-worker.heartbeat"  # noqa: S108 (a liveness stamp)
 
 
 class Secret:
@@ -89,6 +90,9 @@ class Settings:
     log_level: str = "INFO"
     log_format: str = "text"
     webhook_public_url: str | None = None
+    ops_token: Secret | None = None
+    worker_heartbeat_file: str = DEFAULT_HEARTBEAT_FILE
+    worker_heartbeat_seconds: float = 10.0
 
     # ------------------------------------------------------------------ access
     def require_workways(self) -> tuple[str, Secret]:
@@ -195,4 +199,7 @@ class Settings:
             log_level=choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper(),
             log_format=choice("LOG_FORMAT", "text", ("text", "json")),
             webhook_public_url=url("WEBHOOK_PUBLIC_URL"),
+            ops_token=secret("OPS_TOKEN"),
+            worker_heartbeat_file=text("WORKER_HEARTBEAT_FILE") or DEFAULT_HEARTBEAT_FILE,
+            worker_heartbeat_seconds=positive_number("WORKER_HEARTBEAT_SECONDS", 10.0),
         )
