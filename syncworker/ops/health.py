@@ -30,13 +30,17 @@ from syncworker.store.database import pending_migrations
 log = logging.getLogger(__name__)
 
 
+SKIPPED = "skipped (database unreachable)"  # not a failure of its own
+PASSING = ("ok", SKIPPED)
+
+
 @dataclass
 class Readiness:
     checks: dict[str, str] = field(default_factory=dict)  # name -> "ok" | reason
 
     @property
     def failing(self) -> list[str]:
-        return [name for name, outcome in self.checks.items() if outcome != "ok"]
+        return [name for name, outcome in self.checks.items() if outcome not in PASSING]
 
     @property
     def ready(self) -> bool:
@@ -78,7 +82,7 @@ def readiness(engine: Engine, redis_url: str | None) -> Readiness:
         except Exception as exc:  # noqa: BLE001 - the check reports it
             result.checks["migrations"] = f"unknown ({type(exc).__name__})"
     else:
-        result.checks["migrations"] = "unknown (database unreachable)"
+        result.checks["migrations"] = SKIPPED
     return result
 
 
