@@ -36,7 +36,9 @@ def _process_identifier() -> str:
     return f"{host}{os.getpid()}"
 
 
-if multiprocess_dir():
+_directory = multiprocess_dir()
+if _directory:
+    os.makedirs(_directory, exist_ok=True)  # prometheus_client fails on a missing folder
     # Before any metric below exists: their values are files named after this id.
     values.ValueClass = values.MultiProcessValue(_process_identifier)  # type: ignore[no-untyped-call]
 
