@@ -43,3 +43,12 @@ def _configure_logging(**_: Any) -> None:
 def _tune_worker_process(**_: Any) -> None:
     """A worker syncs thousands of records per unit: see runtime.py."""
     tune_garbage_collector()
+
+
+def _register_heartbeat() -> None:
+    from syncworker.ops.heartbeat import WorkerHeartbeat
+
+    app.steps["worker"].add(WorkerHeartbeat)  # `syncworker health --worker` reads its file
+
+
+_register_heartbeat()

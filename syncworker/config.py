@@ -19,6 +19,7 @@ DEFAULT_DATABASE_URL = "sqlite:///syncworker.db"
 # HubSpot's date-based API versions the gateway speaks (HUBSPOT_API_VERSION); the
 # first is the default. A version is supported for 18 months after its release.
 HUBSPOT_API_VERSIONS = ("2026-09", "2026-03")
+DEFAULT_HEARTBEAT_FILE = "/tmp/syncworker-worker.heartbeat"  # noqa: S108 (a liveness stamp)
 
 
 class Secret:
@@ -93,6 +94,9 @@ class Settings:
     log_level: str = "INFO"
     log_format: str = "text"
     webhook_public_url: str | None = None
+    ops_token: Secret | None = None
+    worker_heartbeat_file: str = DEFAULT_HEARTBEAT_FILE
+    worker_heartbeat_seconds: float = 10.0
 
     # ------------------------------------------------------------------ access
     def require_workways(self) -> tuple[str, Secret]:
@@ -202,4 +206,7 @@ class Settings:
             log_level=choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper(),
             log_format=choice("LOG_FORMAT", "text", ("text", "json")),
             webhook_public_url=url("WEBHOOK_PUBLIC_URL"),
+            ops_token=secret("OPS_TOKEN"),
+            worker_heartbeat_file=text("WORKER_HEARTBEAT_FILE") or DEFAULT_HEARTBEAT_FILE,
+            worker_heartbeat_seconds=positive_number("WORKER_HEARTBEAT_SECONDS", 10.0),
         )

@@ -1,4 +1,4 @@
-""".ci/run, with stand-ins for make, redis-cli, pg_isready and sleep on the PATH
+""".ci/run, with stand-ins for make, redis-cli, pg_isready, sleep and chromium on the PATH
 (the real services are neither touched nor needed)."""
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ def run_ci(tmp_path: Path, *, redis_up: bool, postgres_up: bool) -> tuple[int, s
     stub(bin_dir, "redis-cli", f"exit {0 if redis_up else 1}")
     stub(bin_dir, "pg_isready", f"exit {0 if postgres_up else 2}")
     stub(bin_dir, "sleep", "exit 0")
+    stub(bin_dir, "chromium", "exit 0")  # present: nothing to install
     env = {k: v for k, v in os.environ.items() if k != "CI"}
     env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
     done = subprocess.run(

@@ -146,14 +146,47 @@ def writeback(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def webhooks(args: argparse.Namespace, settings: Settings) -> int:
+    """``webhooks serve``: the ops app, which receives the webhooks (needs the secret)."""
+    settings.require_client_secret()
+    return serve(args, settings)
+
+
+def serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from syncworker.webhooks.wiring import receiver_app
+    from syncworker.ops.app import ops_app
 
-    app = receiver_app(Container(settings))
-    print(f"receiving HubSpot webhooks on http://{args.host}:{args.port}/webhooks/hubspot")
+    services = Container(settings)
+    receiver = None
+    if settings.hubspot_client_secret:
+        from syncworker.webhooks.wiring import receiver_app
+
+        receiver = receiver_app(services)
+    app = ops_app(services, host=args.host, receiver=receiver)
+    base = f"http://{args.host}:{args.port}"
+    if receiver is not None:
+        print(f"receiving HubSpot webhooks on {base}/webhooks/hubspot")
+    else:
+        print("not receiving webhooks: HUBSPOT_CLIENT_SECRET is not set")
+    print(f"ops page on {base}/ops, metrics on {base}/metrics, probes /healthz and /readyz")
+    sys.stdout.flush()
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
     return EXIT_OK
+
+
+def health(args: argparse.Namespace, settings: Settings) -> int:
+    """``health --worker``: the heartbeat file's age; else the readiness checks."""
+    from syncworker.ops.health import readiness, worker_alive
+
+    if args.worker:
+        max_age = args.max_age or 3 * settings.worker_heartbeat_seconds
+        alive, detail = worker_alive(settings.worker_heartbeat_file, max_age)
+        print(f"worker {'alive' if alive else 'NOT alive'}: {detail}")
+        return EXIT_OK if alive else EXIT_FAILURES
+    result = readiness(Container(settings).db, settings.redis_url)
+    for name, outcome in result.checks.items():
+        print(f"{name}: {outcome}")
+    return EXIT_OK if result.ready else EXIT_FAILURES
 
 
 def sandbox(args: argparse.Namespace, settings: Settings) -> int:

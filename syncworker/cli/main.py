@@ -87,9 +87,33 @@ def build_parser() -> argparse.ArgumentParser:
     webhook_commands = webhooks.add_subparsers(
         dest="webhooks_command", required=True, metavar="ACTION"
     )
-    serve = webhook_commands.add_parser("serve", help="receive HubSpot webhooks (ASGI)")
+    serve = webhook_commands.add_parser(
+        "serve", help="receive HubSpot webhooks (the same as `syncworker serve`)"
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+
+    ops = commands.add_parser(
+        "serve", help="the ops app: webhooks, /metrics, /healthz, /readyz and the /ops page"
+    )
+    ops.add_argument("--host", default="127.0.0.1", help="default: loopback only")
+    ops.add_argument("--port", type=int, default=8000)
+
+    health = commands.add_parser(
+        "health", help="exit 0 when healthy, 1 when not (for container probes)"
+    )
+    health.add_argument(
+        "--worker",
+        action="store_true",
+        help="check the Celery worker's heartbeat file (WORKER_HEARTBEAT_FILE), not the services",
+    )
+    health.add_argument(
+        "--max-age",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="oldest heartbeat still healthy (default: 3 x WORKER_HEARTBEAT_SECONDS)",
+    )
 
     sandbox = commands.add_parser("sandbox", help="serve the Workways and HubSpot sandboxes")
     sandbox.add_argument("--users", type=int, default=2000)
@@ -162,6 +186,8 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         "failures": commands.failures,
         "writeback": commands.writeback,
         "webhooks": commands.webhooks,
+        "serve": commands.serve,
+        "health": commands.health,
         "sandbox": commands.sandbox,
         "demo": commands.demo,
     }[args.command]

@@ -54,6 +54,7 @@ from syncworker.hubspot.responses import (
     scrub_outcome,
     upsert_outcomes,
 )
+from syncworker.ops import instruments
 from syncworker.redaction import register_secret
 
 log = logging.getLogger(__name__)
@@ -195,13 +196,16 @@ class HubSpotGateway:
                 finally:
                     limiter.answered(ticket)  # HubSpot admitted it by now, if at all
             except HubSpotError as exc:  # timeouts and connection errors
+                instruments.hubspot_answer(kind, None, {})
                 error: HubSpotError = exc
             else:
+                instruments.hubspot_answer(kind, status, headers)
                 limiter.observe(headers)
                 if 200 <= status < 300:
                     return status, headers, body
                 error = error_from_response(status, headers, body)
             if isinstance(error, HubSpotRateLimitError):
+                instruments.hubspot_rate_limited(error.daily)
                 with self._count_lock:
                     self.rate_limited += 1
                 rate_waits += 1

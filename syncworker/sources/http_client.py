@@ -28,6 +28,7 @@ from syncworker.errors import (
     SourceTimeoutError,
 )
 from syncworker.http_retry import RetryPolicy
+from syncworker.ops import instruments
 
 logger = logging.getLogger(__name__)
 
@@ -124,8 +125,10 @@ class SourceClient:
         try:
             response = self._http.send(request)
             outcome = f"HTTP {response.status_code}"
+            instruments.source_answer(self.name, response.status_code)
         except httpx.HTTPError as exc:
             outcome = type(exc).__name__
+            instruments.source_answer(self.name, None)
             raise self._transport_error(exc, where) from exc
         finally:
             if logger.isEnabledFor(logging.DEBUG):
