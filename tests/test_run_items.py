@@ -1,4 +1,5 @@
-"""Run items: moves handed over per unit and taken in whole batches, and tallies."""
+"""Run items: moves handed over per unit and taken in whole batches; work done for
+a run outside its units, counted in until its finish begins."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from sqlalchemy import delete, event, select
 from sqlalchemy.orm import Session
 
 from syncworker.store.database import make_engine, session_factory
-from syncworker.store.items import LINKING, MOVE, Move, RunItems
+from syncworker.store.items import MOVE, Move, RunItems
 from syncworker.store.models import RunItem, SyncRun
+from syncworker.store.units import RunUnits
 
 pytestmark = pytest.mark.integration
 
@@ -36,9 +38,10 @@ def some_moves(first: int, count: int) -> dict[str, Move]:
 
 
 def kinds(items: RunItems, run_id: int) -> list[str]:
+    """The run's items as kind:label-prefix, sorted."""
     with items.sessions() as session:
-        query = select(RunItem.kind).where(RunItem.run_id == run_id).order_by(RunItem.kind)
-        return list(session.scalars(query))
+        query = select(RunItem.kind, RunItem.source_id).where(RunItem.run_id == run_id)
+        return sorted(f"{kind}:{label.split('-')[0]}" for kind, label in session.execute(query))
 
 
 def test_moves_wait_as_one_item_per_unit_and_go_in_whole_batches(items: RunItems) -> None:
@@ -48,17 +51,17 @@ def test_moves_wait_as_one_item_per_unit_and_go_in_whole_batches(items: RunItems
         moves = some_moves(first, count)
         items.hand_over_moves(run_id, f"unit-{unit}", moves)
         handed.update(moves)
-    assert kinds(items, run_id) == [MOVE] * 3  # one item per unit, not per record
+    assert kinds(items, run_id) == ["move:unit"] * 3  # one item per unit, not per record
     assert items.moves(run_id) == handed
 
     taken = items.take_moves(run_id, 200)
     assert taken is not None
     label, batch = taken
     assert len(batch) == 600 and batch == {sid: handed[sid] for sid in sorted(handed)[:600]}
-    assert kinds(items, run_id) == [LINKING, MOVE]  # the batch, and the rest of 30
+    assert kinds(items, run_id) == ["move:rest", "move:taken"]  # the batch, and the rest of 30
     assert items.moves(run_id) == handed  # a worker dying now leaves them to the finish
     assert items.take_moves(run_id, 200) is None  # under one batch waits
-    items.drop(run_id, LINKING, [label])
+    items.drop(run_id, MOVE, [label])
     assert items.moves(run_id) == {sid: handed[sid] for sid in sorted(handed)[600:]}
 
 
@@ -67,7 +70,7 @@ def test_a_repeated_unit_replaces_the_moves_it_handed_over(items: RunItems) -> N
     items.hand_over_moves(run_id, "unit-1", some_moves(0, 10))
     items.hand_over_moves(run_id, "unit-1", some_moves(0, 4))
     items.hand_over_moves(run_id, "unit-2", {})  # nothing to hand over: no item
-    assert items.moves(run_id) == some_moves(0, 4) and kinds(items, run_id) == [MOVE]
+    assert items.moves(run_id) == some_moves(0, 4) and kinds(items, run_id) == ["move:unit"]
 
 
 def test_a_take_raced_by_another_worker_takes_nothing(items: RunItems) -> None:
@@ -92,15 +95,16 @@ def test_a_take_raced_by_another_worker_takes_nothing(items: RunItems) -> None:
         event.remove(engine, "before_execute", other_worker_takes_one)
     assert raced
     assert items.moves(run_id) == some_moves(0, 100)  # rolled back: still waiting
-    assert kinds(items, run_id) == [MOVE]
+    assert kinds(items, run_id) == ["move:unit"]
 
 
-def test_tallies_add_up_until_the_finish_begins(items: RunItems) -> None:
+def test_outside_counts_add_up_until_the_finish_begins(items: RunItems) -> None:
     run_id = new_run(items)
-    assert items.add_tally(run_id, {"failed": 2, "hubspot:associate": 1})
-    assert items.add_tally(run_id, {"hubspot:associate": 3})
-    assert items.tally(run_id) == {"failed": 2, "hubspot:associate": 4}
+    units = RunUnits(items.sessions)
+    assert units.add_outside_counts(run_id, {"failed": 2, "hubspot:associate": 1})
+    assert units.add_outside_counts(run_id, {"hubspot:associate": 3})
+    assert units.get_run(run_id).outside_counts == {"failed": 2, "hubspot:associate": 4}
     with items.sessions.begin() as session:
         session.get_one(SyncRun, run_id).finishing_at = session.scalar(select(SyncRun.started_at))
-    assert not items.add_tally(run_id, {"failed": 1})
-    assert items.tally(run_id) == {"failed": 2, "hubspot:associate": 4}
+    assert not units.add_outside_counts(run_id, {"failed": 1})
+    assert units.get_run(run_id).outside_counts == {"failed": 2, "hubspot:associate": 4}

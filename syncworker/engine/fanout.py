@@ -34,19 +34,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from syncworker.engine.finish import RunFinisher
-from syncworker.engine.plan import PlannedChange
+from syncworker.engine.finish import LocalRuns, RunFinisher
 from syncworker.engine.state import Progress, RunResult, RunState
 from syncworker.engine.sync import SyncEngine
 from syncworker.engine.unit_pages import page_fingerprint, unit_pages
 from syncworker.errors import LeaseLostError
-from syncworker.hubspot.gateway import ASSOCIATION_BATCH_LIMIT
 from syncworker.locks import StreamLeases
 from syncworker.logs import log_context
 from syncworker.redaction import redact
 from syncworker.sources.registry import STREAMS
 from syncworker.sources.streams import SourcePage, Stream, records_as_sent
-from syncworker.store.items import CHANGE, MOVE, SEEN, RunItems, moves_payload
+from syncworker.store.items import CHANGE, MOVE, RunItems, moves_payload
 from syncworker.store.run_views import UnitClaim
 from syncworker.store.snapshots import SnapshotStore
 from syncworker.store.units import WHOLE, RunUnits
@@ -99,7 +97,7 @@ class StartedRun:
         )
 
 
-class FanOut(RunFinisher):
+class FanOut:
     """Plans, runs and finishes runs split into units (see the module's text)."""
 
     def __init__(
@@ -112,15 +110,12 @@ class FanOut(RunFinisher):
         dry_run: bool = False,
     ) -> None:
         self.store = store
-        self.dry_run = dry_run  # plan only: ``units`` then keep a scratch database
-        self._planned: dict[int, list[PlannedChange]] = {}  # dry runs: what each run would do
         self.units = units
         self.items = RunItems(units.sessions)
-        self.link_batch = ASSOCIATION_BATCH_LIMIT  # moves linked during a run: whole batches
         self.leases = leases
         self.engine_for = engine_for
-        self._local_runs: set[int] = set()  # runs this process started (no Redis)
-        self._streams: dict[str, Stream] = {}  # as given to start (else the registry's)
+        self.local = LocalRuns(dry_run)
+        self.finisher = RunFinisher(store, units, self.items, leases, engine_for, self.local)
 
     # ------------------------------------------------------------------ start
     def start(self, stream: Stream, *, full: bool = False, trigger: str = "cli") -> StartedRun:
@@ -131,7 +126,7 @@ class FanOut(RunFinisher):
 
         Raises :class:`RunInProgressError` when another run holds the stream."""
         lease = self.leases.acquire(stream.name)
-        self._streams[stream.name] = stream
+        self.local.streams[stream.name] = stream
         try:
             if lease.token is not None:
                 lease = dataclasses.replace(
@@ -140,7 +135,7 @@ class FanOut(RunFinisher):
             unfinished = self.units.active_run(stream.name)
             if unfinished is not None:
                 ids = self.units.take_over(unfinished.run_id, lease.token, lease.value)
-                self._local_runs.add(unfinished.run_id)
+                self.local.started.add(unfinished.run_id)
                 log.info(
                     "resuming run %s of %s: %d of %d units to go",
                     unfinished.run_id,
@@ -149,7 +144,7 @@ class FanOut(RunFinisher):
                     unfinished.units_total,
                 )
                 if not ids:  # every unit done: only its finish is missing
-                    self.finish_ready(unfinished.run_id, stream)
+                    self.finisher.finish_ready(unfinished.run_id, stream)
                 return StartedRun(stream, unfinished.run_id, ids, resumed=True)
             first: SourcePage | None = None
             ranges = [(1, WHOLE)]
@@ -180,13 +175,9 @@ class FanOut(RunFinisher):
         except BaseException:
             self.leases.release(stream.name, lease.value)
             raise
-        self._local_runs.add(run_id)
+        self.local.started.add(run_id)
         log.info("run %s of %s: %d units", run_id, stream.name, len(ids))
         return StartedRun(stream, run_id, ids[1:], ids[0], first, first_calls=first_calls)
-
-    def stream(self, name: str) -> Stream:
-        """The stream of that name: as this process started it, else the registry's."""
-        return self._streams.get(name) or STREAMS[name]
 
     def _first_page_unchanged(self, stream: Stream, first: SourcePage) -> bool:
         """Whether HubSpot holds nearly every record of the first page as read (by
@@ -222,7 +213,7 @@ class FanOut(RunFinisher):
                     results[result.stream] = result
                 for run in started:
                     if run.stream.name not in results:  # finished by another worker
-                        results[run.stream.name] = self.result_of(run.run_id)
+                        results[run.stream.name] = self.finisher.result_of(run.run_id)
         return [results[s.name] for s in streams]
 
     def run_units(
@@ -293,11 +284,11 @@ class FanOut(RunFinisher):
         progress: Callable[[Any], None] | None,
         first_page_calls: Counter[str] | None,
     ) -> list[RunResult]:
-        stream = self.stream(claim.stream)
+        stream = self.local.stream(claim.stream)
         engine = self.engine_for(stream)
         engine.progress = progress
-        result = RunResult(stream.name, run_id=claim.run_id, dry_run=self.dry_run)
-        state = RunState(stream, result, claim.full, self.dry_run, fence=claim.fence)
+        result = RunResult(stream.name, run_id=claim.run_id, dry_run=self.local.dry_run)
+        state = RunState(stream, result, claim.full, self.local.dry_run, fence=claim.fence)
         fingerprints: dict[int, str] = {}
         unit_id = claim.unit_id
         try:
@@ -324,9 +315,9 @@ class FanOut(RunFinisher):
                         engine.process_page(state, page)
                     engine.drain(state)
                     if state.moves and stream.association is not None:
-                        self._link_early(engine, state, claim)
-                if self.dry_run:
-                    self._planned.setdefault(claim.run_id, []).extend(result.planned)
+                        self.finisher.link_early(engine, state, claim)
+                if self.local.dry_run:
+                    self.local.planned.setdefault(claim.run_id, []).extend(result.planned)
                 counts: dict[str, int] = {k: v for k, v in result.counts.items() if v}
                 counts["source_calls"] = calls.pop("source", 0)
                 counts.update(calls)  # hubspot:<kind>
@@ -336,6 +327,7 @@ class FanOut(RunFinisher):
                     fingerprints=fingerprints,
                     items=self._hand_over(state, unit_id),
                     incomplete=not state.complete,
+                    seen=state.seen,
                 )
         except LeaseLostError:
             log.warning("unit %s of run %s: a newer run holds the stream", unit_id, claim.run_id)
@@ -353,14 +345,11 @@ class FanOut(RunFinisher):
                 "run %s of %s aborted in unit %s: %s", claim.run_id, stream.name, unit_id, error
             )
             raise
-        return self.finish_ready(claim.run_id, stream) if last else []
+        return self.finisher.finish_ready(claim.run_id, stream) if last else []
 
     @staticmethod
     def _hand_over(state: RunState, unit_id: int) -> list[tuple[str, str, dict[str, Any]]]:
-        # What the unit saw, as one item: no write per record (the finish archives the rest).
-        items: list[tuple[str, str, dict[str, Any]]] = [
-            (SEEN, f"unit-{unit_id}", {"ids": sorted(state.seen)})
-        ]
+        items: list[tuple[str, str, dict[str, Any]]] = []
         for pending in state.pending:
             change = pending.change
             payload = {

@@ -12,7 +12,7 @@ it lets go of its stream, its finisher links every whole batch the child's units
 have handed over so far, while the child's last units still run; the child's
 units that end later link theirs themselves. So the associations go out beside
 the child's last upserts, not all after them. Work done for a run outside its
-units is added up as a tally item (see store/items.py) that its finish counts in.
+units is added to the run's row (``outside_counts``), which its finish counts in.
 """
 
 from __future__ import annotations
@@ -20,43 +20,64 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
 
 from syncworker.engine.plan import PlannedChange
 from syncworker.engine.state import COUNTERS, Pending, RunResult, RunState
 from syncworker.engine.sync import SyncEngine
 from syncworker.errors import PaginationLoopError
+from syncworker.hubspot.gateway import ASSOCIATION_BATCH_LIMIT
+from syncworker.locks import StreamLeases
 from syncworker.logs import log_context
 from syncworker.redaction import redact
+from syncworker.sources.registry import STREAMS
 from syncworker.sources.streams import Stream
-from syncworker.store.items import CHANGE, LINKING, RunItems
+from syncworker.store.items import CHANGE, MOVE, RunItems
 from syncworker.store.run_views import RunView, UnitClaim
 from syncworker.store.snapshots import SnapshotStore
 from syncworker.store.units import RunUnits
 from syncworker.tally import HUBSPOT, tallying
 
-if TYPE_CHECKING:
-    from syncworker.locks import StreamLeases
-
 log = logging.getLogger(__name__)
 
 
-class RunFinisher:
-    """Mixin of :class:`~syncworker.engine.fanout.FanOut`: finishing and linking."""
+@dataclass
+class LocalRuns:
+    """What this process knows of the runs it works on: shared by the starting,
+    the units and the finish of :class:`~syncworker.engine.fanout.FanOut`."""
 
-    store: SnapshotStore
-    units: RunUnits
-    items: RunItems
-    leases: StreamLeases
-    link_batch: int
-    engine_for: Callable[[Stream], SyncEngine]
-    _local_runs: set[int]
-    dry_run: bool
-    _planned: dict[int, list[PlannedChange]]
-    stream: Callable[[str], Stream]
+    dry_run: bool = False  # plan only (the run tables are then a scratch database)
+    started: set[int] = field(default_factory=set)  # runs this process started (no Redis)
+    streams: dict[str, Stream] = field(default_factory=dict)  # as given to start
+    planned: dict[int, list[PlannedChange]] = field(default_factory=dict)  # dry runs
+
+    def stream(self, name: str) -> Stream:
+        """The stream of that name: as this process started it, else the registry's."""
+        return self.streams.get(name) or STREAMS[name]
+
+
+class RunFinisher:
+    """Finishes runs once their units are done, and links a child run's moves early."""
+
+    def __init__(
+        self,
+        store: SnapshotStore,
+        units: RunUnits,
+        items: RunItems,
+        leases: StreamLeases,
+        engine_for: Callable[[Stream], SyncEngine],
+        local: LocalRuns,
+    ) -> None:
+        self.store = store
+        self.units = units
+        self.items = items
+        self.leases = leases
+        self.engine_for = engine_for
+        self.local = local
+        self.link_batch = ASSOCIATION_BATCH_LIMIT  # moves linked during a run: whole batches
 
     # ------------------------------------------------------------------ links
-    def _link_early(self, engine: SyncEngine, state: RunState, claim: UnitClaim) -> None:
+    def link_early(self, engine: SyncEngine, state: RunState, claim: UnitClaim) -> None:
         """Once the parent run has ended, moves need not wait for the finish: hand
         them over now and link every whole batch waiting (see store/items.py)."""
         assert state.stream.association is not None
@@ -70,7 +91,7 @@ class RunFinisher:
         while taken := self.items.take_moves(run_id, self.link_batch):
             label, state.moves = taken
             engine.associate(state)
-            self.items.drop(run_id, LINKING, [label])
+            self.items.drop(run_id, MOVE, [label])
         state.moves = {}
 
     def _link_for_child(self, run_id: int) -> None:
@@ -79,9 +100,9 @@ class RunFinisher:
 
         Best effort: on a failure the batches taken stay for the child's finish."""
         view = self.units.get(run_id)
-        stream = self.stream(view.stream)
-        result = RunResult(stream.name, run_id=run_id, dry_run=self.dry_run)
-        state = RunState(stream, result, view.full, self.dry_run, fence=view.fence)
+        stream = self.local.stream(view.stream)
+        result = RunResult(stream.name, run_id=run_id, dry_run=self.local.dry_run)
+        state = RunState(stream, result, view.full, self.local.dry_run, fence=view.fence)
         engine = self.engine_for(stream)
         with log_context(run_id=run_id, stream=stream.name), tallying() as calls:
             try:
@@ -95,7 +116,7 @@ class RunFinisher:
                 )
             finally:
                 tally = result.counts + calls  # (adding Counters drops the zeros)
-                if tally and not self.items.add_tally(run_id, tally):
+                if tally and not self.units.add_outside_counts(run_id, tally):
                     log.warning("run %s: finishing already; not counted: %s", run_id, tally)
 
     # ----------------------------------------------------------------- finish
@@ -124,22 +145,21 @@ class RunFinisher:
 
     def _parent_active(self, parent: RunView) -> bool:
         if self.leases.client is None:
-            return parent.run_id in self._local_runs
+            return parent.run_id in self.local.started
         return self.leases.held(parent.stream, parent.lease)
 
     def _finish(self, run_id: int) -> RunResult:
         view = self.units.get(run_id)
-        view.add(self.items.tally(run_id))  # work done for it outside its units
-        stream = self.stream(view.stream)
+        stream = self.local.stream(view.stream)
         engine = self.engine_for(stream)
         result = RunResult(
             stream.name,
             run_id=run_id,
             mode="full" if view.full else "incremental",
-            dry_run=self.dry_run,
-            planned=self._planned.pop(run_id, []),
+            dry_run=self.local.dry_run,
+            planned=self.local.planned.pop(run_id, []),
         )
-        state = RunState(stream, result, view.full, self.dry_run, fence=view.fence)
+        state = RunState(stream, result, view.full, self.local.dry_run, fence=view.fence)
         try:
             with log_context(run_id=run_id, stream=stream.name), tallying() as calls:
                 self._push_handed_over(engine, state, view)
@@ -166,7 +186,7 @@ class RunFinisher:
             self.units.finish(run_id, result.status, totals, result.error)
             self.items.drop_all(run_id)
             self.leases.release(stream.name, view.lease)
-            self._local_runs.discard(run_id)
+            self.local.started.discard(run_id)
             log.info("run %s of %s: %s %s", run_id, stream.name, result.status, dict(result.counts))
         return result
 
@@ -195,5 +215,5 @@ class RunFinisher:
             if view.incomplete:
                 log.warning("%s: a page was unreadable; nothing archived", stream.name)
             else:
-                seen = self.items.seen_ids(run_id)
+                seen = self.units.seen_ids(run_id)
                 engine.archive_missing(state, self.store.unseen_active(stream.name, seen))

@@ -75,16 +75,23 @@ class PageNumberPaginator(Generic[P]):
         source: str,
         unreadable: Callable[[int, int, int, SourceDataError], P] | None = None,
         concurrency: int = 1,
+        pages: range | None = None,
+        announced: tuple[int, int] | None = None,
     ) -> None:
         """``unreadable(number, pages, total, error)``, when given, stands in for a page
-        after the first whose answer was malformed, so the walk goes on; the
-        first page (which says how many there are) must always be readable.
-        With ``concurrency`` > 1, pages after the first are fetched that many at
-        a time, and still yielded (and guarded) in order."""
+        whose answer was malformed, once the walk knows how many pages there are,
+        so the walk goes on. With ``concurrency`` > 1, pages are fetched that many
+        at a time, and still yielded (and guarded) in order.
+
+        By default the walk learns from page 1 how many pages there are and reads
+        them all. A walk of ``pages`` only (a range of a run split into units) is
+        guarded against what the run's first page ``announced`` (pages, total)."""
         self._fetch = fetch
         self._source = source
         self._unreadable = unreadable
         self._concurrency = max(1, concurrency)
+        self._pages = pages
+        self._announced = announced
 
     def _read(self, number: int, guard: _LoopGuard, outcome: Callable[[], P]) -> P:
         try:
@@ -98,16 +105,18 @@ class PageNumberPaginator(Generic[P]):
             return self._unreadable(number, guard.pages, guard.total, exc)
 
     def __iter__(self) -> Iterator[P]:
-        guard = _LoopGuard(self._source)
-        first = self._read(1, guard, lambda: self._fetch(1))
-        guard.check(1, first)
-        yield first
-        pages = first.pages
-        if pages <= 1:
+        guard = _LoopGuard(self._source, self._announced)
+        numbers = self._pages
+        if numbers is None:  # learn from page 1 how many there are
+            first = self._read(1, guard, lambda: self._fetch(1))
+            guard.check(1, first)
+            yield first
+            numbers = range(2, first.pages + 1)
+        if not numbers:
             return
         pool = ThreadPoolExecutor(self._concurrency, thread_name_prefix="pages")
         in_flight: deque[tuple[int, Future[P]]] = deque()
-        upcoming = iter(range(2, pages + 1))
+        upcoming = iter(numbers)
         try:
             for number in islice(upcoming, self._concurrency):
                 in_flight.append((number, pool.submit(self._fetch, number)))
@@ -125,10 +134,10 @@ class PageNumberPaginator(Generic[P]):
 class _LoopGuard:
     """State of one walk: what the first page announced, and what was seen."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, announced: tuple[int, int] | None = None) -> None:
         self._source = source
-        self._pages: int | None = None
-        self._total: int | None = None
+        self._pages: int | None = announced[0] if announced else None
+        self._total: int | None = announced[1] if announced else None
         self._seen: dict[bytes, int] = {}
 
     @property

@@ -1,7 +1,6 @@
-"""What units hand to their run (``run_items``): changes short of a full batch
-(one item per record), parent moves (records whose HubSpot parent must change;
-one item per unit) and the source ids each unit saw (one item per unit), from
-which the finish knows what disappeared.
+"""What units hand to their run (``run_items``), of two kinds: changes short of
+a full batch (``change``, one item per record) and parent moves (``move``:
+records whose HubSpot parent must change; one item per unit).
 
 Moves wait while the parent run is still going (the parent's HubSpot ids are
 not all known yet). Once it has ended, the parent's finisher and each unit
@@ -9,29 +8,26 @@ that ends later link every *whole* batch waiting, so most associations go out
 during the run instead of all at its end, and each call is still full. Taking
 moves is a compare-and-set: the ``move`` items taken are deleted (another
 worker that took them first makes the count differ) and replaced by one
-``linking`` item with the whole batches and one ``move`` item with the rest,
-so two workers never take the same move. A ``linking`` item is dropped once
-linked; one left by a worker that died is linked by the finish (creating an
-association twice is harmless).
-
-Work done for a run outside its units (the parent's finisher linking its
-moves) is counted in ``tally`` items, which the run's finish adds up.
+item labelled ``taken-…`` with the whole batches and one with the rest, so two
+workers never take the same move. A taken item is dropped once linked; one
+left by a worker that died is linked by the finish (creating an association
+twice is harmless).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import delete, insert, literal, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from syncworker.store.chunks import id_chunks
-from syncworker.store.models import RunItem, SyncRun
+from syncworker.store.models import RunItem
 
-CHANGE, MOVE, LINKING, SEEN, TALLY = "change", "move", "linking", "seen", "tally"
+CHANGE, MOVE = "change", "move"
+TAKEN = "taken-"  # the label of moves a worker is linking
 Move = tuple[str | None, str | None]  # (old parent, new parent)
 
 
@@ -83,21 +79,13 @@ class RunItems:
             rows = session.execute(
                 select(RunItem.source_id, RunItem.payload)
                 .where(RunItem.run_id == run_id, RunItem.kind.in_(kinds))
-                .order_by(RunItem.kind)  # "linking" before "move": the newer wins
+                .order_by(RunItem.kind, RunItem.source_id)  # "taken-" before "unit-": newer wins
             )
             return {sid: dict(payload or {}) for sid, payload in rows}
 
-    def seen_ids(self, run_id: int) -> set[str]:
-        """Every source id the run's completed units saw."""
-        seen: set[str] = set()
-        for payload in self.get(run_id, SEEN).values():
-            seen.update(payload["ids"])
-        return seen
-
     def moves(self, run_id: int) -> dict[str, Move]:
         """Every move still to link (taken ones a dead worker left included)."""
-        linking, waiting = self.get(run_id, LINKING), self.get(run_id, MOVE)
-        return _moves([*linking.values(), *waiting.values()])  # the newer wins
+        return _moves(self.get(run_id, MOVE).values())
 
     def hand_over_moves(self, run_id: int, label: str, moves: Mapping[str, Move]) -> None:
         """``moves`` wait for linking as one item, ``label`` (a unit's own): a repeated
@@ -114,7 +102,9 @@ class RunItems:
             with self.sessions.begin() as session:
                 items = session.execute(
                     select(RunItem.source_id, RunItem.payload).where(
-                        RunItem.run_id == run_id, RunItem.kind == MOVE
+                        RunItem.run_id == run_id,
+                        RunItem.kind == MOVE,
+                        RunItem.source_id.not_like(f"{TAKEN}%"),
                     )
                 ).all()
                 waiting = _moves(payload for _, payload in items)
@@ -134,41 +124,14 @@ class RunItems:
                     raise _Raced
                 taken = {sid: waiting[sid] for sid in ids[:whole]}
                 rest = {sid: waiting[sid] for sid in ids[whole:]}
-                label = f"taken-{uuid.uuid4().hex}"
-                rows = [{**move_item(run_id, label, taken), "kind": LINKING}]
+                label = f"{TAKEN}{uuid.uuid4().hex}"
+                rows = [move_item(run_id, label, taken)]
                 if rest:
                     rows.append(move_item(run_id, f"rest-{uuid.uuid4().hex}", rest))
                 session.execute(insert(RunItem), rows)
         except _Raced:
             return None
         return label, taken
-
-    def add_tally(self, run_id: int, counts: Mapping[str, int]) -> bool:
-        """Count ``counts`` in at the run's finish; False (nothing written) when the
-        finish has begun. The run's row is locked meanwhile (PostgreSQL), so a
-        finish cannot begin between the check and the write."""
-        still_open = (
-            select(
-                SyncRun.id,
-                literal(TALLY),
-                literal(uuid.uuid4().hex),
-                literal(dict(counts), RunItem.payload.type),
-            )
-            .where(SyncRun.id == run_id, SyncRun.status == "running")
-            .where(SyncRun.finishing_at.is_(None))
-            .with_for_update()
-        )
-        columns = ["run_id", "kind", "source_id", "payload"]
-        written = insert(RunItem).from_select(columns, still_open).returning(RunItem.run_id)
-        with self.sessions.begin() as session:
-            return session.execute(written).first() is not None
-
-    def tally(self, run_id: int) -> Counter[str]:
-        """The sum of the run's tally items."""
-        total: Counter[str] = Counter()
-        for payload in self.get(run_id, TALLY).values():
-            total.update({name: int(n) for name, n in payload.items()})
-        return total
 
     def drop(self, run_id: int, kind: str, ids: Iterable[str]) -> None:
         with self.sessions.begin() as session:

@@ -99,6 +99,8 @@ class SyncRun(Base):
     incomplete: Mapped[bool] = mapped_column(default=False)  # a page was unreadable
     units_done_at: Mapped[datetime | None]
     finishing_at: Mapped[datetime | None]
+    # work done for the run outside its units (a parent run's finish linking its moves)
+    outside_counts: Mapped[dict[str, Any] | None]
 
 
 class RunUnit(Base):
@@ -120,6 +122,7 @@ class RunUnit(Base):
     finished_at: Mapped[datetime | None]
     counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
     fingerprints: Mapped[dict[str, Any]] = mapped_column(default=dict)  # page -> record-id digest
+    seen: Mapped[list[str] | None] = mapped_column(JSON)  # the source ids its pages held
 
 
 class RunItem(Base):

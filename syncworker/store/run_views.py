@@ -74,6 +74,7 @@ def run_view(session: Session, run: SyncRun) -> RunView:
         run.units_total,
         run.units_done_at is not None,
     )
+    view.add(run.outside_counts or {})  # work done for it outside its units
     first_seen: dict[str, int] = {}
     duplicates = []
     units = session.scalars(select(RunUnit).where(RunUnit.run_id == run.id).order_by(RunUnit.seq))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -227,6 +228,7 @@ class RunUnits:
         fingerprints: Mapping[int, str],
         items: Iterable[tuple[str, str, dict[str, Any]]],
         incomplete: bool,
+        seen: Collection[str] = (),
     ) -> bool:
         """Record a finished unit and its hand-over items; True when it was the run's last.
 
@@ -252,6 +254,7 @@ class RunUnits:
                     finished_at=now,
                     counts=dict(counts),
                     fingerprints={str(page): digest for page, digest in fingerprints.items()},
+                    seen=sorted(seen),
                 )
             )
             if not _changed(done):
@@ -273,6 +276,25 @@ class RunUnits:
                 .values(units_done_at=now)
             )
             return _changed(last)
+
+    def seen_ids(self, run_id: int) -> set[str]:
+        """Every source id the run's completed units saw."""
+        with self.sessions() as session:
+            rows = session.scalars(select(RunUnit.seen).where(RunUnit.run_id == run_id))
+            return {source_id for seen in rows for source_id in seen or ()}
+
+    def add_outside_counts(self, run_id: int, counts: Mapping[str, int]) -> bool:
+        """Count in work done for a run outside its units; False (nothing written)
+        when its finish has begun. The run's row is locked meanwhile, so a finish
+        cannot begin between the check and the write."""
+        with self.sessions.begin() as session:
+            run = session.get_one(SyncRun, run_id, with_for_update=True)
+            if run.status != ACTIVE or run.finishing_at is not None:
+                return False
+            total = Counter(run.outside_counts or {})
+            total.update(counts)
+            run.outside_counts = dict(total)
+            return True
 
     def heartbeat(self, unit_id: int) -> None:
         """The unit's worker is alive (called on every page; written at most every
