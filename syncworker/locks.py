@@ -1,15 +1,16 @@
 """One run per stream at a time, across every machine of a deployment.
 
 A Redis lock per stream, with an expiry (a dead worker cannot hold it forever)
-that the running sync keeps extending while it makes progress. Without Redis
-(one laptop, SQLite) runs are serialised by the single process running them.
+that the running sync keeps extending while it makes progress, and a fencing
+token that goes up with every new holder. Without Redis (one laptop, SQLite)
+runs are serialised by the single process running them.
 """
 
 from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,54 +27,10 @@ def lock_key(stream: str) -> str:
 
 
 @dataclass(frozen=True)
-class Lease:
-    """A held stream lock: ``heartbeat()`` extends it; ``token`` fences writes."""
-
-    heartbeat: Callable[[], None]
-    token: int | None  # increases with every new holder; None without Redis
-
-
-def _noop() -> None:
-    return None
-
-
-@contextlib.contextmanager
-def stream_lock(
-    client: redis.Redis[bytes] | None, stream: str, ttl: int = LOCK_TTL_SECONDS
-) -> Iterator[Lease]:
-    """Hold the lock of ``stream``; yields its lease.
-
-    Raises :class:`RunInProgressError` at once when another run holds it. The
-    lease's fencing token lets the store refuse writes from a holder whose lock
-    expired while it stalled (see ``SnapshotStore.claim_fence``).
-    """
-    if client is None:
-        yield Lease(_noop, None)
-        return
-    lock = client.lock(lock_key(stream), timeout=ttl, blocking=False)
-    if not lock.acquire():
-        raise RunInProgressError(f"a run of {stream} is already in progress; try again later")
-    token = int(client.incr(f"syncworker:fence:{stream}"))
-
-    def heartbeat() -> None:
-        # Redis briefly away: the lock lives on until its expiry; the run goes on.
-        with contextlib.suppress(LockError, redis.RedisError):
-            lock.reacquire()
-
-    try:
-        yield Lease(heartbeat, token)
-    finally:
-        with contextlib.suppress(LockError, redis.RedisError):
-            lock.release()
-
-
-@dataclass(frozen=True)
 class RunLease:
-    """A stream lock held by a run rather than a process (runs split into units).
-
-    ``value`` is the lock's random value (not a secret): whichever worker works
-    on the run renews or releases the lock with it. ``token`` fences writes.
-    """
+    """A held stream lock. ``value`` is the lock's random value (not a secret):
+    whichever worker works on the run renews or releases the lock with it, so a
+    run, not a process, holds it. ``token`` fences writes."""
 
     stream: str
     value: str
@@ -81,12 +38,10 @@ class RunLease:
 
 
 class StreamLeases:
-    """The stream locks of runs whose units many workers share.
+    """The stream locks: one run per stream at a time, across every machine.
 
-    Same keys as :func:`stream_lock`, so a run split into units and a run held
-    by one process exclude each other. Without Redis, leases are local: the one
-    process running the units serialises them.
-    """
+    Without Redis, leases are local: the one process running the units
+    serialises them."""
 
     def __init__(self, client: redis.Redis[bytes] | None, ttl: int = LOCK_TTL_SECONDS) -> None:
         self.client = client
@@ -108,6 +63,15 @@ class StreamLeases:
             raise RunInProgressError(f"a run of {stream} is already in progress; try again later")
         token = int(self.client.incr(f"syncworker:fence:{stream}"))
         return RunLease(stream, value, token)
+
+    @contextlib.contextmanager
+    def hold(self, stream: str) -> Iterator[RunLease]:
+        """The lock of ``stream`` for the code inside (the write-back's pass)."""
+        lease = self.acquire(stream)
+        try:
+            yield lease
+        finally:
+            self.release(stream, lease.value)
 
     def renew(self, stream: str, value: str | None) -> None:
         """Extend the lock's expiry, if ``value`` still holds it (Redis away: no-op)."""

@@ -10,7 +10,7 @@ import redis
 from syncworker_sandbox.runner import Sandboxes
 
 from syncworker.cli.main import main
-from syncworker.locks import stream_lock
+from syncworker.locks import StreamLeases
 from syncworker.store.database import SCHEMA_HEAD, make_engine, migration_heads, upgrade
 from tests.checks import assert_hubspot_equals_workways
 
@@ -128,7 +128,7 @@ def test_run_in_progress_is_refused(
 
     run(capsys, "db", "upgrade")
     monkeypatch.setenv("REDIS_URL", REDIS_TEST_URL)
-    with stream_lock(redis_client, "workways.organizations"):
+    with StreamLeases(redis_client).hold("workways.organizations"):
         code, _, err = run(capsys, "sync")
     assert code == 3 and "already in progress" in err
     assert run(capsys, "sync")[0] == 0

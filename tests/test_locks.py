@@ -6,7 +6,7 @@ import pytest
 import redis
 
 from syncworker.errors import LeaseLostError, RunInProgressError
-from syncworker.locks import StreamLeases, stream_lock
+from syncworker.locks import StreamLeases
 from syncworker.sources.workways.streams import WORKWAYS_ORGANIZATIONS
 from syncworker.store.snapshots import Confirmation, SnapshotStore
 from tests.checks import hubspot_by_key
@@ -16,14 +16,12 @@ pytestmark = pytest.mark.integration
 
 
 def test_second_holder_is_refused_while_the_first_runs(redis_client: redis.Redis[bytes]) -> None:
-    with stream_lock(redis_client, "s") as first:
-        with (
-            pytest.raises(RunInProgressError, match="already in progress"),
-            stream_lock(redis_client, "s"),
-        ):
+    leases = StreamLeases(redis_client)
+    with leases.hold("s") as first:
+        with pytest.raises(RunInProgressError, match="already in progress"), leases.hold("s"):
             pass
-        first.heartbeat()
-    with stream_lock(redis_client, "s") as again:
+        leases.renew("s", first.value)
+    with leases.hold("s") as again:
         assert again.token is not None and first.token is not None
         assert again.token > first.token
 
@@ -31,11 +29,12 @@ def test_second_holder_is_refused_while_the_first_runs(redis_client: redis.Redis
 def test_expired_holder_cannot_write_after_a_newer_one_claimed(
     redis_client: redis.Redis[bytes], store: SnapshotStore
 ) -> None:
-    with stream_lock(redis_client, "s", ttl=30) as stale:
+    leases = StreamLeases(redis_client, ttl=30)
+    with leases.hold("s") as stale:
         assert stale.token is not None
         store.claim_fence("s", stale.token)
         redis_client.delete("syncworker:lock:s")  # the lock expired while it stalled
-        with stream_lock(redis_client, "s") as fresh:
+        with leases.hold("s") as fresh:
             assert fresh.token is not None
             store.claim_fence("s", fresh.token)
             with pytest.raises(LeaseLostError):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from syncworker.app.container import Container
-from syncworker.locks import stream_lock
+from syncworker.locks import StreamLeases
 from syncworker.writeback.service import WRITEBACK_STREAM, WritebackResult, WritebackService
 
 
@@ -18,7 +18,7 @@ def write_back(
     settings = container.settings
     with (
         container.workways() as workways,
-        stream_lock(container.redis, WRITEBACK_STREAM, settings.lock_ttl_seconds),
+        StreamLeases(container.redis, settings.lock_ttl_seconds).hold(WRITEBACK_STREAM),
     ):
         service = WritebackService(
             container.store,
