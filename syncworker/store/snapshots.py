@@ -11,12 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple, cast
 
-from sqlalchemy import Table, bindparam, delete, func, select, update
+from sqlalchemy import Table, bindparam, delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from syncworker.errors import LeaseLostError
 from syncworker.mapping import content_hash
-from syncworker.redaction import redact
 from syncworker.store.chunks import id_chunks
 from syncworker.store.failures import RecordFailures
 from syncworker.store.models import RecordFailure, StreamFence, SyncedRecord, SyncRun, utcnow
@@ -300,40 +299,6 @@ class SnapshotStore(RecordFailures):
             }
 
     # --------------------------------------------------------------------- runs
-    def start_run(self, stream: str, trigger: str, mode: str) -> int:
-        """Open a run; earlier runs of the stream still marked running died unfinished."""
-        with self.sessions.begin() as session:
-            session.execute(
-                update(SyncRun)
-                .where(SyncRun.stream == stream, SyncRun.status == "running")
-                .values(status="interrupted", finished_at=self._clock())
-            )
-            run = SyncRun(
-                stream=stream,
-                trigger=trigger,
-                mode=mode,
-                status="running",
-                started_at=self._clock(),
-            )
-            session.add(run)
-            session.flush()
-            return run.id
-
-    def finish_run(
-        self, run_id: int, status: str, counts: Mapping[str, int], error: str | None = None
-    ) -> None:
-        with self.sessions.begin() as session:
-            run = session.get_one(SyncRun, run_id)
-            run.status = status
-            run.finished_at = self._clock()
-            run.error = redact(error) if error else None
-            for name, value in counts.items():
-                setattr(run, name, value)
-
-    def get_run(self, run_id: int) -> SyncRun:
-        with self.sessions() as session:
-            return session.get_one(SyncRun, run_id)
-
     def recent_runs(self, limit: int = 10, stream: str | None = None) -> list[SyncRun]:
         with self.sessions() as session:
             query = select(SyncRun).order_by(SyncRun.id.desc()).limit(limit)

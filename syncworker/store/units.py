@@ -53,6 +53,22 @@ class RunUnits:
         self._beats: dict[int, datetime] = {}  # unit -> last heartbeat written here
 
     # ---------------------------------------------------------------- planning
+    def start(self, stream: str, trigger: str, mode: str) -> int:
+        """Record a run with no units (a write-back pass); earlier runs of the stream
+        still marked running died unfinished."""
+        run_id, _ = self.create(
+            stream,
+            trigger=trigger,
+            mode=mode,
+            ranges=[],
+            pages=None,
+            total=None,
+            fence=None,
+            lease=None,
+            after_run_id=None,
+        )
+        return run_id
+
     def create(
         self,
         stream: str,

@@ -15,6 +15,7 @@ from syncworker.sources.streams import Stream
 from syncworker.sources.workways.client import WorkwaysClient
 from syncworker.sources.workways.streams import WORKWAYS_ORGANIZATIONS, WORKWAYS_USERS
 from syncworker.store.snapshots import SnapshotStore
+from syncworker.store.units import RunUnits
 from syncworker.writeback.outbox import Outbox
 from syncworker.writeback.values import UnwritableValue, hubspot_value, workways_argument
 
@@ -132,7 +133,8 @@ class WritebackService:
     def run(self, objects: Iterable[tuple[str, str]], trigger: str) -> WritebackResult:
         """Examine ``objects``, deliver what is due, record the run."""
         result = WritebackResult()
-        run_id = self.store.start_run(WRITEBACK_STREAM, trigger, "writeback")
+        runs = RunUnits(self.store.sessions)
+        run_id = runs.start(WRITEBACK_STREAM, trigger, "writeback")
         status, error = "aborted", None
         try:
             self.examine(objects, result)
@@ -143,7 +145,7 @@ class WritebackService:
             raise
         finally:
             counts = {"seen": result.examined, "updated": result.written, "failed": result.failed}
-            self.store.finish_run(run_id, status, counts, error)
+            runs.finish(run_id, status, counts, error)
         return result
 
     def poll(self, trigger: str = "poll") -> WritebackResult:
