@@ -243,6 +243,18 @@ class HubSpotGateway:
         _, _, body = self.send("properties", "GET", self.paths.properties(object_type))
         return _results(body)
 
+    def property_group(self, object_type: str, name: str) -> dict[str, Any] | None:
+        """A property group's definition, or None when HubSpot has no such group (404)."""
+        try:
+            _, _, body = self.send(
+                "properties", "GET", self.paths.properties(object_type, f"/groups/{name}")
+            )
+        except HubSpotBadRequestError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return body if isinstance(body, dict) else None
+
     def create_property_group(self, object_type: str, group: Mapping[str, Any]) -> None:
         """Create a property group; a 409 (it exists) raises HubSpotConflictError."""
         self.send("properties", "POST", self.paths.properties(object_type, "/groups"), group)
@@ -402,6 +414,19 @@ class HubSpotGateway:
                 if result.get("id") is not None:
                     found[str(result["id"])] = result.get("properties") or {}
         return found
+
+    def search_one(self, object_type: str) -> list[dict[str, Any]]:
+        """At most one object of ``object_type``: the cheapest read HubSpot checks
+        the objects' read scope on (``syncworker doctor``)."""
+        request = {"filterGroups": [], "properties": ["hs_object_id"], "limit": 1}
+        _, _, body = self.send(
+            "search",
+            "POST",
+            self.paths.objects(object_type, "search"),
+            request,
+            limiter=self.search_limiter,
+        )
+        return _results(body)
 
     def search_modified_since(
         self, object_type: str, since_ms: int, properties: Sequence[str]
