@@ -13,6 +13,7 @@ from syncworker.errors import (
     SourceAuthError,
     SyncWorkerError,
 )
+from syncworker.hubspot.responses import PORTAL_REFUSAL
 from syncworker.redaction import redact
 from syncworker.sources.registry import STREAMS
 from syncworker.store.models import RecordFailure, SyncRun, WritebackIntent
@@ -107,10 +108,22 @@ def failures_table(failures: Iterable[RecordFailure]) -> str:
     ]
     for f in failures:
         state = "quarantined" if f.quarantined_at else "retrying"
+        error = redact(f.last_error)
+        portal = error.startswith(PORTAL_REFUSAL)
+        shown = (
+            "refused by the HubSpot portal's settings, not the data (below)" if portal else error
+        )
         rows.append(
             f"{f.id:>5} {f.stream:<24} {f.source_id:<26} {f.stage:<10} "
-            f"{f.attempts:>5} {state:<12} {redact(f.last_error)[:120]}"
+            f"{f.attempts:>5} {state:<12} {shown[:120]}"
         )
+        if portal:  # the rule's name matters more than the table's width
+            rows.append(f"      {error[len(PORTAL_REFUSAL) :].lstrip(': ')[:400]}")
+            rows.append(
+                "      fix: the data is not at fault: change the rule in HubSpot's settings, or "
+                "give the record the value it requires, then "
+                f"`syncworker failures retry --id {f.id}`"
+            )
     return "\n".join(rows)
 
 

@@ -51,6 +51,7 @@ from syncworker.hubspot.responses import (
     epoch_ms,
     error_from_response,
     parse_body,
+    portal_refusal,
     scrub_outcome,
     upsert_outcomes,
 )
@@ -299,7 +300,10 @@ class HubSpotGateway:
         except (HubSpotBadRequestError, HubSpotConflictError) as exc:
             budget[0] -= 1
             # A 422 is about the request as a whole: splitting it would not help.
-            if len(chunk) == 1 or budget[0] <= 0 or exc.status == 422:
+            if len(chunk) == 1:  # isolated: this record's own refusal
+                refusal = portal_refusal(exc)
+                return [RecordOutcome.failed(chunk[0].key, refusal or exc, exc.category)]
+            if budget[0] <= 0 or exc.status == 422:
                 return [RecordOutcome.failed(r.key, exc) for r in chunk]
             middle = len(chunk) // 2
             return self._upsert_isolating(

@@ -64,6 +64,28 @@ class RecordOutcome:
         return cls(key, False, category=category, message=redact(error))
 
 
+# A record refused by the portal's own rules (HubSpot enforces them on API writes
+# from version 2026-09: conditional required properties, required create-form
+# fields, association permissions): the failures list says so.
+PORTAL_REFUSAL = (
+    "refused by the HubSpot portal's own settings (a validation rule set up in the "
+    "portal, not a fault in the data)"
+)
+# 400 VALIDATION_ERROR messages that are about the values or the request instead.
+_NOT_PORTAL_RULES = ("Property values were not valid", "Invalid input JSON")
+
+
+def portal_refusal(error: HubSpotError) -> str | None:
+    """The failure text for a record a portal rule refused (a 400 VALIDATION_ERROR
+    that is not about a value), or None when ``error`` is something else."""
+    text = str(error)
+    if error.status != 400 or error.category != "VALIDATION_ERROR":
+        return None
+    if text.startswith(_NOT_PORTAL_RULES):
+        return None
+    return f"{PORTAL_REFUSAL}: {text}"
+
+
 def parse_body(raw: bytes | str | None) -> Any:
     if not raw:
         return None
