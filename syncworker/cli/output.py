@@ -27,7 +27,12 @@ def describe_error(exc: SyncWorkerError) -> str:
             "(account time zone) will go on where this one stopped"
         )
     if isinstance(exc, HubSpotAuthError):
-        return f"HubSpot refused the credentials ({text}); check HUBSPOT_ACCESS_TOKEN and scopes"
+        missing = f"; missing scopes: {', '.join(exc.missing_scopes)}" if exc.missing_scopes else ""
+        return (
+            f"HubSpot refused the credentials ({text}{missing}); check HUBSPOT_ACCESS_TOKEN "
+            "(a Service Key, an app's token or a legacy private-app token) and its scopes, "
+            "or run `syncworker doctor`"
+        )
     if isinstance(exc, SourceAuthError):
         return f"Workways refused the credentials ({text}); check WORKWAYS_API_TOKEN"
     return f"{type(exc).__name__}: {text}"
