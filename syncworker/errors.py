@@ -128,7 +128,11 @@ class HubSpotError(SyncWorkerError):
 
 
 class HubSpotAuthError(HubSpotError):
-    pass
+    """401 (credential refused), or 403 (``missing_scopes`` lists what HubSpot named)."""
+
+    def __init__(self, message: str, *, missing_scopes: tuple[str, ...] = (), **kw: object) -> None:
+        self.missing_scopes = missing_scopes
+        super().__init__(message, **kw)  # type: ignore[arg-type]
 
 
 class HubSpotRateLimitError(HubSpotError):

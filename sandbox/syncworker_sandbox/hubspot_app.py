@@ -17,7 +17,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
@@ -29,6 +29,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from syncworker_sandbox import SANDBOX_HUBSPOT_TOKEN
 from syncworker_sandbox.hubspot_common import ApiError
 from syncworker_sandbox.hubspot_routes import build_routes, error_response
+from syncworker_sandbox.hubspot_scopes import (
+    missing_scopes,
+    missing_scopes_error,
+    required_scopes,
+)
 from syncworker_sandbox.hubspot_store import HubSpotStore, ValidationRule
 from syncworker_sandbox.ratelimit import DailyCounter, RollingWindow
 
@@ -98,11 +103,15 @@ class HubSpotSandbox:
         seed: int = 0,
         send_retry_after: bool = False,
         dated_only: bool = False,
+        granted_scopes: Iterable[str] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         """``dated_only``: serve only the dated paths (``/crm/objects/2026-09/...``);
-        the numeric ones (``/crm/v3/...``, ``/crm/v4/...``) answer 404."""
+        the numeric ones (``/crm/v3/...``, ``/crm/v4/...``) answer 404.
+        ``granted_scopes``: the token's scopes (see :meth:`set_scopes`); None: all."""
         self.token = token
+        self.granted_scopes: frozenset[str] | None = None
+        self.set_scopes(granted_scopes)
         self.latency_ms = latency_ms
         self.send_retry_after = send_retry_after
         self.clock = clock
@@ -150,6 +159,15 @@ class HubSpotSandbox:
             per_10s if per_10s is not None else NOMINAL_PER_10S, WINDOW_SECONDS, self.clock
         )
         self.daily = DailyCounter(daily if daily is not None else NOMINAL_DAILY, self.clock)
+
+    def set_scopes(self, scopes: Iterable[str] | None) -> None:
+        """Grant the token only ``scopes`` (None: every scope). A call needing a
+        scope not granted answers HubSpot's 403 ``MISSING_SCOPES`` naming it."""
+        self.granted_scopes = None if scopes is None else frozenset(scopes)
+
+    def set_token(self, token: str) -> None:
+        """The only token the sandbox accepts from now on (others answer 401)."""
+        self.token = token
 
     def set_search_rate(self, per_second: int) -> None:
         self.search_window = RollingWindow(per_second, 1.0, self.clock)
@@ -415,6 +433,11 @@ class _Gate:
                 ApiError(401, _AUTH_MESSAGE, "INVALID_AUTHENTICATION"),
                 {"X-HubSpot-Auth-Failure": "401 Unauthorized"},
             )
+        granted = sandbox.granted_scopes
+        if granted is not None:
+            lacking = missing_scopes(required_scopes(scope["method"], scope["path"]), granted)
+            if lacking:
+                return error_response(missing_scopes_error(lacking))
         if is_search:
             if not sandbox.search_window.try_acquire():
                 return sandbox.too_many("SECONDLY", {})

@@ -15,6 +15,7 @@ from syncworker_sandbox.hubspot_common import (
     ApiError,
     BatchOutcome,
     invalid_json,
+    iso_ms,
     missing_attributes,
     standard_error,
 )
@@ -80,6 +81,14 @@ class PropertyRegistry:
         updated = patch_property(current, body, self.groups[object_type], self.clock())
         self.props[object_type][name] = updated
         return copy.deepcopy(updated)
+
+    def delete_property(self, object_type: str, name: str) -> None:
+        """Archive a property, as HubSpot's DELETE does (and an admin deleting it in
+        the settings): it leaves every listing; its name stays taken."""
+        current = self.property(object_type, name)
+        current["archived"] = True
+        current["archivedAt"] = iso_ms(self.clock())
+        self.props[object_type][name] = current
 
     def batch_create_properties(self, object_type: str, body: Any) -> BatchOutcome:
         outcome = BatchOutcome()

@@ -173,6 +173,12 @@ def _routes(
                 store.update_property(kind, request.path_params["propertyName"], body)
             )
 
+    async def delete_property(request: Request) -> Response:
+        kind = object_type(request)
+        with store.lock:
+            store.delete_property(kind, request.path_params["propertyName"])
+        return Response(status_code=204)
+
     async def batch_create_properties(request: Request) -> Response:
         kind, body, started = object_type(request), await read_json(request), store.clock()
         with store.lock:
@@ -319,6 +325,7 @@ def _routes(
         (f"{props}/groups/{{groupName}}", get_group, "GET"),
         (f"{props}/{{propertyName}}", get_property, "GET"),
         (f"{props}/{{propertyName}}", update_property, "PATCH"),
+        (f"{props}/{{propertyName}}", delete_property, "DELETE"),
         (f"{objs}/batch/{{action}}", object_batch, "POST"),
         (f"{objs}/search", object_search, "POST"),
         (f"{objs}/{{objectId}}", object_get, "GET"),

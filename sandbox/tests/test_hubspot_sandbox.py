@@ -99,6 +99,38 @@ def hub(start: Callable[..., Hub]) -> Hub:
 # --------------------------------------------------------------------- auth, routing
 
 
+def test_a_scope_not_granted_is_403_missing_scopes_naming_it(hub: Hub) -> None:
+    hub.sandbox.set_scopes(["crm.objects.contacts.read", "crm.schemas.contacts.read"])
+    assert hub.http.get("/crm/properties/2026-09/contacts").status_code == 200
+    assert hub.post("/crm/objects/2026-09/contacts/search", {"limit": 1}).status_code == 200
+    r = hub.post(
+        "/crm/objects/2026-09/contacts/batch/upsert",
+        {"inputs": [{"id": "a@b.example", "idProperty": "email", "properties": {}}]},
+    )
+    assert r.status_code == 403
+    body = r.json()
+    assert body["category"] == "MISSING_SCOPES"
+    assert body["context"] == {"missingScopes": ["crm.objects.contacts.write"]}
+    assert body["errors"][0]["context"] == {
+        "requiredGranularScopes": ["crm.objects.contacts.write"]
+    }
+    r = hub.http.get("/crm/properties/2026-09/companies")
+    assert r.status_code == 403 and r.json()["context"] == {
+        "missingScopes": ["crm.schemas.companies.read"]
+    }
+    assert hub.sandbox.store.objects("contacts") == []
+    hub.sandbox.set_scopes(None)
+    assert hub.http.get("/crm/properties/2026-09/companies").status_code == 200
+
+
+def test_a_deleted_property_leaves_the_listing(hub: Hub) -> None:
+    hub.unique_prop()
+    assert hub.http.delete("/crm/properties/2026-09/contacts/ww_id").status_code == 204
+    names = [p["name"] for p in hub.http.get("/crm/properties/2026-09/contacts").json()["results"]]
+    assert "ww_id" not in names and "email" in names
+    assert hub.http.get("/crm/properties/2026-09/contacts/ww_id").status_code == 404
+
+
 def test_missing_or_wrong_token_is_401_with_hubspot_body(hub: Hub) -> None:
     for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": SANDBOX_HUBSPOT_TOKEN}):
         r = httpx.get(hub.url + "/crm/v3/properties/contacts", headers=headers)

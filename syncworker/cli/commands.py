@@ -31,6 +31,12 @@ def db(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def doctor(args: argparse.Namespace, settings: Settings) -> int:
+    from syncworker.app.doctor import run_doctor
+
+    return run_doctor(settings, lambda line: print(line, flush=True))
+
+
 def sync(args: argparse.Namespace, settings: Settings) -> int:
     if args.enqueue:
         return _enqueue(args, settings)

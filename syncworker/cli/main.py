@@ -34,6 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_commands.add_parser("upgrade", help="apply the migrations (DATABASE_URL)")
 
+    commands.add_parser(
+        "doctor",
+        help="check settings, database, Redis, Workways and HubSpot before a sync (writes nothing)",
+    )
+
     sync = commands.add_parser("sync", help="sync Workways into HubSpot")
     sync.add_argument(
         "--source",
@@ -154,6 +159,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
     except ConfigError as exc:
+        if args.command == "doctor":
+            print(f"✗ settings: {exc}")
+            print(f"    fix: set {exc.variable} as the README's Configuration says")
         print(f"syncworker: configuration error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     # The CLI prints its own summaries; logs only speak up for warnings unless asked.
@@ -181,6 +189,7 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
     handler = {
         "db": commands.db,
+        "doctor": commands.doctor,
         "sync": commands.sync,
         "status": commands.status,
         "failures": commands.failures,

@@ -13,6 +13,7 @@ from syncworker.errors import (
     SourceAuthError,
     SyncWorkerError,
 )
+from syncworker.hubspot.responses import PORTAL_REFUSAL
 from syncworker.redaction import redact
 from syncworker.sources.registry import STREAMS
 from syncworker.store.models import RecordFailure, SyncRun, WritebackIntent
@@ -26,7 +27,12 @@ def describe_error(exc: SyncWorkerError) -> str:
             "(account time zone) will go on where this one stopped"
         )
     if isinstance(exc, HubSpotAuthError):
-        return f"HubSpot refused the credentials ({text}); check HUBSPOT_ACCESS_TOKEN and scopes"
+        missing = f"; missing scopes: {', '.join(exc.missing_scopes)}" if exc.missing_scopes else ""
+        return (
+            f"HubSpot refused the credentials ({text}{missing}); check HUBSPOT_ACCESS_TOKEN "
+            "(a Service Key, an app's token or a legacy private-app token) and its scopes, "
+            "or run `syncworker doctor`"
+        )
     if isinstance(exc, SourceAuthError):
         return f"Workways refused the credentials ({text}); check WORKWAYS_API_TOKEN"
     return f"{type(exc).__name__}: {text}"
@@ -107,10 +113,22 @@ def failures_table(failures: Iterable[RecordFailure]) -> str:
     ]
     for f in failures:
         state = "quarantined" if f.quarantined_at else "retrying"
+        error = redact(f.last_error)
+        portal = error.startswith(PORTAL_REFUSAL)
+        shown = (
+            "refused by the HubSpot portal's settings, not the data (below)" if portal else error
+        )
         rows.append(
             f"{f.id:>5} {f.stream:<24} {f.source_id:<26} {f.stage:<10} "
-            f"{f.attempts:>5} {state:<12} {redact(f.last_error)[:120]}"
+            f"{f.attempts:>5} {state:<12} {shown[:120]}"
         )
+        if portal:  # the rule's name matters more than the table's width
+            rows.append(f"      {error[len(PORTAL_REFUSAL) :].lstrip(': ')[:400]}")
+            rows.append(
+                "      fix: the data is not at fault: change the rule in HubSpot's settings, or "
+                "give the record the value it requires, then "
+                f"`syncworker failures retry --id {f.id}`"
+            )
     return "\n".join(rows)
 
 

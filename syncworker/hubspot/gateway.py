@@ -51,6 +51,7 @@ from syncworker.hubspot.responses import (
     epoch_ms,
     error_from_response,
     parse_body,
+    portal_refusal,
     scrub_outcome,
     upsert_outcomes,
 )
@@ -247,6 +248,18 @@ class HubSpotGateway:
         _, _, body = self.send("properties", "GET", self.paths.properties(object_type))
         return _results(body)
 
+    def property_group(self, object_type: str, name: str) -> dict[str, Any] | None:
+        """A property group's definition, or None when HubSpot has no such group (404)."""
+        try:
+            _, _, body = self.send(
+                "properties", "GET", self.paths.properties(object_type, f"/groups/{name}")
+            )
+        except HubSpotBadRequestError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return body if isinstance(body, dict) else None
+
     def create_property_group(self, object_type: str, group: Mapping[str, Any]) -> None:
         """Create a property group; a 409 (it exists) raises HubSpotConflictError."""
         self.send("properties", "POST", self.paths.properties(object_type, "/groups"), group)
@@ -291,7 +304,10 @@ class HubSpotGateway:
         except (HubSpotBadRequestError, HubSpotConflictError) as exc:
             budget[0] -= 1
             # A 422 is about the request as a whole: splitting it would not help.
-            if len(chunk) == 1 or budget[0] <= 0 or exc.status == 422:
+            if len(chunk) == 1:  # isolated: this record's own refusal
+                refusal = portal_refusal(exc)
+                return [RecordOutcome.failed(chunk[0].key, refusal or exc, exc.category)]
+            if budget[0] <= 0 or exc.status == 422:
                 return [RecordOutcome.failed(r.key, exc) for r in chunk]
             middle = len(chunk) // 2
             return self._upsert_isolating(
@@ -406,6 +422,19 @@ class HubSpotGateway:
                 if result.get("id") is not None:
                     found[str(result["id"])] = result.get("properties") or {}
         return found
+
+    def search_one(self, object_type: str) -> list[dict[str, Any]]:
+        """At most one object of ``object_type``: the cheapest read HubSpot checks
+        the objects' read scope on (``syncworker doctor``)."""
+        request = {"filterGroups": [], "properties": ["hs_object_id"], "limit": 1}
+        _, _, body = self.send(
+            "search",
+            "POST",
+            self.paths.objects(object_type, "search"),
+            request,
+            limiter=self.search_limiter,
+        )
+        return _results(body)
 
     def search_modified_since(
         self, object_type: str, since_ms: int, properties: Sequence[str]

@@ -64,6 +64,28 @@ class RecordOutcome:
         return cls(key, False, category=category, message=redact(error))
 
 
+# A record refused by the portal's own rules (HubSpot enforces them on API writes
+# from version 2026-09: conditional required properties, required create-form
+# fields, association permissions): the failures list says so.
+PORTAL_REFUSAL = (
+    "refused by the HubSpot portal's own settings (a validation rule set up in the "
+    "portal, not a fault in the data)"
+)
+# 400 VALIDATION_ERROR messages that are about the values or the request instead.
+_NOT_PORTAL_RULES = ("Property values were not valid", "Invalid input JSON")
+
+
+def portal_refusal(error: HubSpotError) -> str | None:
+    """The failure text for a record a portal rule refused (a 400 VALIDATION_ERROR
+    that is not about a value), or None when ``error`` is something else."""
+    text = str(error)
+    if error.status != 400 or error.category != "VALIDATION_ERROR":
+        return None
+    if text.startswith(_NOT_PORTAL_RULES):
+        return None
+    return f"{PORTAL_REFUSAL}: {text}"
+
+
 def parse_body(raw: bytes | str | None) -> Any:
     if not raw:
         return None
@@ -96,14 +118,44 @@ def error_from_response(status: int, headers: Mapping[str, str], body: Any) -> H
     if status == 409:
         match = _EXISTING_ID.search(raw_message)
         return HubSpotConflictError(message, existing_id=match.group(1) if match else None)
-    kind: type[HubSpotError] = HubSpotBadRequestError
     if status in (401, 403):
-        kind = HubSpotAuthError
-    elif status == 423:
+        return HubSpotAuthError(
+            message,
+            status=status,
+            category=category,
+            correlation_id=correlation,
+            missing_scopes=missing_scopes(data) if status == 403 else (),
+        )
+    kind: type[HubSpotError] = HubSpotBadRequestError
+    if status == 423:
         kind = HubSpotLockedError
     elif status >= 500:
         kind = HubSpotServerError
     return kind(message, status=status, category=category, correlation_id=correlation)
+
+
+_SCOPE_KEYS = ("missingScopes", "requiredGranularScopes", "requiredScopes")
+_SCOPE = re.compile(r"[a-z][a-z0-9_\-]*(\.[a-z0-9_\-]+)*")
+
+
+def missing_scopes(body: Mapping[str, Any]) -> tuple[str, ...]:
+    """The scopes a 403 says the token lacks, in order, once each.
+
+    The 2026-09 specs put them in ``context.missingScopes``; HubSpot's answers
+    also list them per error (``errors[].context.requiredGranularScopes``).
+    Anything that does not look like a scope name is left out."""
+    contexts = [body.get("context")]
+    contexts += [e.get("context") for e in body.get("errors") or [] if isinstance(e, Mapping)]
+    found: dict[str, None] = {}
+    for context in contexts:
+        if not isinstance(context, Mapping):
+            continue
+        for key in _SCOPE_KEYS:
+            values = context.get(key)
+            for value in values if isinstance(values, list) else []:
+                if isinstance(value, str) and _SCOPE.fullmatch(value):
+                    found.setdefault(value)
+    return tuple(found)
 
 
 def _error_keys(error: Mapping[str, Any]) -> set[str]:

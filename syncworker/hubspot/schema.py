@@ -12,7 +12,7 @@ import contextlib
 import dataclasses
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -70,22 +70,35 @@ def _check_existing(
     wanted: Sequence[PropertyDefinition],
     existing: dict[object, dict[str, object]],
 ) -> None:
+    problems = schema_problems(object_type, wanted, existing)
+    if problems:
+        raise HubSpotBadRequestError(problems[0])
+
+
+def schema_problems(
+    object_type: str,
+    wanted: Sequence[PropertyDefinition],
+    existing: Mapping[object, Mapping[str, object]],
+) -> list[str]:
+    """What makes existing properties unusable (wrong type, a key not unique), with the fix."""
+    problems = []
     for definition in wanted:
         current = existing.get(definition.name)
         if current is None:
             continue
         if current.get("type") != definition.kind.hubspot_type:
-            raise HubSpotBadRequestError(
+            problems.append(
                 f"HubSpot {object_type} property {definition.name!r} exists with type "
                 f"{current.get('type')!r}, expected {definition.kind.hubspot_type!r}; "
                 "rename or delete it in HubSpot"
             )
-        if definition.unique and not current.get("hasUniqueValue"):
-            raise HubSpotBadRequestError(
+        elif definition.unique and not current.get("hasUniqueValue"):
+            problems.append(
                 f"HubSpot {object_type} property {definition.name!r} exists without "
                 "hasUniqueValue, which cannot be changed; delete it in HubSpot so it can be "
                 "recreated as unique"
             )
+    return problems
 
 
 class SharedSchemaMemo:

@@ -2,7 +2,10 @@
 
 A delivery is a JSON array of event objects. Every event needs an ``objectId``
 and a ``subscriptionType`` (older payloads: ``eventType``) of the form
-``<object>.<change>``. Contact and company events are stored raw, one row each;
+``<object>.<change>``: ``contact.propertyChange`` from legacy apps and
+``legacyCrmObjects`` subscriptions, ``object.propertyChange`` (with an
+``objectTypeId``, ``0-1`` for contacts) from developer-platform apps'
+``crmObjects`` subscriptions. Contact and company events are stored raw, one row each;
 events of other object types (deal, ticket…) are parsed but never stored.
 HubSpot promises no order and no uniqueness: every event is stored as received,
 duplicates included, and the worker re-reads current state before acting.
@@ -31,6 +34,11 @@ MAX_EVENTS = 1_000  # HubSpot sends at most 100 per delivery
 MAX_DEPTH = 16  # HubSpot's events are flat objects
 
 OBJECT_TYPES: Mapping[str, str] = {"contact": "contacts", "company": "companies"}
+# Developer-platform apps (``crmObjects`` subscriptions) send ``object.<change>``
+# events whose ``objectTypeId`` names the type: 0-1 contacts, 0-2 companies…
+OBJECT_TYPE_IDS: Mapping[str, str] = {"0-1": "contacts", "0-2": "companies"}
+GENERIC_PREFIX = "object"
+_OBJECT_TYPE_ID = re.compile(r"[0-9]{1,4}-[0-9]{1,12}")
 
 _SUBSCRIPTION = re.compile(r"([a-z][a-z_]{0,31})\.([A-Za-z][A-Za-z_]{0,47})")
 _DIGITS = re.compile(r"[0-9]{1,32}")
@@ -146,12 +154,19 @@ def _event(item: Any, index: int) -> ParsedEvent:
     if "objectId" not in item or item["objectId"] is None:
         raise EventFormatError(f"{where}: objectId missing")
     object_id = _int(item["objectId"], f"{where}: objectId", low=1, high=_MAX_OBJECT_ID)
+    if match.group(1) == GENERIC_PREFIX:
+        type_id = item.get("objectTypeId")
+        if not isinstance(type_id, str) or not _OBJECT_TYPE_ID.fullmatch(type_id):
+            raise EventFormatError(f"{where}: objectTypeId missing or not <n>-<n>")
+        object_type = OBJECT_TYPE_IDS.get(type_id)
+    else:
+        object_type = OBJECT_TYPES.get(match.group(1))
     event_id = item.get("eventId")
     if isinstance(event_id, int) and not isinstance(event_id, bool):
         event_id = str(event_id)
     return ParsedEvent(
         subscription_type=kind,
-        object_type=OBJECT_TYPES.get(match.group(1)),
+        object_type=object_type,
         object_id=str(object_id),
         event_id=_text(event_id, f"{where}: eventId", 64),
         occurred_at=_int(item.get("occurredAt"), f"{where}: occurredAt"),
