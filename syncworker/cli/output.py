@@ -32,6 +32,11 @@ def describe_error(exc: SyncWorkerError) -> str:
     return f"{type(exc).__name__}: {text}"
 
 
+def describe_unexpected(exc: BaseException) -> str:
+    """An unexpected error in one line: its type and redacted message."""
+    return f"{type(exc).__name__}: {redact(str(exc))}"[:500]
+
+
 class ProgressPrinter:
     """One line per page on stderr, overwritten in place on a terminal."""
 
@@ -73,6 +78,17 @@ def summary(result: RunResult) -> str:
     if c["failed"] and not result.dry_run:
         lines.append(f"  {c['failed']} record(s) failed: see `syncworker failures list`")
     return "\n".join(lines)
+
+
+def run_failures(failures: Iterable[RecordFailure], total: int) -> Iterable[str]:
+    """One line per record that failed in a run: stream, record, stage, why (the
+    field at fault for a bad value); never a value."""
+    shown = 0
+    for f in failures:
+        shown += 1
+        yield f"    {f.stream} {f.source_id} at {f.stage}: {redact(f.last_error)[:160]}"
+    if total > shown:
+        yield f"    and {total - shown} more"
 
 
 def dry_run_report(result: RunResult) -> Iterable[str]:
