@@ -111,6 +111,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sandbox.add_argument("--daily-limit", type=int, default=None, metavar="N")
     sandbox.add_argument("--latency-ms", type=float, default=0.0)
+    sandbox.add_argument(
+        "--seed-portal",
+        type=int,
+        default=0,
+        metavar="N",
+        help="start HubSpot with N contacts holding Workways users' e-mails (and a few "
+        "unrelated ones), as a real portal has before the first sync",
+    )
 
     demo = commands.add_parser("demo", help="full then incremental sync against the sandboxes")
     demo.add_argument("--users", type=int, default=300)
