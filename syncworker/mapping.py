@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from syncworker.normalise import NORMALISATION_VERSION, NORMALISERS
+from syncworker.normalise import NORMALISATION_VERSION, NORMALISERS, BadValue
 from syncworker.normalise import Kind as Kind  # the tables are written in kinds
 from syncworker.normalise import normalise as normalise
 
@@ -30,6 +30,15 @@ _json_keys: dict[str, str] = {}  # property name -> its JSON encoding and ":"
 PROPERTY_GROUP = "workways"
 PROPERTY_GROUP_LABEL = "Workways"
 ARCHIVED_PROPERTY = "workways_archived"
+
+
+class FieldValueError(ValueError):
+    """A source record holds a value its mapping cannot normalise: that record
+    fails alone (stage ``mapping``), naming the field and never the value."""
+
+    def __init__(self, source: str, target: str, reason: str) -> None:
+        self.source, self.target, self.reason = source, target, reason
+        super().__init__(f"field {source} (HubSpot {target}): {reason}")
 
 
 @dataclass(frozen=True)
@@ -81,13 +90,22 @@ class ObjectMapping:
     def to_properties(
         self, record: Mapping[str, Any], detail: Mapping[str, Any] | None = None
     ) -> dict[str, str]:
-        """Normalised HubSpot properties for a record in the API's own field names."""
+        """Normalised HubSpot properties for a record in the API's own field names.
+
+        :class:`FieldValueError` names the first field whose value cannot be
+        normalised (a date ``15/01/2025``, ``ten`` for a number, a list for text)."""
         get = record.get
-        props = {target: norm(get(source)) for source, target, norm in self._listed_plan}
+        try:  # the usual record: one comprehension, no per-field bookkeeping
+            props = {target: norm(get(source)) for source, target, norm in self._listed_plan}
+        except (BadValue, ValueError, TypeError, AttributeError):
+            props = {}
+            for source, target, norm in self._listed_plan:
+                props[target] = _checked(source, target, norm, get(source))
         if detail is not None:
             for f in self.detail_fields:
                 raw = detail.get(f.source)
-                props[f.target] = f.summarise(raw) if f.summarise else normalise(f.kind, raw)
+                norm = f.summarise or NORMALISERS[f.kind]
+                props[f.target] = _checked(f.source, f.target, norm, raw)
         return props
 
     @cached_property
@@ -125,7 +143,7 @@ class ObjectMapping:
     def value_of(self, record: Mapping[str, Any], target: str) -> str:
         """The normalised value of one listed property (KeyError if not listed)."""
         source, norm = self._listed_by_target[target]
-        return norm(record.get(source))
+        return _checked(source, target, norm, record.get(source))
 
     def passenger_properties(self) -> frozenset[str]:
         return frozenset(f.target for f in self.all_fields if f.passenger)
@@ -139,6 +157,16 @@ class ObjectMapping:
     def writeback_fields(self) -> tuple[FieldMap, ...]:
         """The two-way fields: HubSpot edits flow back to Workways."""
         return tuple(f for f in self.all_fields + self.hubspot_fields if f.writeback)
+
+
+def _checked(source: str, target: str, norm: Callable[[Any], str], value: Any) -> str:
+    """``norm(value)``, or :class:`FieldValueError` naming the field (never the value)."""
+    try:
+        return norm(value)
+    except BadValue as exc:
+        raise FieldValueError(source, target, str(exc)) from None
+    except (ValueError, TypeError, AttributeError) as exc:  # a summariser's own complaint
+        raise FieldValueError(source, target, f"unreadable value ({type(exc).__name__})") from None
 
 
 def content_hash(properties: Mapping[str, str]) -> str:

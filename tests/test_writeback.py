@@ -205,3 +205,59 @@ def test_refused_writeback_is_quarantined_at_once(wb: Wired) -> None:
 
 class _Result:
     examined = intents = written = failed = quarantined = 0
+
+
+def test_a_wrongly_shaped_value_quarantines_that_intent_alone(wb: Wired) -> None:
+    """A number property holding text (left by an import) cannot be written back: that
+    intent is quarantined with the reason; the pass writes every other intent, the
+    same organization's other edit included (issue 17, point 2)."""
+    first, second = (o["_id"] for o in wb.boxes.workways.organizations()[:2])
+    spoiled, other = company_of(wb, first), company_of(wb, second)
+    wb.boxes.hubspot.store.force_property(
+        "companies", spoiled["id"], "workways_renewal_months", "ten"
+    )
+    wb.boxes.hubspot.store.edit_property(
+        "companies", spoiled["id"], "workways_contract_end_date", "2031-06-30"
+    )
+    wb.boxes.hubspot.store.edit_property(
+        "companies", other["id"], "workways_contract_start_date", "2024-02-01"
+    )
+    result = service(wb).run(
+        [("companies", spoiled["id"]), ("companies", other["id"])], trigger="webhook"
+    )
+    assert (result.intents, result.written, result.quarantined) == (3, 2, 1)
+    assert sorted(writes(wb)) == [
+        ("merge-contract", first, {"rentalEndAt": "2031-06-30"}),
+        ("merge-contract", second, {"rentalStartAt": "2024-02-01"}),
+    ]
+    (held,) = Outbox(wb.store.sessions).listing("quarantined")
+    assert (held.source_id, held.parameter) == (first, "rentalRenewal")
+    assert held.last_error == "rentalRenewal: HubSpot holds a value that is not a number"
+    assert wb.boxes.workways.get_organization(first)["contractEndDate"] == "2031-06-30"
+    again = service(wb).run([("companies", spoiled["id"])], trigger="webhook")
+    assert again.written == 0 and writes(wb)[2:] == []  # quarantined: not tried again
+
+
+def test_a_key_found_on_another_record_is_never_written_back(wb: Wired) -> None:
+    """A deleted contact's ``workways_user_id`` put on another contact with another
+    opt-in: zero Workways writes for that user (issue 17, point 4)."""
+    user = next(u for u in wb.boxes.workways.users() if not u["isUserArchived"])
+    deleted = contact_of(wb, user["_id"])
+    hubspot = wb.boxes.hubspot.store
+    hubspot.delete_object("contacts", deleted["id"])
+    impostor = hubspot.add_object(
+        "contacts",
+        {
+            "firstname": "Someone",
+            "workways_user_id": user["_id"],
+            "workways_newsletter_optin": "false" if user["newsOptin"] else "true",
+        },
+    )
+    before = workways_writes(wb)
+    result = service(wb).run([("contacts", impostor)], trigger="webhook")
+    polled = service(wb).poll()
+    assert (result.examined, result.intents, result.stray_keys) == (1, 0, 1)
+    assert polled.intents == 0 and polled.written == 0
+    assert workways_writes(wb) == before and writes(wb) == []
+    assert wb.boxes.workways.get_user(user["_id"])["newsOptin"] is user["newsOptin"]
+    assert Outbox(wb.store.sessions).listing() == []

@@ -28,11 +28,18 @@ def serve(args: argparse.Namespace) -> int:
         daily_limit=args.daily_limit,
         latency_ms=args.latency_ms,
     ) as boxes:
+        seeded = getattr(args, "seed_portal", 0) or 0
+        if seeded:  # a portal that is not empty: contacts holding users' e-mails, and others
+            emails = [u["email"] for u in boxes.workways.users()[:seeded]]
+            boxes.hubspot.seed_portal(emails, unrelated=max(1, seeded // 6))
         print(
             f"Workways sandbox: {boxes.workways_url}  ({args.users} users, {args.orgs} "
             "organizations)"
         )
-        print(f"HubSpot sandbox:  {boxes.hubspot_url}")
+        print(
+            f"HubSpot sandbox:  {boxes.hubspot_url}"
+            + (f"  ({seeded} contacts holding Workways users' e-mails)" if seeded else "")
+        )
         print(
             f"Workadu sandbox:  {boxes.workadu_url}  ({args.customers} customers, "
             f"{args.orders} orders, {args.invoices} invoices)"

@@ -17,7 +17,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
@@ -194,6 +194,28 @@ class HubSpotSandbox:
         with self.store.lock:
             self.store.validation_rules.append(rule)
         return rule
+
+    def seed_portal(self, emails: Sequence[str], unrelated: int = 0) -> list[str]:
+        """Contacts a real portal holds before any sync (leads, imports, form fills):
+        one per e-mail in ``emails`` (every other one in upper case, as people type
+        them), then ``unrelated`` more at addresses of their own. Each has a
+        lifecycle stage, as a marketing team sets it. Returns the ids, in order."""
+        rng = random.Random(self.seed)
+        stages = ("subscriber", "lead", "marketingqualifiedlead", "customer")
+        addresses = [e.strip().upper() if i % 2 else e.strip() for i, e in enumerate(emails)]
+        addresses += [f"prospect{n}@portal-seed.example" for n in range(1, unrelated + 1)]
+        return [
+            self.store.add_object(
+                "contacts",
+                {
+                    "email": address,
+                    "firstname": f"Lead {n}",
+                    "lifecyclestage": rng.choice(stages),
+                },
+                source="IMPORT",
+            )
+            for n, address in enumerate(addresses, start=1)
+        ]
 
     def set_fault(
         self,

@@ -176,6 +176,50 @@ class HubSpotStore(PropertyRegistry):
                 raise ValueError(problems[0].message)
             self.write(object_type, record, changes, "CRM_UI")
 
+    def add_object(
+        self, object_type: str, properties: dict[str, str], source: str = "CRM_UI"
+    ) -> str:
+        """Create a record as a person (or an import) would, outside any integration:
+        values checked as the API checks them, unique values (e-mail too) unique.
+        Returns its id; ValueError for a refused value."""
+        object_type = normalize_type(object_type)
+        with self.lock:
+            changes: dict[str, str] = {}
+            for name, value in properties.items():
+                definition = self.props[object_type].get(name)
+                if definition is None:
+                    raise KeyError(f"property {name} does not exist on {object_type}")
+                normal, problem = check_value(object_type, definition, value or "")
+                if problem is not None:
+                    raise ValueError(problem.message)
+                if self.owner(object_type, name, normal) is not None:
+                    raise ValueError(f"value of {name} already belongs to another record")
+                changes[name] = normal
+            return self.create(object_type, self.new_id(), changes, source).id
+
+    def delete_object(self, object_type: str, object_id: str) -> None:
+        """Delete a record as a person in the HubSpot UI would (it goes to the recycle
+        bin: archived, its unique values free again)."""
+        object_type = normalize_type(object_type)
+        with self.lock:
+            if not self.exists(object_type, str(object_id)):
+                raise KeyError(f"{object_type} {object_id} does not exist")
+            self.archive(object_type, str(object_id))
+
+    def force_property(self, object_type: str, object_id: str, name: str, value: str) -> None:
+        """Store ``value`` without checking it against the property's type, as a value
+        left by an old import or another integration may be: for tests of readers
+        that must not trust a value's shape. Unique values stay unique (ValueError)."""
+        object_type = normalize_type(object_type)
+        with self.lock:
+            record = self.records[object_type].get(str(object_id))
+            if record is None or record.archived:
+                raise KeyError(f"{object_type} {object_id} does not exist")
+            owner = self.owner(object_type, name, value)
+            if owner is not None and owner != record.id:
+                raise ValueError(f"value of {name} already belongs to {owner}")
+            self.write(object_type, record, {name: value}, "IMPORT")
+
     def property_definitions(self, object_type: str) -> dict[str, JSON]:
         object_type = normalize_type(object_type)
         with self.lock:

@@ -193,6 +193,10 @@ class WorkwaysSandbox:
     def get_organization(self, org_id: str) -> JsonDict:
         return self._store.get_organization(org_id)
 
+    def allow_duplicate_emails(self, allowed: bool = True) -> None:
+        """Let two users share an e-mail (the spec does not forbid it); off by default."""
+        self._store.duplicate_emails = allowed
+
     def update_user(self, user_id: str, **fields: Any) -> None:
         self._store.update_user(user_id, fields)
 

@@ -15,6 +15,8 @@ from syncworker.config import Settings
 from syncworker.engine.state import RunResult
 from syncworker.store.database import upgrade
 
+FAILURES_SHOWN = 10  # records named under a run's summary; the rest in `failures list`
+
 
 def exit_code(results: list[RunResult]) -> int:
     if any(r.status == "aborted" for r in results):
@@ -59,6 +61,10 @@ def sync(args: argparse.Namespace, settings: Settings) -> int:
         print(line)
     for result in results:
         print(output.summary(result))
+        if result.counts["failed"] and result.run_id is not None and not result.dry_run:
+            failed = services.store.failures_of_run(result.run_id, limit=FAILURES_SHOWN)
+            for line in output.run_failures(failed, result.counts["failed"]):
+                print(line)
         if result.dry_run:
             for line in output.dry_run_report(result):
                 print(line)

@@ -140,6 +140,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sandbox.add_argument("--daily-limit", type=int, default=None, metavar="N")
     sandbox.add_argument("--latency-ms", type=float, default=0.0)
+    sandbox.add_argument(
+        "--seed-portal",
+        type=int,
+        default=0,
+        metavar="N",
+        help="start HubSpot with N contacts holding Workways users' e-mails (and a few "
+        "unrelated ones), as a real portal has before the first sync",
+    )
 
     demo = commands.add_parser("demo", help="full then incremental sync against the sandboxes")
     demo.add_argument("--users", type=int, default=300)
@@ -173,14 +181,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"syncworker: configuration error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except ValueError as exc:
-        print(f"syncworker: {exc}", file=sys.stderr)
-        return EXIT_USAGE
     except SyncWorkerError as exc:
         print(f"syncworker: aborted: {output.describe_error(exc)}", file=sys.stderr)
         return EXIT_ABORTED
     except KeyboardInterrupt:
         print("syncworker: interrupted", file=sys.stderr)
+        return EXIT_ABORTED
+    except Exception as exc:  # a fault, not a usage error: never exit 2
+        # Exit 2 means bad configuration or usage (argparse's own errors and
+        # ConfigError above). Nothing either API sends may end here as exit 2: a bad
+        # value fails its record inside the run; anything else is a fault, reported
+        # (without values) as an aborted run.
+        log.debug("unexpected error", exc_info=True)
+        print(f"syncworker: aborted: unexpected {output.describe_unexpected(exc)}", file=sys.stderr)
         return EXIT_ABORTED
 
 

@@ -38,6 +38,11 @@ def describe_error(exc: SyncWorkerError) -> str:
     return f"{type(exc).__name__}: {text}"
 
 
+def describe_unexpected(exc: BaseException) -> str:
+    """An unexpected error in one line: its type and redacted message."""
+    return f"{type(exc).__name__}: {redact(str(exc))}"[:500]
+
+
 class ProgressPrinter:
     """One line per page on stderr, overwritten in place on a terminal."""
 
@@ -70,7 +75,9 @@ def summary(result: RunResult) -> str:
         f"{head}: {result.status}",
         f"  seen {c['seen']}, created {c['created']}, updated {c['updated']}, "
         f"unchanged {c['unchanged']}, archived {c['archived']}, failed {c['failed']}"
-        + (f", quarantined (skipped) {c['quarantined']}" if c["quarantined"] else ""),
+        + (f", quarantined (skipped) {c['quarantined']}" if c["quarantined"] else "")
+        + (f", adopted {c['adopted']}" if c["adopted"] else "")
+        + (f", e-mail clashes {c['clashes']}" if c["clashes"] else ""),
         f"  HubSpot calls: {sum(result.hubspot_calls.values())} ({calls}); "
         f"{result.stream.split('.')[0].capitalize()} calls: {result.source_calls}",
     ]
@@ -79,6 +86,17 @@ def summary(result: RunResult) -> str:
     if c["failed"] and not result.dry_run:
         lines.append(f"  {c['failed']} record(s) failed: see `syncworker failures list`")
     return "\n".join(lines)
+
+
+def run_failures(failures: Iterable[RecordFailure], total: int) -> Iterable[str]:
+    """One line per record that failed in a run: stream, record, stage, why (the
+    field at fault for a bad value); never a value."""
+    shown = 0
+    for f in failures:
+        shown += 1
+        yield f"    {f.stream} {f.source_id} at {f.stage}: {redact(f.last_error)[:160]}"
+    if total > shown:
+        yield f"    and {total - shown} more"
 
 
 def dry_run_report(result: RunResult) -> Iterable[str]:
@@ -92,14 +110,15 @@ def runs_table(runs: Iterable[SyncRun]) -> str:
     header = (
         f"{'run':>5} {'stream':<24} {'trigger':<8} {'mode':<11} {'status':<22} "
         f"{'started (UTC)':<19} {'seen':>7} {'new':>6} {'upd':>6} {'same':>7} "
-        f"{'arch':>5} {'fail':>5} {'calls':>6}"
+        f"{'arch':>5} {'fail':>5} {'adopt':>5} {'calls':>6}"
     )
     rows = [header]
     for r in runs:
         rows.append(
             f"{r.id:>5} {r.stream:<24} {r.trigger:<8} {r.mode:<11} {r.status:<22} "
             f"{r.started_at:%Y-%m-%d %H:%M:%S} {r.seen:>7} {r.created:>6} {r.updated:>6} "
-            f"{r.unchanged:>7} {r.archived:>5} {r.failed:>5} {r.hubspot_calls:>6}"
+            f"{r.unchanged:>7} {r.archived:>5} {r.failed:>5} {r.adopted or 0:>5} "
+            f"{r.hubspot_calls:>6}"
         )
         if r.error:
             rows.append(f"      └ {r.error}")

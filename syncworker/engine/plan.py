@@ -28,10 +28,13 @@ class PlannedChange:
             if name in personal:
                 parts.append(f"{name} (changed)")
             else:
-                before = self.previous.get(name)
+                before = None if self.action == "adopt" else self.previous.get(name)
                 parts.append(
                     f"{name}: {before!r} → {value!r}" if before is not None else f"{name}={value!r}"
                 )
+        if self.action == "adopt":  # an existing contact takes the record's key
+            held = self.previous.get("hs_object_id", "?")
+            return f"adopt {self.stream} {self.source_id} (HubSpot {held}): " + ", ".join(parts)
         return f"{self.action} {self.stream} {self.source_id}: " + ", ".join(parts)
 
 

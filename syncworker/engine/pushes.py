@@ -14,6 +14,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
+from syncworker.engine.adopt import adopt_by_email, adoptable
 from syncworker.engine.merge import merge_by_email
 from syncworker.engine.plan import CREATE, PlannedChange
 from syncworker.engine.state import ConflictPolicy, Pending, RunState
@@ -84,9 +85,11 @@ class BatchPusher:
             state.result.counts.update(state.in_flight.popleft().result())
 
     def _plan_only(self, state: RunState, changes: list[PlannedChange]) -> None:
+        if state.stream.adopt_by_email:  # a read: shows which contacts would be adopted
+            changes = adoptable(self.gateway, state, changes)
         state.result.planned.extend(changes)
+        name = {"create": "created", "update": "updated", "archive": "archived", "adopt": "adopted"}
         for change in changes:
-            name = {"create": "created", "update": "updated", "archive": "archived"}
             state.result.counts[name[change.action]] += 1
 
     def _prepare(self, state: RunState, batch: list[Pending]) -> list[Pending]:
@@ -117,6 +120,10 @@ class BatchPusher:
                 whole = change.properties == p.change.properties
                 resolved.append(Pending(change, p.hubspot_id, p.digest if whole else None))
             batch = resolved
+        if batch and stream.adopt_by_email:
+            batch = adopt_by_email(
+                self.store, self.gateway, state, batch, partial(self._fail, state)
+            )
         if batch and stream.merge_by_email:
             batch = merge_by_email(
                 self.store, self.gateway, state, batch, partial(self._fail, state)

@@ -20,6 +20,8 @@ COUNTERS = (
     "failed",
     "conflicts",
     "quarantined",
+    "adopted",  # existing HubSpot records taken over (see engine/adopt.py)
+    "clashes",  # records sent without an e-mail another record holds
 )
 
 

@@ -33,7 +33,7 @@ from syncworker.engine.state import (
 from syncworker.errors import SourceError
 from syncworker.hubspot.gateway import HubSpotGateway
 from syncworker.hubspot.schema import SharedSchemaMemo
-from syncworker.mapping import ARCHIVED_PROPERTY
+from syncworker.mapping import ARCHIVED_PROPERTY, FieldValueError
 from syncworker.sources.streams import Record, SourcePage, records_as_sent
 from syncworker.store.snapshots import Snapshot, SnapshotStore
 from syncworker.tally import carried
@@ -109,8 +109,9 @@ class SyncEngine(BatchPusher):
             counts["unchanged"] += len(current)
             self._moves_as_sent(state, wanted, current)
             wanted = {sid: rec for sid, rec in wanted.items() if sid not in current}
+        listed = self._mapped(state, wanted)
+        wanted = {sid: rec for sid, rec in wanted.items() if sid in listed}
         snapshots = self.store.load(stream.name, wanted) if wanted else {}
-        listed = {sid: mapping.to_properties(rec) for sid, rec in wanted.items()}
         details = self._details(state, listed, snapshots)
         noted: dict[str, tuple[str, str]] = {}  # unchanged, digest not noted yet
         for source_id, record in wanted.items():
@@ -153,16 +154,37 @@ class SyncEngine(BatchPusher):
         key_field = stream.mapping.key.source
         return {str(rec[key_field]): rec for rec in flat}, raw is not None
 
-    @staticmethod
+    def _mapped(self, state: RunState, records: Mapping[str, Record]) -> dict[str, dict[str, str]]:
+        """Each record's listed properties; a record holding a value its mapping cannot
+        normalise fails alone (stage ``mapping``, naming the field) and is left out."""
+        to_properties = state.stream.mapping.to_properties
+        listed: dict[str, dict[str, str]] = {}
+        for source_id, record in records.items():
+            try:
+                listed[source_id] = to_properties(record)
+            except FieldValueError as exc:
+                self._mapping_failed(state, source_id, exc)
+        return listed
+
+    def _mapping_failed(self, state: RunState, source_id: str, exc: FieldValueError) -> None:
+        state.result.counts["failed"] += 1
+        self._fail(state, source_id, "mapping", str(exc), category="BAD_VALUE")
+
     def _moves_as_sent(
-        state: RunState, records: Mapping[str, Record], parents: Mapping[str, str | None]
+        self, state: RunState, records: Mapping[str, Record], parents: Mapping[str, str | None]
     ) -> None:
         """Parent moves of records that need no mapping (``parents``: associated to)."""
         association = state.stream.association
         if association is None:
             return
         for source_id, associated in parents.items():
-            parent = state.stream.mapping.value_of(records[source_id], association.parent_property)
+            try:
+                parent = state.stream.mapping.value_of(
+                    records[source_id], association.parent_property
+                )
+            except FieldValueError as exc:
+                self._mapping_failed(state, source_id, exc)
+                continue
             if (parent or None) != associated:
                 state.moves[source_id] = (associated, parent or None)
 
@@ -224,7 +246,13 @@ class SyncEngine(BatchPusher):
                 for f in mapping.detail_fields
             }
         detail = details[source_id]
-        return None if detail is None else mapping.to_properties(record, detail)
+        if detail is None:
+            return None
+        try:
+            return mapping.to_properties(record, detail)
+        except FieldValueError as exc:
+            self._mapping_failed(state, source_id, exc)
+            return None
 
     # ----------------------------------------------------------- associations
     def associate(self, state: RunState) -> None:

@@ -79,6 +79,9 @@ class Stream:
     # New records whose e-mail already belongs to a HubSpot contact (another
     # source's) are merged into it instead of failing on the duplicate e-mail.
     merge_by_email: bool = False
+    # New records whose e-mail already belongs to a HubSpot contact holding no key of
+    # this stream adopt that contact (engine/adopt.py): the source owns the person.
+    adopt_by_email: bool = False
     # One page by number (``page(client, n)``): a run of the stream can then be
     # split into units of ``pages_per_unit`` pages that many workers share.
     page: Callable[[Any, int], SourcePage] | None = None

@@ -100,6 +100,18 @@ class RecordFailures:
                 )
             return list(session.scalars(query))
 
+    def failures_of_run(self, run_id: int, limit: int = 10) -> list[RecordFailure]:
+        """The records that failed in run ``run_id`` (their latest failure), oldest first."""
+        with self.sessions() as session:
+            return list(
+                session.scalars(
+                    select(RecordFailure)
+                    .where(RecordFailure.last_run_id == run_id)
+                    .order_by(RecordFailure.id)
+                    .limit(limit)
+                )
+            )
+
     def release_failures(self, ids: Collection[int] | None = None) -> int:
         """Un-quarantine failures (all when ``ids`` is None) so the next run retries them."""
         with self.sessions.begin() as session:

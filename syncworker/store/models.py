@@ -86,6 +86,8 @@ class SyncRun(Base):
     archived: Mapped[int] = mapped_column(Integer, default=0)
     failed: Mapped[int] = mapped_column(Integer, default=0)
     conflicts: Mapped[int] = mapped_column(Integer, default=0)
+    adopted: Mapped[int] = mapped_column(Integer, default=0)  # existing HubSpot records taken
+    clashes: Mapped[int] = mapped_column(Integer, default=0)  # sent without a held e-mail
     hubspot_calls: Mapped[int] = mapped_column(Integer, default=0)
     source_calls: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)  # redacted

@@ -37,6 +37,7 @@ class WritebackResult:
     written: int = 0
     failed: int = 0
     quarantined: int = 0
+    stray_keys: int = 0  # HubSpot records holding a key the snapshot gives to another
 
 
 class WritebackService:
@@ -69,17 +70,29 @@ class WritebackService:
             fields = stream.mapping.writeback_fields()
             wanted = [f.target for f in fields] + [stream.id_property]
             found = self.gateway.read_by_ids(object_type, sorted(ids), wanted)
-            keyed = {
-                props[stream.id_property]: (hid, props)
-                for hid, props in found.items()
-                if props.get(stream.id_property)
-            }
-            snapshots = self.store.load(stream.name, keyed)
+            keys = {str(p[stream.id_property]) for p in found.values() if p.get(stream.id_property)}
+            snapshots = self.store.load(stream.name, keys)
             result.examined += len(found)
-            for source_id, (hubspot_id, props) in keyed.items():
-                snapshot = snapshots.get(source_id)
+            for hubspot_id, props in sorted(found.items()):
+                source_id = str(props.get(stream.id_property) or "")
+                snapshot = snapshots.get(source_id) if source_id else None
                 if snapshot is None or snapshot.hubspot_id is None:
                     continue  # never synced: nothing to compare with
+                if snapshot.hubspot_id != hubspot_id:
+                    # Keys stay with their records: a Workways key on any other record
+                    # (copied, imported, left after a merge or a delete) is drift, and
+                    # that record's values are never written back to Workways.
+                    result.stray_keys += 1
+                    log.warning(
+                        "write-back: %s %s carries the key of %s %s, which is HubSpot %s "
+                        "in the snapshot; not written back",
+                        object_type,
+                        hubspot_id,
+                        stream.name,
+                        source_id,
+                        snapshot.hubspot_id,
+                    )
+                    continue
                 for f in fields:
                     value = hubspot_value(f.kind, props.get(f.target))
                     if value != snapshot.properties.get(f.target, ""):
@@ -101,15 +114,26 @@ class WritebackService:
             groups[(intent.stream, intent.source_id)].append(
                 (intent.id, intent.property, intent.parameter, intent.value)
             )
-        for (stream, source_id), items in groups.items():
-            ids = [i for i, *_ in items]
-            try:
-                arguments = {p: workways_argument(p, v) for _, _, p, v in items}
-            except UnwritableValue as exc:
-                result.quarantined += self.outbox.fail(
-                    ids, str(exc), retriable=False, max_attempts=self.max_attempts
-                )
+        for (stream, source_id), group in groups.items():
+            # An intent whose value Workways cannot take is quarantined alone, with
+            # the reason; the record's other intents are still written.
+            arguments: dict[str, object] = {}
+            items = []
+            for item in group:
+                intent_id, _, parameter, value = item
+                try:
+                    arguments[parameter] = workways_argument(parameter, value)
+                except UnwritableValue as exc:
+                    log.warning("write-back of %s %s refused: %s", stream, source_id, exc)
+                    result.failed += 1
+                    result.quarantined += self.outbox.fail(
+                        [intent_id], str(exc), retriable=False, max_attempts=self.max_attempts
+                    )
+                    continue
+                items.append(item)
+            if not items:
                 continue
+            ids = [i for i, *_ in items]
             try:
                 if stream == WORKWAYS_USERS.name:
                     self.workways.set_optin(source_id, bool(arguments["optin"]))

@@ -43,6 +43,7 @@ WORKWAYS_USERS = Stream(
     # push, but an initial sync then ends later (fewer, longer units: a slower tail).
     pages_per_unit=5,
     association=Association(WORKWAYS_ORGANIZATIONS.name, "workways_organization_id"),
+    adopt_by_email=True,
 )
 
 # Run order matters: organizations first, so users find their company.
