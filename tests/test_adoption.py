@@ -38,7 +38,7 @@ def test_first_sync_adopts_every_contact_holding_a_users_email(
     users_total = len(wired.boxes.workways.users())
     _orgs, users = wired.sync_all()
 
-    assert users.status == "succeeded" and wired.store.failures() == []
+    assert users.status == "succeeded" and wired.store.failures.rows() == []
     assert (users.counts["adopted"], users.counts["created"]) == (SEEDED, users_total - SEEDED)
     assert users.counts["clashes"] == 0
     contacts = hubspot_by_key(wired.boxes, "contacts", "workways_user_id")
@@ -95,4 +95,4 @@ def test_a_contact_holding_another_users_key_is_not_adopted(wired: Wired) -> Non
     assert contacts[first["_id"]]["properties"]["email"] == "shared.person@example.org"
     assert contacts[second["_id"]]["id"] != holder["id"]
     assert contacts[second["_id"]]["properties"].get("email", "") != "shared.person@example.org"
-    assert wired.store.failures() == []
+    assert wired.store.failures.rows() == []

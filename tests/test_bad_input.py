@@ -35,7 +35,7 @@ def test_unreadable_page_is_named_and_skipped(paged: Wired, kind: str, named: st
     paged.boxes.workways.corrupt_page("user-info", BAD_PAGE, kind)
     result = paged.run(WORKWAYS_USERS)
     assert result.status == "finished_with_failures"
-    (failure,) = paged.store.failures()
+    (failure,) = paged.store.failures.rows()
     assert failure.source_id == f"page-{BAD_PAGE}" and failure.stage == "source"
     assert "Workways GET /api/user-info page 3" in failure.last_error
     assert named in failure.last_error
@@ -56,7 +56,7 @@ def test_malformed_record_fails_alone(paged: Wired, kind: str) -> None:
     broken = users_on_page(paged, BAD_PAGE)[PAGE_SIZE // 2]
     result = paged.run(WORKWAYS_USERS)
     assert result.counts["failed"] == 1
-    (failure,) = paged.store.failures()
+    (failure,) = paged.store.failures.rows()
     assert failure.stage == "source"
     expected_key = f"page-{BAD_PAGE}" if kind == "missing-id" else broken
     assert failure.source_id == expected_key

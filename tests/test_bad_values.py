@@ -152,7 +152,7 @@ def test_three_bad_values_fail_three_records_and_the_rest_goes_through(wired: Wi
     assert (orgs.status, orgs.counts["failed"]) == ("finished_with_failures", 2)
     assert (users.status, users.counts["failed"]) == ("finished_with_failures", 1)
     assert users.counts["updated"] == len(edited)
-    failures = {f.source_id: f for f in wired.store.failures()}
+    failures = {f.source_id: f for f in wired.store.failures.rows()}
     assert set(failures) == set(spoiled)
     for source_id, (stream, field) in spoiled.items():
         failure = failures[source_id]
@@ -171,13 +171,15 @@ def test_three_bad_values_fail_three_records_and_the_rest_goes_through(wired: Wi
     assert users.counts["updated"] == 1
     contact = hubspot_by_key(boxes, "contacts", "workways_user_id")[newly]
     assert contact["properties"]["jobtitle"] == "Host 0"
-    assert {f.source_id: f.attempts for f in wired.store.failures()} == dict.fromkeys(spoiled, 2)
+    assert {f.source_id: f.attempts for f in wired.store.failures.rows()} == dict.fromkeys(
+        spoiled, 2
+    )
 
     # Fixed at the source, each record goes through and its failure is gone.
     boxes.workways.update_user(bad_user, updatedAt="2025-01-15")
     orgs, users = wired.sync_all()
     assert users.counts["failed"] == 0 and users.counts["updated"] == 1
-    assert {f.source_id for f in wired.store.failures()} == set(spoiled) - {bad_user}
+    assert {f.source_id for f in wired.store.failures.rows()} == set(spoiled) - {bad_user}
 
 
 # ------------------------------------------------------------------------- CLI

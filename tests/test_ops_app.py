@@ -152,7 +152,7 @@ def test_without_a_token_the_page_is_open_on_loopback_only(tmp_path: Path) -> No
 
 
 def quarantine(services: Container) -> int:
-    failure = services.store.record_failure(
+    failure = services.store.failures.record(
         "workways.users", "u-1", stage="upsert", message="HTTP 400", max_attempts=1
     )
     return failure.id
@@ -187,10 +187,10 @@ def test_release_needs_the_session_and_its_csrf_token(tmp_path: Path) -> None:
             headers={"Sec-Fetch-Site": "cross-site"},
         )
         assert cross.status_code == 403
-        assert services.store.failure_counts()["quarantined"] == 1
+        assert services.store.failures.counts()["quarantined"] == 1
         released = client.post("/ops/failures/release", data={"id": str(failure_id), "csrf": csrf})
         assert released.status_code == 303
-    assert services.store.failure_counts() == {"failing": 1, "quarantined": 0}
+    assert services.store.failures.counts() == {"failing": 1, "quarantined": 0}
 
 
 def test_a_bearer_token_releases_without_a_csrf_token(tmp_path: Path) -> None:
@@ -203,7 +203,7 @@ def test_a_bearer_token_releases_without_a_csrf_token(tmp_path: Path) -> None:
             headers={"Authorization": "Bearer ops-app-test-token-88"},
         )
     assert answer.status_code == 303
-    assert services.store.failure_counts()["quarantined"] == 0
+    assert services.store.failures.counts()["quarantined"] == 0
 
 
 def test_health_worker_reads_the_heartbeat_file(

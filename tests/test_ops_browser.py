@@ -41,7 +41,7 @@ def test_ops_page_shows_runs_failures_outbox_and_releases_a_record() -> None:
         services = Container(Settings.from_env(env))
         results = sync_streams(services, "all", trigger="cli")
         assert {r.status for r in results} == {"succeeded"}
-        failure = services.store.record_failure(
+        failure = services.store.failures.record(
             "workways.users",
             "u-quarantined-1",
             stage="upsert",
@@ -117,7 +117,7 @@ def test_ops_page_shows_runs_failures_outbox_and_releases_a_record() -> None:
 
             # the page refreshes itself without a reload: a new failure shows up
             browser.evaluate("window.notReloaded = true; true")
-            second = services.store.record_failure(
+            second = services.store.failures.record(
                 "workways.organizations",
                 "o-failing-2",
                 stage="upsert",

@@ -57,7 +57,7 @@ def test_a_portal_rule_fails_3_of_250_contacts_and_the_failures_list_blames_the_
     assert result.counts["failed"] == 3
     assert result.counts["updated"] == 247  # a full run rewrites every contact
     assert exit_code(list(results.values())) == 1  # what `syncworker sync --full` exits with
-    failures = wired.store.failures()
+    failures = wired.store.failures.rows()
     assert sorted(f.source_id for f in failures) == sorted(ids)
     for user in titled:  # HubSpot kept what it had: the portal refused the change
         contact = hubspot.store.get("contacts", ids[user["_id"]])

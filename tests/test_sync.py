@@ -181,14 +181,14 @@ def test_record_rejected_by_hubspot_is_retried_next_run(wired: Wired) -> None:
     results = wired.sync_all()
     assert results[1].counts["failed"] == 1
     assert results[1].status == "finished_with_failures"
-    (failure,) = wired.store.failures()
+    (failure,) = wired.store.failures.rows()
     assert failure.source_id == bad["_id"] and failure.stage == "upsert"
     assert "not-an-email" not in failure.last_error
     assert wired.store.load(WORKWAYS_USERS.name, [bad["_id"]]) == {}
     ww.update_user(bad["_id"], email="fixed@example.com")
     results = wired.sync_all()
     assert results[1].counts["created"] == 1 and results[1].counts["failed"] == 0
-    assert wired.store.failures() == []
+    assert wired.store.failures.rows() == []
     assert_converged(wired.boxes, wired.store)
 
 

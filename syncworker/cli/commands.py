@@ -62,7 +62,7 @@ def sync(args: argparse.Namespace, settings: Settings) -> int:
     for result in results:
         print(output.summary(result))
         if result.counts["failed"] and result.run_id is not None and not result.dry_run:
-            failed = services.store.failures_of_run(result.run_id, limit=FAILURES_SHOWN)
+            failed = services.store.failures.of_run(result.run_id, limit=FAILURES_SHOWN)
             for line in output.run_failures(failed, result.counts["failed"]):
                 print(line)
         if result.dry_run:
@@ -109,7 +109,7 @@ def status(args: argparse.Namespace, settings: Settings) -> int:
     poisoned = TaskLedger(store.sessions).quarantined_count()
     if poisoned:
         print(f"Quarantined tasks (killed their worker repeatedly): {poisoned}")
-    counts = store.failure_counts()
+    counts = store.failures.counts()
     print(
         f"\nFailures: {counts['failing']} retrying, {counts['quarantined']} quarantined"
         + (" (see `syncworker failures list`)" if sum(counts.values()) else "")
@@ -122,10 +122,10 @@ def failures(args: argparse.Namespace, settings: Settings) -> int:
     services.check_database()
     store = services.store
     if args.failures_command == "list":
-        rows = store.failures(quarantined=True if args.quarantined else None)
+        rows = store.failures.rows(quarantined=True if args.quarantined else None)
         print(output.failures_table(rows) if rows else "no failures")
         return EXIT_OK
-    released = store.release_failures(None if args.all else args.ids)
+    released = store.failures.release(None if args.all else args.ids)
     print(f"released {released} failure(s); the next run retries them")
     if args.now and released:
         results = sync_streams(services, "all", trigger="retry")

@@ -1,4 +1,4 @@
-"""Batches out to HubSpot: part of :class:`~syncworker.engine.sync.SyncEngine`.
+"""Batches out to HubSpot: the :class:`BatchPusher` that a sync engine has.
 
 Changes wait in ``state.pending`` until a full batch of 100 is ready (or the
 run ends); ``push_concurrency`` batches are in flight at a time. Before a batch
@@ -9,8 +9,10 @@ confirms what HubSpot accepted in the snapshot store.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
@@ -29,15 +31,39 @@ log = logging.getLogger("syncworker.engine.sync")  # the engine's own log
 
 
 class BatchPusher:
-    store: SnapshotStore
-    gateway: HubSpotGateway | None
-    conflicts: ConflictPolicy | None
-    push_concurrency: int
-    max_attempts: int
-    schema_memo: SharedSchemaMemo | None
-    _pushers: ThreadPoolExecutor | None
+    """Sends a run's changes in batches and confirms what HubSpot accepted."""
 
-    def _fail(
+    def __init__(
+        self,
+        store: SnapshotStore,
+        gateway: HubSpotGateway | None,
+        conflicts: ConflictPolicy | None,
+        *,
+        max_attempts: int = 5,
+        push_concurrency: int = 1,
+        schema_memo: SharedSchemaMemo | None = None,
+    ) -> None:
+        self.store = store
+        self.gateway = gateway
+        self.conflicts = conflicts
+        self.max_attempts = max_attempts
+        self.push_concurrency = max(1, push_concurrency)
+        self.schema_memo = schema_memo
+        self._pushers: ThreadPoolExecutor | None = None
+
+    @contextlib.contextmanager
+    def pushing(self) -> Iterator[None]:
+        """Batches go out ``push_concurrency`` at a time while this is open."""
+        if self.push_concurrency <= 1:
+            yield
+            return
+        with ThreadPoolExecutor(self.push_concurrency, "push") as self._pushers:
+            try:
+                yield
+            finally:
+                self._pushers = None
+
+    def fail(
         self,
         state: RunState,
         source_id: str,
@@ -50,7 +76,7 @@ class BatchPusher:
         log.warning("%s %s failed at %s: %s", state.stream.name, source_id, stage, message)
         if state.dry_run:
             return
-        self.store.record_failure(
+        self.store.failures.record(
             state.stream.name,
             source_id,
             stage=stage,
@@ -122,11 +148,11 @@ class BatchPusher:
             batch = resolved
         if batch and stream.adopt_by_email:
             batch = adopt_by_email(
-                self.store, self.gateway, state, batch, partial(self._fail, state)
+                self.store, self.gateway, state, batch, partial(self.fail, state)
             )
         if batch and stream.merge_by_email:
             batch = merge_by_email(
-                self.store, self.gateway, state, batch, partial(self._fail, state)
+                self.store, self.gateway, state, batch, partial(self.fail, state)
             )
         return batch
 
@@ -148,7 +174,7 @@ class BatchPusher:
             change = by_key[outcome.key]
             if not outcome.ok or outcome.hubspot_id is None:
                 counts["failed"] += 1
-                self._fail(
+                self.fail(
                     state,
                     outcome.key,
                     "upsert",

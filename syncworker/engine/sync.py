@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
@@ -41,7 +41,10 @@ from syncworker.tally import carried
 log = logging.getLogger(__name__)
 
 
-class SyncEngine(BatchPusher):
+class SyncEngine:
+    """Pages of one stream in, changes out: it has a :class:`BatchPusher` for the
+    batches to HubSpot."""
+
     def __init__(
         self,
         store: SnapshotStore,
@@ -59,27 +62,33 @@ class SyncEngine(BatchPusher):
         self.store = store
         self.source = source
         self.gateway = gateway
-        self.max_attempts = max_attempts
         self.progress = progress
-        self.conflicts = conflicts
         self.source_concurrency = max(1, source_concurrency)
         self.detail_concurrency = max(1, detail_concurrency or source_concurrency)
-        self.push_concurrency = max(1, push_concurrency)
-        self.schema_memo = schema_memo
-        self._pushers: ThreadPoolExecutor | None = None
+        self.pusher = BatchPusher(
+            store,
+            gateway,
+            conflicts,
+            max_attempts=max_attempts,
+            push_concurrency=push_concurrency,
+            schema_memo=schema_memo,
+        )
 
     # ---------------------------------------------------------------- pushing
-    @contextlib.contextmanager
-    def pushing(self, dry_run: bool = False) -> Iterator[None]:
+    def pushing(self) -> contextlib.AbstractContextManager[None]:
         """Batches go out ``push_concurrency`` at a time while this is open."""
-        if self.push_concurrency <= 1 or dry_run:
-            yield
-            return
-        with ThreadPoolExecutor(self.push_concurrency, "push") as self._pushers:
-            try:
-                yield
-            finally:
-                self._pushers = None
+        return self.pusher.pushing()
+
+    def flush(self, state: RunState, everything: bool = False) -> None:
+        """Push every full batch waiting (and the rest too, with ``everything``)."""
+        self.pusher.flush(state, everything)
+
+    def drain(self, state: RunState) -> None:
+        """Wait for every batch in flight; the first failure aborts the run."""
+        self.pusher.drain(state)
+
+    def _fail(self, state: RunState, source_id: str, stage: str, message: str, **kw: Any) -> None:
+        self.pusher.fail(state, source_id, stage, message, **kw)
 
     # ------------------------------------------------------------------ pages
     def process_page(self, state: RunState, page: SourcePage) -> None:
@@ -96,8 +105,12 @@ class SyncEngine(BatchPusher):
         state.seen.update(records)
         counts["seen"] += len(records)
         if state.holds_quarantined is None:  # asked once per run (or unit), not per page
-            state.holds_quarantined = self.store.has_quarantined(stream.name)
-        held = self.store.quarantined(stream.name, records) if state.holds_quarantined else set()
+            state.holds_quarantined = self.store.failures.has_quarantined(stream.name)
+        held = (
+            self.store.failures.quarantined(stream.name, records)
+            if state.holds_quarantined
+            else set()
+        )
         passengers = mapping.passenger_properties()
         yielding = mapping.yielding_properties()
         wanted = {sid: rec for sid, rec in records.items() if sid not in held}
@@ -257,7 +270,11 @@ class SyncEngine(BatchPusher):
     # ----------------------------------------------------------- associations
     def associate(self, state: RunState) -> None:
         link_records(
-            self.store, self.gateway, state, partial(self._fail, state), self.push_concurrency
+            self.store,
+            self.gateway,
+            state,
+            partial(self.pusher.fail, state),
+            self.pusher.push_concurrency,
         )
 
     # ---------------------------------------------------------------- archive

@@ -196,7 +196,7 @@ def ops_routes(services: Container, auth: OpsAuth) -> list[BaseRoute]:
         Route("/ops/logout", guarded(logout, html=True), methods=["POST"]),
         Route(
             "/ops/failures/release",
-            guarded(release(services.store.release_failures, "failure"), html=True),
+            guarded(release(services.store.failures.release, "failure"), html=True),
             methods=["POST"],
         ),
         Route(

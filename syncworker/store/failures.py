@@ -1,8 +1,7 @@
 """Records that could not be synced: retried on every run, then quarantined.
 
-:class:`RecordFailures` is part of :class:`~syncworker.store.snapshots.SnapshotStore`
-(the engine records a failure where it confirms a snapshot); it lives here to
-keep each module to one concern.
+A :class:`~syncworker.store.snapshots.SnapshotStore` has one (``store.failures``):
+the engine records a failure where it confirms a snapshot.
 """
 
 from __future__ import annotations
@@ -15,14 +14,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from syncworker.redaction import redact
 from syncworker.store.chunks import id_chunks
-from syncworker.store.models import RecordFailure
+from syncworker.store.models import RecordFailure, utcnow
 
 
 class RecordFailures:
-    sessions: sessionmaker[Session]
-    _clock: Callable[[], datetime]
+    def __init__(
+        self, sessions: sessionmaker[Session], clock: Callable[[], datetime] = utcnow
+    ) -> None:
+        self.sessions = sessions
+        self._clock = clock
 
-    def record_failure(
+    def record(
         self,
         stream: str,
         source_id: str,
@@ -89,7 +91,7 @@ class RecordFailures:
                 )
         return found
 
-    def failures(self, *, quarantined: bool | None = None) -> list[RecordFailure]:
+    def rows(self, *, quarantined: bool | None = None) -> list[RecordFailure]:
         with self.sessions() as session:
             query = select(RecordFailure).order_by(RecordFailure.last_failed_at.desc())
             if quarantined is not None:
@@ -100,7 +102,7 @@ class RecordFailures:
                 )
             return list(session.scalars(query))
 
-    def failures_of_run(self, run_id: int, limit: int = 10) -> list[RecordFailure]:
+    def of_run(self, run_id: int, limit: int = 10) -> list[RecordFailure]:
         """The records that failed in run ``run_id`` (their latest failure), oldest first."""
         with self.sessions() as session:
             return list(
@@ -112,7 +114,7 @@ class RecordFailures:
                 )
             )
 
-    def release_failures(self, ids: Collection[int] | None = None) -> int:
+    def release(self, ids: Collection[int] | None = None) -> int:
         """Un-quarantine failures (all when ``ids`` is None) so the next run retries them."""
         with self.sessions.begin() as session:
             query = update(RecordFailure).values(
@@ -122,7 +124,7 @@ class RecordFailures:
                 query = query.where(RecordFailure.id.in_(list(ids)))
             return int(session.execute(query).rowcount or 0)  # type: ignore[attr-defined]
 
-    def failure_counts(self) -> dict[str, int]:
+    def counts(self) -> dict[str, int]:
         with self.sessions() as session:
             total = session.scalar(select(func.count()).select_from(RecordFailure)) or 0
             held = (

@@ -74,10 +74,11 @@ _CURRENT = select(_RECORDS.c.source_id, _RECORDS.c.source_digest, _RECORDS.c.ass
 )
 
 
-class SnapshotStore(RecordFailures):
+class SnapshotStore:
     def __init__(self, sessions: sessionmaker[Session], clock: Callable[[], datetime] = utcnow):
         self.sessions = sessions
         self._clock = clock
+        self.failures = RecordFailures(sessions, clock)  # records that could not be synced
 
     # ---------------------------------------------------------------- snapshots
     def load(self, stream: str, source_ids: Collection[str]) -> dict[str, Snapshot]:
