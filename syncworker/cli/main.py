@@ -13,11 +13,15 @@ import os
 import sys
 from collections.abc import Sequence
 
+import redis.exceptions
+import sqlalchemy.exc
+
 from syncworker import __version__
 from syncworker.cli import EXIT_ABORTED, EXIT_USAGE, output
 from syncworker.config import Settings
 from syncworker.errors import ConfigError, SyncWorkerError
 from syncworker.logs import configure
+from syncworker.redaction import redact
 from syncworker.runtime import tune_garbage_collector
 
 log = logging.getLogger("syncworker.cli")
@@ -154,7 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
     except ConfigError as exc:
-        print(f"syncworker: configuration error: {exc}", file=sys.stderr)
+        print(f"syncworker: configuration error: {redact(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     # The CLI prints its own summaries; logs only speak up for warnings unless asked.
     level = settings.log_level if os.environ.get("LOG_LEVEL") else "WARNING"
@@ -163,17 +167,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return dispatch(args, settings)
     except ConfigError as exc:
-        print(f"syncworker: configuration error: {exc}", file=sys.stderr)
+        print(f"syncworker: configuration error: {redact(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except ValueError as exc:
-        print(f"syncworker: {exc}", file=sys.stderr)
+        print(f"syncworker: {redact(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
+    except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError) as exc:
+        reason = first_line(str(exc.orig) if exc.orig is not None else str(exc))
+        print(f"syncworker: aborted: the database (DATABASE_URL) failed: {reason}", file=sys.stderr)
+        return EXIT_ABORTED
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+        reason = first_line(str(exc))
+        print(f"syncworker: aborted: Redis (REDIS_URL) did not answer: {reason}", file=sys.stderr)
+        return EXIT_ABORTED
     except SyncWorkerError as exc:
         print(f"syncworker: aborted: {output.describe_error(exc)}", file=sys.stderr)
         return EXIT_ABORTED
     except KeyboardInterrupt:
         print("syncworker: interrupted", file=sys.stderr)
         return EXIT_ABORTED
+
+
+def first_line(message: str) -> str:
+    """One line of a driver's error message, redacted."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    return redact(lines[0] if lines else "failed")
 
 
 def dispatch(args: argparse.Namespace, settings: Settings) -> int:
