@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from syncworker.config import Settings
+from syncworker.config import Settings, whole_number_setting
 
 _settings = Settings.from_env()  # a malformed value stops here, naming the variable
 broker_url = _settings.redis_url or "redis://127.0.0.1:6379/0"
@@ -34,8 +34,8 @@ worker_prefetch_multiplier = 1
 # CELERY_RESTORE_INTERVAL seconds and redelivers those unacknowledged for longer
 # than CELERY_VISIBILITY_TIMEOUT.
 broker_transport_options: dict[str, Any] = {
-    "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600")),
-    "unacked_restore_interval": int(os.environ.get("CELERY_RESTORE_INTERVAL", "60")),
+    "visibility_timeout": whole_number_setting(os.environ, "CELERY_VISIBILITY_TIMEOUT", 3600),
+    "unacked_restore_interval": whole_number_setting(os.environ, "CELERY_RESTORE_INTERVAL", 60),
     "unacked_restore_throttle": 1,
     "socket_connect_timeout": 5,
 }

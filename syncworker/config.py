@@ -7,10 +7,14 @@ variable; the CLI prints that one line and exits 2.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import ipaddress
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from syncworker.errors import ConfigError
 
@@ -20,6 +24,82 @@ DEFAULT_DATABASE_URL = "sqlite:///syncworker.db"
 # first is the default. A version is supported for 18 months after its release.
 HUBSPOT_API_VERSIONS = ("2026-09", "2026-03")
 DEFAULT_HEARTBEAT_FILE = "/tmp/syncworker-worker.heartbeat"  # noqa: S108 (a liveness stamp)
+# The largest whole-number setting: beyond it intervals overflow datetime arithmetic.
+MAX_SETTING = 1_000_000_000
+
+# SHA-256 fingerprints of the sandboxes' published credentials (the constants of
+# sandbox/syncworker_sandbox/__init__.py and workadu.py, listed in the README's
+# sandbox table).
+# Anyone can read them, so they are refused unless every base URL they would be
+# sent to is a loopback address. Fingerprints, not the values: the product
+# never imports the sandbox package, and a grep for the tokens finds only it.
+SANDBOX_CREDENTIAL_FINGERPRINTS = {
+    "WORKWAYS_API_TOKEN": "ceea07c0ae36b291cb1131a425074bdd34ec19573a0f8430220f7cc2a3318542",
+    "HUBSPOT_ACCESS_TOKEN": "c87a1745e5f119926646ae8c2b5e351d68784276313b56c73666ba95c8cd3d1c",
+    "HUBSPOT_CLIENT_SECRET": "abf6de3d466bac7525b47a3d73ed24246643b08819e362332dff5ebb12183b88",
+    "WORKADU_API_KEY": "bf44f92e9fe2484b0af61fdafa0172c9f9c6a1f76025d018a0e0943acaf18f5b",
+}
+# Which base URL each credential is sent to.
+CREDENTIAL_BASE_URL = {
+    "WORKWAYS_API_TOKEN": "WORKWAYS_BASE_URL",
+    "HUBSPOT_ACCESS_TOKEN": "HUBSPOT_BASE_URL",
+    "HUBSPOT_CLIENT_SECRET": "HUBSPOT_BASE_URL",
+    "WORKADU_API_KEY": "WORKADU_BASE_URL",
+}
+
+
+def fingerprint(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def is_loopback(url: str) -> bool:
+    """Whether ``url``'s host is ``localhost`` or in 127.0.0.0/8 or ``::1``."""
+    host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def whole_number_setting(env: Mapping[str, str], name: str, default: int) -> int:
+    """A count, interval, limit or TTL: an integer >= 1 (0 would stop or spin)."""
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(name, f"must be a whole number, got {value!r}") from None
+    if not 1 <= number <= MAX_SETTING:
+        raise ConfigError(name, f"must be between 1 and {MAX_SETTING:_}, got {value!r}")
+    return number
+
+
+def hide_password(url: str) -> str:
+    """``url`` with the password of its user info (``user:password@``) replaced by ``***``.
+
+    Everything up to the last ``@`` of the URL counts as user info, so a
+    password holding an unescaped ``@`` or ``/`` is hidden whole."""
+    scheme, sep, rest = url.partition("://")
+    at = rest.rfind("@")
+    if not sep or at < 0:
+        return url
+    user, colon, _ = rest[:at].partition(":")
+    return f"{scheme}://{user}{':***' if colon else ''}@{rest[at + 1 :]}"
+
+
+def url_passwords(url: str | None) -> set[str]:
+    """The password of ``url``'s user info, as written and percent-decoded."""
+    if not url or "://" not in url:
+        return set()
+    rest = url.partition("://")[2]
+    at = rest.rfind("@")
+    if at < 0 or ":" not in rest[:at]:
+        return set()
+    password = rest[:at].partition(":")[2]
+    return {password, unquote(password)} - {""}
 
 
 class Secret:
@@ -98,6 +178,16 @@ class Settings:
     worker_heartbeat_file: str = DEFAULT_HEARTBEAT_FILE
     worker_heartbeat_seconds: float = 10.0
 
+    def __repr__(self) -> str:
+        """The fields, with the password of every URL hidden (secrets hide themselves)."""
+        shown = []
+        for item in dataclasses.fields(self):
+            value = getattr(self, item.name)
+            if isinstance(value, str) and "://" in value:
+                value = hide_password(value)
+            shown.append(f"{item.name}={value!r}")
+        return f"Settings({', '.join(shown)})"
+
     # ------------------------------------------------------------------ access
     def require_workways(self) -> tuple[str, Secret]:
         if not self.workways_base_url:
@@ -138,8 +228,21 @@ class Settings:
                 return None
             parts = urlsplit(value)
             if parts.scheme not in schemes or not parts.netloc:
-                raise ConfigError(name, f"must be a {'/'.join(schemes)} URL, got {value!r}")
+                shown = hide_password(value) if "://" in value or "@" not in value else "…"
+                raise ConfigError(name, f"must be a {'/'.join(schemes)} URL, got {shown!r}")
             return value.rstrip("/")
+
+        def api_url(name: str) -> str | None:
+            """A base URL that requests carry a token to: https, or plain http on loopback."""
+            value = url(name)
+            plain = value is not None and not value.lower().startswith("https://")
+            if value is not None and plain and not is_loopback(value):
+                raise ConfigError(
+                    name,
+                    "must be an https:// URL (plain http only on loopback), "
+                    f"got {hide_password(value)!r}",
+                )
+            return value
 
         def secret(name: str) -> Secret | None:
             value = text(name)
@@ -155,9 +258,15 @@ class Settings:
                 number = float(value)
             except ValueError:
                 raise ConfigError(name, f"must be a number, got {value!r}") from None
-            if number <= 0:
-                raise ConfigError(name, f"must be greater than 0, got {value!r}")
+            if not math.isfinite(number) or not 0 < number <= MAX_SETTING:
+                raise ConfigError(
+                    name,
+                    f"must be a finite number above 0 and at most {MAX_SETTING:_}, got {value!r}",
+                )
             return number
+
+        def whole_number(name: str, default: int) -> int:
+            return whole_number_setting(env, name, default)
 
         def choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
             value = (text(name) or default).lower()
@@ -166,42 +275,60 @@ class Settings:
             return value
 
         database_url = text("DATABASE_URL") or DEFAULT_DATABASE_URL
-        if "://" not in database_url:
-            raise ConfigError("DATABASE_URL", f"must be a SQLAlchemy URL, got {database_url!r}")
+        if "://" not in database_url:  # not echoed: it may hold a password
+            raise ConfigError("DATABASE_URL", "must be a SQLAlchemy URL (dialect://user@host/name)")
         redis_url = url("REDIS_URL", ("redis", "rediss", "unix"))
 
         tier = choice("HUBSPOT_RATE_TIER", "professional", tuple(RATE_TIERS))
         budget = RATE_TIERS[tier]
         per_window = text("HUBSPOT_RATE_LIMIT_PER_10S")
         if per_window is not None:
-            budget = RateBudget(
-                int(positive_number("HUBSPOT_RATE_LIMIT_PER_10S", 0)), 10.0, budget.daily
-            )
+            budget = RateBudget(whole_number("HUBSPOT_RATE_LIMIT_PER_10S", 0), 10.0, budget.daily)
+
+        hubspot_base_url = api_url("HUBSPOT_BASE_URL") or DEFAULT_HUBSPOT_BASE_URL
+        base_urls = {
+            "WORKWAYS_BASE_URL": api_url("WORKWAYS_BASE_URL"),
+            "WORKADU_BASE_URL": api_url("WORKADU_BASE_URL"),
+            "HUBSPOT_BASE_URL": hubspot_base_url,
+        }
+        credentials = {name: secret(name) for name in CREDENTIAL_BASE_URL}
+        for name, credential in credentials.items():
+            if credential is None:
+                continue
+            if fingerprint(credential.reveal()) != SANDBOX_CREDENTIAL_FINGERPRINTS[name]:
+                continue
+            base_url = base_urls[CREDENTIAL_BASE_URL[name]]
+            if base_url is None or not is_loopback(base_url):
+                raise ConfigError(
+                    name,
+                    "is the sandbox's published credential; it is refused unless "
+                    f"{CREDENTIAL_BASE_URL[name]} is a loopback address",
+                )
 
         return cls(
-            workways_base_url=url("WORKWAYS_BASE_URL"),
-            workways_api_token=secret("WORKWAYS_API_TOKEN"),
-            workadu_base_url=url("WORKADU_BASE_URL"),
-            workadu_api_key=secret("WORKADU_API_KEY"),
-            hubspot_base_url=url("HUBSPOT_BASE_URL") or DEFAULT_HUBSPOT_BASE_URL,
-            hubspot_access_token=secret("HUBSPOT_ACCESS_TOKEN"),
-            hubspot_client_secret=secret("HUBSPOT_CLIENT_SECRET"),
+            workways_base_url=base_urls["WORKWAYS_BASE_URL"],
+            workways_api_token=credentials["WORKWAYS_API_TOKEN"],
+            workadu_base_url=base_urls["WORKADU_BASE_URL"],
+            workadu_api_key=credentials["WORKADU_API_KEY"],
+            hubspot_base_url=hubspot_base_url,
+            hubspot_access_token=credentials["HUBSPOT_ACCESS_TOKEN"],
+            hubspot_client_secret=credentials["HUBSPOT_CLIENT_SECRET"],
             hubspot_api_version=choice(
                 "HUBSPOT_API_VERSION", HUBSPOT_API_VERSIONS[0], HUBSPOT_API_VERSIONS
             ),
             database_url=database_url,
             redis_url=redis_url,
-            sync_interval_seconds=int(positive_number("SYNC_INTERVAL_SECONDS", 900)),
-            lock_ttl_seconds=int(positive_number("SYNC_LOCK_TTL_SECONDS", 300)),
-            writeback_interval_seconds=int(positive_number("WRITEBACK_INTERVAL_SECONDS", 300)),
+            sync_interval_seconds=whole_number("SYNC_INTERVAL_SECONDS", 900),
+            lock_ttl_seconds=whole_number("SYNC_LOCK_TTL_SECONDS", 300),
+            writeback_interval_seconds=whole_number("WRITEBACK_INTERVAL_SECONDS", 300),
             writeback_retry_seconds=positive_number("WRITEBACK_RETRY_SECONDS", 30.0),
             conflict_policy=choice("WRITEBACK_CONFLICT_POLICY", "hubspot", ("hubspot", "workways")),
             http_timeout_seconds=positive_number("HTTP_TIMEOUT_SECONDS", 30.0),
-            source_concurrency=int(positive_number("SOURCE_CONCURRENCY", 8)),
-            detail_concurrency=int(positive_number("SOURCE_DETAIL_CONCURRENCY", 16)),
-            push_concurrency=int(positive_number("HUBSPOT_CONCURRENCY", 8)),
-            unit_concurrency=int(positive_number("SYNC_UNIT_CONCURRENCY", 3)),
-            max_record_attempts=int(positive_number("MAX_RECORD_ATTEMPTS", 5)),
+            source_concurrency=whole_number("SOURCE_CONCURRENCY", 8),
+            detail_concurrency=whole_number("SOURCE_DETAIL_CONCURRENCY", 16),
+            push_concurrency=whole_number("HUBSPOT_CONCURRENCY", 8),
+            unit_concurrency=whole_number("SYNC_UNIT_CONCURRENCY", 3),
+            max_record_attempts=whole_number("MAX_RECORD_ATTEMPTS", 5),
             rate_budget=budget,
             log_level=choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper(),
             log_format=choice("LOG_FORMAT", "text", ("text", "json")),

@@ -2,6 +2,7 @@
 
     SyncWorkerError
     ├── ConfigError                    a setting is missing or malformed (names the variable)
+    ├── UsageError                     a command asks for what does not exist (an entity)
     ├── RunInProgressError             another run of the same stream holds the lock
     │   └── LeaseLostError             our lock expired and a newer run took the stream
     ├── SourceError                    the source platform (Workways, Workadu) failed us
@@ -45,6 +46,10 @@ class ConfigError(SyncWorkerError):
         self.variable = variable
         self.problem = problem
         super().__init__(f"{variable}: {problem}")
+
+
+class UsageError(SyncWorkerError):
+    """A command asks for something that does not exist, e.g. an entity of a source."""
 
 
 class RunInProgressError(SyncWorkerError):

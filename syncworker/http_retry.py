@@ -10,7 +10,8 @@ Delays follow "full jitter" (AWS architecture blog, "Exponential Backoff And
 Jitter"): before retry *n* (1-based) the policy sleeps a uniformly random time
 in ``[0, min(max_delay, base_delay * 2 ** (n - 1)))``. When the error carries a
 ``retry_after`` number of seconds (HubSpot's 429), the policy sleeps at least
-that long.
+that long, clamped by :func:`clamp_retry_after` to 0–60 s: a server asking for
+an hour (or for ``inf``, or a negative time) is not obeyed to the letter.
 
 ``sleep`` and ``random`` are injectable so tests never really sleep::
 
@@ -21,6 +22,7 @@ that long.
 from __future__ import annotations
 
 import logging
+import math
 import random as _random
 import time
 from collections.abc import Callable
@@ -29,7 +31,7 @@ from typing import TypeVar
 
 from syncworker.errors import is_retriable
 
-__all__ = ["RetryPolicy"]
+__all__ = ["MAX_RETRY_AFTER_SECONDS", "RetryPolicy", "clamp_retry_after"]
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +39,17 @@ T = TypeVar("T")
 
 # 2 ** 32 * base_delay is far beyond any sensible cap; keeps the power finite.
 _MAX_EXPONENT = 32
+# The longest wait a Retry-After header can impose on one call.
+MAX_RETRY_AFTER_SECONDS = 60.0
+
+
+def clamp_retry_after(seconds: object) -> float | None:
+    """A Retry-After wait within ``[0, MAX_RETRY_AFTER_SECONDS]``; None when it is no number."""
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        return None
+    if math.isnan(seconds):
+        return None
+    return min(max(float(seconds), 0.0), MAX_RETRY_AFTER_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -121,11 +134,7 @@ class RetryPolicy:
 
     def _delay(self, attempt: int, exc: BaseException) -> float:
         delay = self.backoff(attempt)
-        retry_after = getattr(exc, "retry_after", None)
-        if (
-            isinstance(retry_after, int | float)
-            and not isinstance(retry_after, bool)
-            and retry_after > delay
-        ):
-            delay = float(retry_after)
+        retry_after = clamp_retry_after(getattr(exc, "retry_after", None))
+        if retry_after is not None and retry_after > delay:
+            delay = retry_after
         return delay

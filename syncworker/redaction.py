@@ -4,7 +4,9 @@ One function, :func:`redact`, is applied to every log record (through
 :class:`RedactingFilter`) and to every error message written to the database
 or shown to a user. It removes:
 
-- secrets registered with :func:`register_secret` (tokens, client secrets);
+- secrets registered with :func:`register_secret` (tokens, client secrets, the
+  passwords of ``DATABASE_URL`` and ``REDIS_URL``);
+- the password of any URL's user info (``scheme://user:password@host``);
 - ``Authorization`` header values and bearer tokens, Workways tokens
   (``ww_dev_…``) and HubSpot private-app tokens (``pat-…``);
 - e-mail addresses and phone numbers.
@@ -23,6 +25,8 @@ _secrets: set[str] = set()
 _secrets_lock = threading.Lock()
 
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    # a URL's password, registered or not (a short one is never registered)
+    (re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:)[^\s/@]+@"), r"\1" + REDACTED + "@"),
     (
         re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)(bearer\s+|basic\s+)?[^\s'\",}]+"),
         r"\1" + REDACTED,

@@ -173,5 +173,6 @@ def test_the_image_installs_the_wheel_built_from_the_same_sources() -> None:
         if line.startswith("COPY ") and "--from" not in line
         for word in line.split()[1:-1]
     }
-    assert copied == set(SOURCES)  # no sandbox, no tests, no celeryconfig.py
+    # no sandbox, no tests, no celeryconfig.py; the runtime lock for the dependencies
+    assert copied == {*SOURCES, "requirements.lock"}
     assert "pip wheel" in dockerfile and "pip install -e" not in dockerfile

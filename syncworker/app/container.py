@@ -18,7 +18,7 @@ import redis
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from syncworker.config import Settings
+from syncworker.config import Settings, url_passwords
 from syncworker.engine.fanout import FanOut
 from syncworker.engine.sync import SyncEngine
 from syncworker.errors import ConfigError
@@ -52,6 +52,9 @@ class Container:
         ):
             if secret:
                 register_secret(secret.reveal())
+        for url in (self.settings.database_url, self.settings.redis_url):
+            for password in url_passwords(url):
+                register_secret(password)
 
     @cached_property
     def db(self) -> Engine:

@@ -13,11 +13,15 @@ import os
 import sys
 from collections.abc import Sequence
 
+import redis.exceptions
+import sqlalchemy.exc
+
 from syncworker import __version__
 from syncworker.cli import EXIT_ABORTED, EXIT_USAGE, output
 from syncworker.config import Settings
-from syncworker.errors import ConfigError, SyncWorkerError
+from syncworker.errors import ConfigError, SyncWorkerError, UsageError
 from syncworker.logs import configure
+from syncworker.redaction import redact
 from syncworker.runtime import tune_garbage_collector
 
 log = logging.getLogger("syncworker.cli")
@@ -170,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "doctor":
             print(f"✗ settings: {exc}")
             print(f"    fix: set {exc.variable} as the README's Configuration says")
-        print(f"syncworker: configuration error: {exc}", file=sys.stderr)
+        print(f"syncworker: configuration error: {redact(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     # The CLI prints its own summaries; logs only speak up for warnings unless asked.
     level = settings.log_level if os.environ.get("LOG_LEVEL") else "WARNING"
@@ -179,8 +183,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return dispatch(args, settings)
     except ConfigError as exc:
-        print(f"syncworker: configuration error: {exc}", file=sys.stderr)
+        print(f"syncworker: configuration error: {redact(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
+    except UsageError as exc:
+        print(f"syncworker: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError) as exc:
+        reason = first_line(str(exc.orig) if exc.orig is not None else str(exc))
+        print(f"syncworker: aborted: the database (DATABASE_URL) failed: {reason}", file=sys.stderr)
+        return EXIT_ABORTED
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+        reason = first_line(str(exc))
+        print(f"syncworker: aborted: Redis (REDIS_URL) did not answer: {reason}", file=sys.stderr)
+        return EXIT_ABORTED
     except SyncWorkerError as exc:
         print(f"syncworker: aborted: {output.describe_error(exc)}", file=sys.stderr)
         return EXIT_ABORTED
@@ -195,6 +210,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.debug("unexpected error", exc_info=True)
         print(f"syncworker: aborted: unexpected {output.describe_unexpected(exc)}", file=sys.stderr)
         return EXIT_ABORTED
+
+
+def first_line(message: str) -> str:
+    """One line of a driver's error message, redacted."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    return redact(lines[0] if lines else "failed")
 
 
 def dispatch(args: argparse.Namespace, settings: Settings) -> int:

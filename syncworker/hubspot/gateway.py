@@ -43,6 +43,7 @@ from syncworker.errors import (
     HubSpotTimeoutError,
     is_retriable,
 )
+from syncworker.http_retry import clamp_retry_after
 from syncworker.hubspot.ratelimit import RateLimiter, SlidingWindowLimiter
 from syncworker.hubspot.responses import (
     RecordOutcome,
@@ -212,7 +213,8 @@ class HubSpotGateway:
                 rate_waits += 1
                 if error.daily or rate_waits > MAX_RATE_LIMIT_WAITS:
                     raise error
-                limiter.pause(error.retry_after if error.retry_after is not None else 1.0)
+                wait = clamp_retry_after(error.retry_after)  # 0-60 s, whatever HubSpot says
+                limiter.pause(1.0 if wait is None else wait)
                 continue
             attempt += 1
             if not is_retriable(error) or attempt >= self._max_attempts:

@@ -23,6 +23,7 @@ from syncworker.errors import (
     HubSpotRateLimitError,
     HubSpotServerError,
 )
+from syncworker.http_retry import clamp_retry_after
 from syncworker.redaction import REDACTED, redact
 
 _EXISTING_ID = re.compile(r"Existing ID:\s*(\d+)")
@@ -110,7 +111,7 @@ def error_from_response(status: int, headers: Mapping[str, str], body: Any) -> H
     if status == 429:
         retry_after = header(headers, "Retry-After")
         try:
-            seconds = float(retry_after) if retry_after is not None else None
+            seconds = clamp_retry_after(float(retry_after)) if retry_after is not None else None
         except ValueError:
             seconds = None
         daily = str(data.get("policyName", "")).upper() == "DAILY"
