@@ -170,6 +170,7 @@ class Settings:
     push_concurrency: int = 8
     unit_concurrency: int = 3
     max_record_attempts: int = 5
+    archive_guard_percent: int = 10  # a pass archiving more of a stream is held (100: never)
     rate_budget: RateBudget = field(default_factory=RateBudget)
     log_level: str = "INFO"
     log_format: str = "text"
@@ -268,6 +269,12 @@ class Settings:
         def whole_number(name: str, default: int) -> int:
             return whole_number_setting(env, name, default)
 
+        def percent(name: str, default: int) -> int:
+            number = whole_number(name, default)
+            if number > 100:
+                raise ConfigError(name, f"must be a percentage from 1 to 100, got {number}")
+            return number
+
         def choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
             value = (text(name) or default).lower()
             if value not in allowed:
@@ -329,6 +336,7 @@ class Settings:
             push_concurrency=whole_number("HUBSPOT_CONCURRENCY", 8),
             unit_concurrency=whole_number("SYNC_UNIT_CONCURRENCY", 3),
             max_record_attempts=whole_number("MAX_RECORD_ATTEMPTS", 5),
+            archive_guard_percent=percent("ARCHIVE_GUARD_PERCENT", 10),
             rate_budget=budget,
             log_level=choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper(),
             log_format=choice("LOG_FORMAT", "text", ("text", "json")),

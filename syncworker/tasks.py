@@ -68,6 +68,7 @@ def sync_stream(
     full: bool = False,
     trigger: str = "beat",
     source: str = "workways",
+    allow_mass_archive: bool = False,
 ) -> dict[str, Any]:
     """Sync one entity of one source (organizations, users, customers, orders, all).
 
@@ -76,10 +77,14 @@ def sync_stream(
     itself (side by side, on ``SYNC_UNIT_CONCURRENCY`` threads) and then helps.
     Each later source goes the same way in a ``sync_source`` task, once the
     runs of the sources before it have ended."""
-    return start_sync(entity, full=full, trigger=trigger, source=source)
+    return start_sync(
+        entity, full=full, trigger=trigger, source=source, allow_mass_archive=allow_mass_archive
+    )
 
 
-def start_sync(entity: str, *, full: bool, trigger: str, source: str) -> dict[str, Any]:
+def start_sync(
+    entity: str, *, full: bool, trigger: str, source: str, allow_mass_archive: bool = False
+) -> dict[str, Any]:
     svc = services()
     selection = select(svc.settings, entity, source)
     for line in selection.skipped:
@@ -87,21 +92,27 @@ def start_sync(entity: str, *, full: bool, trigger: str, source: str) -> dict[st
     svc.check_database()
     sources = list(dict.fromkeys(s.source for s in selection.streams))
     first = [s for s in selection.streams if s.source == sources[0]]
-    outcome, started = _start_runs(svc, first, full, trigger)
+    outcome, started = _start_runs(svc, first, full, trigger, allow_mass_archive)
     if sources[1:]:  # each later source once the runs of the ones before it ended
-        chain(sync_source.si(entity, later, full, trigger) for later in sources[1:]).apply_async()
+        chain(
+            sync_source.si(entity, later, full, trigger, allow_mass_archive)
+            for later in sources[1:]
+        ).apply_async()
     return outcome | _work_on(svc, started)
 
 
 def _start_runs(
-    svc: Container, streams: list[Stream], full: bool, trigger: str
+    svc: Container, streams: list[Stream], full: bool, trigger: str, allow_mass_archive: bool
 ) -> tuple[dict[str, Any], list[StartedRun]]:
     """Plan a run of each stream and hand its units to any worker."""
     outcome: dict[str, Any] = {}
     started = []
     for stream in streams:
         try:
-            started.append(svc.fanout.start(stream, full=full, trigger=trigger))
+            run = svc.fanout.start(
+                stream, full=full, trigger=trigger, allow_mass_archive=allow_mass_archive
+            )
+            started.append(run)
         except RunInProgressError as exc:
             log.info("skipped: %s", exc)
             outcome[stream.name] = {"skipped": "run in progress"}
@@ -132,7 +143,12 @@ def sync_unit(self: SyncWorkerTask, unit_id: int) -> dict[str, Any]:
 
 @app.task(base=SyncWorkerTask, bind=True, name="syncworker.sync_source", max_retries=720)
 def sync_source(
-    self: SyncWorkerTask, entity: str, source: str, full: bool = False, trigger: str = "beat"
+    self: SyncWorkerTask,
+    entity: str,
+    source: str,
+    full: bool = False,
+    trigger: str = "beat",
+    allow_mass_archive: bool = False,
 ) -> dict[str, Any]:
     """The streams of ``source``, once the runs of the sources before it have ended
     (Workways contacts first, so Workadu customers merge into them). Waits an hour
@@ -142,7 +158,7 @@ def sync_source(
     earlier = list(SOURCES)[: list(SOURCES).index(source)]
     if any(svc.units.active_run(s.name) for name in earlier for s in SOURCES[name]):
         raise self.retry(countdown=WAIT_FOR_EARLIER_RUNS_SECONDS)
-    outcome, started = _start_runs(svc, streams, full, trigger)
+    outcome, started = _start_runs(svc, streams, full, trigger, allow_mass_archive)
     return outcome | _work_on(svc, started)
 
 
@@ -162,9 +178,17 @@ def sync_all(
 
 
 def enqueue_sync(
-    entity: str, *, source: str = "all", full: bool = False, trigger: str = "cli"
+    entity: str,
+    *,
+    source: str = "all",
+    full: bool = False,
+    trigger: str = "cli",
+    allow_mass_archive: bool = False,
 ) -> str:
-    return str(sync_stream.delay(entity, full=full, trigger=trigger, source=source).id)
+    task = sync_stream.delay(
+        entity, full=full, trigger=trigger, source=source, allow_mass_archive=allow_mass_archive
+    )
+    return str(task.id)
 
 
 @app.task(base=SyncWorkerTask, bind=True, name="syncworker.process_webhook_events")

@@ -217,6 +217,7 @@ class Wired:
         leases: StreamLeases | None = None,
         runs: sessionmaker[Session] | None = None,
         dry_run: bool = False,
+        archive_guard_percent: int = 100,
         **kw: object,
     ) -> FanOut:
         """Runs as the product runs them, on the test's store and sandboxes."""
@@ -226,6 +227,7 @@ class Wired:
             leases or StreamLeases(None),
             lambda _stream: self.engine(**kw),
             dry_run=dry_run,
+            archive_guard_percent=archive_guard_percent,
         )
 
     def run(self, stream: Stream, **kw: Any) -> RunResult:
@@ -239,13 +241,17 @@ class Wired:
         full: bool = False,
         dry_run: bool = False,
         progress: Any = None,
-        **kw: object,
+        allow_mass_archive: bool = False,
+        **kw: Any,
     ) -> list[RunResult]:
+        allowed = allow_mass_archive
         if dry_run:
             with scratch_run_tables() as scratch:
                 runs = self.fanout(runs=scratch, dry_run=True, **kw)
-                return runs.run_here(streams, full, progress=progress)
-        return self.fanout(**kw).run_here(streams, full, progress=progress)
+                return runs.run_here(streams, full, progress=progress, allow_mass_archive=allowed)
+        return self.fanout(**kw).run_here(
+            streams, full, progress=progress, allow_mass_archive=allowed
+        )
 
     def sync_all(self, **kw: Any) -> list[RunResult]:
         from syncworker.sources.workways.streams import WORKWAYS_STREAMS

@@ -164,3 +164,12 @@ def test_unconfigured_source_is_skipped_with_one_line(
     assert "workadu: skipped, not configured (WORKADU_BASE_URL is not set)" in out
     code, _, err = run(capsys, "sync", "--source", "workadu")
     assert code == 2 and "WORKADU_BASE_URL" in err
+
+
+def test_a_run_that_held_a_mass_archive_exits_1_without_failed_records() -> None:
+    from syncworker.cli.commands import exit_code
+    from syncworker.engine.state import RunResult
+
+    held = RunResult("workways.users", status="finished_with_failures", error="held")
+    assert held.counts["failed"] == 0
+    assert exit_code([RunResult("workways.organizations", status="succeeded"), held]) == 1

@@ -145,6 +145,36 @@ def test_removed_and_archived_records_are_flagged_never_deleted(wired: Wired) ->
     assert write_calls(wired) == 0
 
 
+def test_a_pass_that_would_archive_a_third_of_the_users_archives_nothing_until_confirmed(
+    wired: Wired,
+) -> None:
+    wired.sync_all()
+    ww = wired.boxes.workways
+    active = [u for u in ww.users() if not u["isUserArchived"]]
+    removed = active[: len(active) // 3]  # 30% and more: far over the 10% guard
+    for user in removed:
+        ww.remove_user(user["_id"])
+    orgs, users = wired.sync_all(archive_guard_percent=10)
+    assert orgs.status == "succeeded"
+    assert (users.status, users.counts["archived"], users.counts["failed"]) == (
+        "finished_with_failures",
+        0,
+        0,
+    )
+    assert users.error is not None
+    assert f"{len(removed)} of {len(active)} synced records would be archived" in users.error
+    assert "--allow-mass-archive" in users.error
+    contacts = hubspot_by_key(wired.boxes, "contacts", "workways_user_id")
+    assert all(contacts[u["_id"]]["properties"]["workways_archived"] == "false" for u in removed)
+    (recorded,) = wired.store.recent_runs(stream=WORKWAYS_USERS.name, limit=1)
+    assert recorded.status == "finished_with_failures" and recorded.error == users.error
+
+    _, confirmed = wired.sync_all(archive_guard_percent=10, allow_mass_archive=True)
+    assert (confirmed.status, confirmed.counts["archived"]) == ("succeeded", len(removed))
+    contacts = hubspot_by_key(wired.boxes, "contacts", "workways_user_id")
+    assert all(contacts[u["_id"]]["properties"]["workways_archived"] == "true" for u in removed)
+
+
 def test_dry_run_writes_nothing_anywhere(wired: Wired) -> None:
     result = wired.run(WORKWAYS_ORGANIZATIONS, dry_run=True)
     assert result.counts["created"] == len(wired.boxes.workways.organizations())

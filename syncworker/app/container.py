@@ -149,7 +149,13 @@ class Container:
     def fanout(self) -> FanOut:
         """Runs split into units of work (one per process: it knows the runs it started)."""
         leases = StreamLeases(self.redis, self.settings.lock_ttl_seconds)
-        return FanOut(self.store, self.units, leases, self.engine_for)
+        return FanOut(
+            self.store,
+            self.units,
+            leases,
+            self.engine_for,
+            archive_guard_percent=self.settings.archive_guard_percent,
+        )
 
     def dry_run_fanout(self, scratch: sessionmaker[Session]) -> FanOut:
         """Runs that plan only: no lock, their bookkeeping in ``scratch`` (see
@@ -160,6 +166,7 @@ class Container:
             StreamLeases(None),
             partial(self.engine_for, dry_run=True),
             dry_run=True,
+            archive_guard_percent=self.settings.archive_guard_percent,
         )
 
     def client_for(self, source: str) -> Any:

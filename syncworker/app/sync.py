@@ -65,6 +65,7 @@ def sync_streams(
     dry_run: bool = False,
     trigger: str = "cli",
     progress: Callable[[Progress], None] | None = None,
+    allow_mass_archive: bool = False,
 ) -> list[RunResult]:
     """Run ``streams`` (or the streams of an entity name) here, in order, each
     under its cluster-wide lock.
@@ -76,7 +77,7 @@ def sync_streams(
         streams = select(container.settings, streams, source).streams
     container.check_database()
     try:
-        return _sync(container, streams, full, dry_run, trigger, progress)
+        return _sync(container, streams, full, dry_run, trigger, progress, allow_mass_archive)
     finally:
         container.close()
 
@@ -88,13 +89,16 @@ def _sync(
     dry_run: bool,
     trigger: str,
     progress: Callable[[Progress], None] | None,
+    allow_mass_archive: bool = False,
 ) -> list[RunResult]:
     width = container.settings.unit_concurrency
     totals = ProgressTotals(progress) if progress else None
     if not dry_run:
-        return container.fanout.run_here(chosen, full, trigger, totals, width)
+        runs = container.fanout
+        return runs.run_here(chosen, full, trigger, totals, width, allow_mass_archive)
     with scratch_run_tables() as scratch:
-        return container.dry_run_fanout(scratch).run_here(chosen, full, trigger, totals, width)
+        runs = container.dry_run_fanout(scratch)
+        return runs.run_here(chosen, full, trigger, totals, width, allow_mass_archive)
 
 
 def run_units(container: Container, started: list[StartedRun]) -> list[RunResult]:

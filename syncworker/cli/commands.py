@@ -21,7 +21,7 @@ FAILURES_SHOWN = 10  # records named under a run's summary; the rest in `failure
 def exit_code(results: list[RunResult]) -> int:
     if any(r.status == "aborted" for r in results):
         return EXIT_ABORTED
-    if any(r.counts["failed"] for r in results):
+    if any(r.counts["failed"] or r.status == "finished_with_failures" for r in results):
         return EXIT_FAILURES
     return EXIT_OK
 
@@ -53,6 +53,7 @@ def sync(args: argparse.Namespace, settings: Settings) -> int:
             dry_run=args.dry_run,
             trigger="cli",
             progress=progress,
+            allow_mass_archive=args.allow_mass_archive,
         )
     finally:
         if progress:
@@ -82,7 +83,13 @@ def _enqueue(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_USAGE
     from syncworker.tasks import enqueue_sync
 
-    task_id = enqueue_sync(args.entity, source=args.source, full=args.full, trigger="cli")
+    task_id = enqueue_sync(
+        args.entity,
+        source=args.source,
+        full=args.full,
+        trigger="cli",
+        allow_mass_archive=args.allow_mass_archive,
+    )
     print(f"queued sync of {args.entity} as task {task_id}")
     return EXIT_OK
 

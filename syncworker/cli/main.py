@@ -60,6 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="print what would change; write nothing anywhere"
     )
     sync.add_argument(
+        "--allow-mass-archive",
+        action="store_true",
+        help="archive what disappeared even when it is more than ARCHIVE_GUARD_PERCENT",
+    )
+    sync.add_argument(
         "--enqueue",
         action="store_true",
         help="hand the run to the Celery workers (needs REDIS_URL)",

@@ -108,6 +108,7 @@ class FanOut:
         engine_for: Callable[[Stream], SyncEngine],
         *,
         dry_run: bool = False,
+        archive_guard_percent: int = 100,
     ) -> None:
         self.store = store
         self.units = units
@@ -116,9 +117,17 @@ class FanOut:
         self.engine_for = engine_for
         self.local = LocalRuns(dry_run)
         self.finisher = RunFinisher(store, units, self.items, leases, engine_for, self.local)
+        self.finisher.archive_guard_percent = archive_guard_percent
 
     # ------------------------------------------------------------------ start
-    def start(self, stream: Stream, *, full: bool = False, trigger: str = "cli") -> StartedRun:
+    def start(
+        self,
+        stream: Stream,
+        *,
+        full: bool = False,
+        trigger: str = "cli",
+        allow_mass_archive: bool = False,
+    ) -> StartedRun:
         """Plan a run of ``stream`` (or resume an unfinished one) under its lock.
 
         A stream that cannot be split (no page by number, or a ``prepare`` step
@@ -171,6 +180,7 @@ class FanOut:
                 fence=lease.token,
                 lease=lease.value,
                 after_run_id=parent.run_id if parent is not None else None,
+                allow_mass_archive=allow_mass_archive,
             )
         except BaseException:
             self.leases.release(stream.name, lease.value)
@@ -198,6 +208,7 @@ class FanOut:
         trigger: str = "cli",
         progress: Callable[[Progress], None] | None = None,
         width: int = 1,
+        allow_mass_archive: bool = False,
     ) -> list[RunResult]:
         """Run ``streams`` here, their units on ``width`` threads: the runs of each
         source's streams side by side, one source after the other (Workways before
@@ -207,7 +218,14 @@ class FanOut:
             started: list[StartedRun] = []
             try:
                 for stream in group:
-                    started.append(self.start(stream, full=full, trigger=trigger))
+                    started.append(
+                        self.start(
+                            stream,
+                            full=full,
+                            trigger=trigger,
+                            allow_mass_archive=allow_mass_archive,
+                        )
+                    )
             finally:  # a stream held by another run: the runs started still go to the end
                 for result in self.run_units(started, progress, width):
                     results[result.stream] = result

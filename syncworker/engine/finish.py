@@ -75,6 +75,9 @@ class RunFinisher:
         self.engine_for = engine_for
         self.local = local
         self.link_batch = ASSOCIATION_BATCH_LIMIT  # moves linked during a run: whole batches
+        # A complete pass that would archive more than this share of a stream's synced
+        # records archives nothing, unless a person confirmed it (100: no guard).
+        self.archive_guard_percent = 100
 
     # ------------------------------------------------------------------ links
     def link_early(self, engine: SyncEngine, state: RunState, claim: UnitClaim) -> None:
@@ -169,7 +172,8 @@ class RunFinisher:
                 if not units_done:
                     self._link_for_child(child)
             failed = view.counts["failed"] + result.counts["failed"]
-            result.status = "finished_with_failures" if failed else "succeeded"
+            held = result.error is not None  # a mass archive waits for a person
+            result.status = "finished_with_failures" if failed or held else "succeeded"
         except BaseException as exc:
             result.status = "aborted"
             result.error = redact(f"{type(exc).__name__}: {exc}")
@@ -216,4 +220,23 @@ class RunFinisher:
                 log.warning("%s: a page was unreadable; nothing archived", stream.name)
             else:
                 seen = self.units.seen_ids(run_id)
-                engine.archive_missing(state, self.store.unseen_active(stream.name, seen))
+                gone = self.store.unseen_active(stream.name, seen)
+                held = self._mass_archive(stream, len(gone), view)
+                if held:
+                    log.warning("%s", held)
+                    state.result.error = held
+                else:
+                    engine.archive_missing(state, gone)
+
+    def _mass_archive(self, stream: Stream, gone: int, view: RunView) -> str | None:
+        """Why archiving ``gone`` records of ``stream`` must wait for a person, if so."""
+        if not gone or view.allow_mass_archive or self.archive_guard_percent >= 100:
+            return None
+        synced = self.store.active_count(stream.name)
+        if gone * 100 <= self.archive_guard_percent * synced:
+            return None
+        return (
+            f"{stream.name}: {gone} of {synced} synced records would be archived, more than "
+            f"ARCHIVE_GUARD_PERCENT={self.archive_guard_percent}%; nothing archived. If the "
+            "source really lost them, run `syncworker sync --allow-mass-archive`"
+        )

@@ -103,6 +103,7 @@ class SyncRun(Base):
     finishing_at: Mapped[datetime | None]
     # work done for the run outside its units (a parent run's finish linking its moves)
     outside_counts: Mapped[dict[str, Any] | None]
+    allow_mass_archive: Mapped[bool] = mapped_column(default=False)  # a person confirmed it
 
 
 class RunUnit(Base):

@@ -45,6 +45,7 @@ class RunView:
     incomplete: bool
     units_total: int
     units_done: bool
+    allow_mass_archive: bool = False  # a person confirmed a mass archive
     counts: Counter[str] = field(default_factory=Counter)
     hubspot_calls: Counter[str] = field(default_factory=Counter)
     duplicate_pages: tuple[tuple[int, int], ...] = ()  # (page, earlier page) with equal ids
@@ -73,6 +74,7 @@ def run_view(session: Session, run: SyncRun) -> RunView:
         run.incomplete,
         run.units_total,
         run.units_done_at is not None,
+        run.allow_mass_archive,
     )
     view.add(run.outside_counts or {})  # work done for it outside its units
     first_seen: dict[str, int] = {}

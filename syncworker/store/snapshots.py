@@ -285,6 +285,18 @@ class SnapshotStore:
             )
             return [sid for sid in ids if sid not in seen_set]
 
+    def active_count(self, stream: str) -> int:
+        """How many of the stream's synced records are not flagged archived."""
+        with self.sessions() as session:
+            return int(
+                session.scalar(
+                    select(func.count())
+                    .select_from(SyncedRecord)
+                    .where(SyncedRecord.stream == stream, SyncedRecord.archived.is_(False))
+                )
+                or 0
+            )
+
     def stats(self) -> dict[str, dict[str, int]]:
         with self.sessions() as session:
             rows = session.execute(

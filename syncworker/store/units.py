@@ -81,6 +81,7 @@ class RunUnits:
         fence: int | None,
         lease: str | None,
         after_run_id: int | None,
+        allow_mass_archive: bool = False,
     ) -> tuple[int, list[int]]:
         """A new run of ``stream`` with one unit per page range: (run id, unit ids).
 
@@ -104,6 +105,7 @@ class RunUnits:
                 fence=fence,
                 lease=lease,
                 after_run_id=after_run_id,
+                allow_mass_archive=allow_mass_archive,
             )
             session.add(run)
             session.flush()
