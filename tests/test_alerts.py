@@ -344,3 +344,35 @@ def test_evaluators_racing_on_postgresql_announce_each_change_once(receiver: Rec
         finally:
             for e in engines:
                 e.dispose()
+
+
+def test_the_beat_task_evaluates_every_minute_from_the_settings(
+    tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from syncworker import celery_defaults, tasks
+
+    assert celery_defaults.beat_schedule["check-alerts"] == {
+        "task": "syncworker.check_alerts",
+        "schedule": 60.0,
+        "options": {"expires": 60.0},
+    }
+    url = f"sqlite:///{tmp_path / 'beat.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    # an hour ago (the real clock: the task runs as beat runs it): stale after 45 min
+    add_run(session_factory(engine), "succeeded", datetime.now(UTC) - timedelta(hours=1))
+    engine.dispose()
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.delenv("ALERT_WEBHOOK_URL", raising=False)
+    tasks.services.cache_clear()
+    try:
+        assert tasks.check_alerts_task() == {"evaluated": False}
+        monkeypatch.setenv("ALERT_WEBHOOK_URL", receiver.url)
+        tasks.services.cache_clear()
+        first = tasks.check_alerts_task()
+        assert first["sent"] == ["stale:workways.users"], first
+        assert tasks.check_alerts_task()["sent"] == []
+    finally:
+        tasks.services().db.dispose()
+        tasks.services.cache_clear()
+    assert receiver.heads() == [":rotating_light: FIRING [syncworker] stale:workways.users"]
