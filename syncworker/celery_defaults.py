@@ -60,6 +60,12 @@ beat_schedule: dict[str, dict[str, Any]] = {
         "kwargs": {"trigger": "beat"},
         "options": {"expires": _writeback_interval},
     },
+    # Alerts (ALERT_WEBHOOK_URL): conditions read from the database, retries of deliveries.
+    "check-alerts": {
+        "task": "syncworker.check_alerts",
+        "schedule": 60.0,
+        "options": {"expires": 60.0},
+    },
 }
 
 __all__ = [

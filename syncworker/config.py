@@ -178,6 +178,9 @@ class Settings:
     ops_token: Secret | None = None
     worker_heartbeat_file: str = DEFAULT_HEARTBEAT_FILE
     worker_heartbeat_seconds: float = 10.0
+    alert_webhook_url: Secret | None = None  # Slack-style incoming webhooks hold a token
+    alert_format: str = "slack"
+    alert_stale_after_seconds: float | None = None  # None: 3 x the stream's interval
 
     def __repr__(self) -> str:
         """The fields, with the password of every URL hidden (secrets hide themselves)."""
@@ -344,4 +347,21 @@ class Settings:
             ops_token=secret("OPS_TOKEN"),
             worker_heartbeat_file=text("WORKER_HEARTBEAT_FILE") or DEFAULT_HEARTBEAT_FILE,
             worker_heartbeat_seconds=positive_number("WORKER_HEARTBEAT_SECONDS", 10.0),
+            alert_webhook_url=_secret_url("ALERT_WEBHOOK_URL", text("ALERT_WEBHOOK_URL")),
+            alert_format=choice("ALERT_FORMAT", "slack", ("slack", "json")),
+            alert_stale_after_seconds=(
+                positive_number("ALERT_STALE_AFTER_SECONDS", 1)
+                if text("ALERT_STALE_AFTER_SECONDS")
+                else None
+            ),
         )
+
+
+def _secret_url(name: str, value: str | None) -> Secret | None:
+    """A URL that holds a credential (a Slack webhook's path): never echoed in errors."""
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(name, "must be an http/https URL (value not shown: it may hold a token)")
+    return Secret(value)

@@ -25,6 +25,7 @@ from syncworker.engine.fanout import StartedRun
 from syncworker.engine.state import RunResult
 from syncworker.errors import LeaseLostError, RunInProgressError
 from syncworker.logs import log_context
+from syncworker.ops.alerts import check_alerts
 from syncworker.sources.registry import SOURCES
 from syncworker.sources.streams import Stream
 from syncworker.store.ledger import TaskLedger
@@ -98,7 +99,10 @@ def start_sync(
             sync_source.si(entity, later, full, trigger, allow_mass_archive)
             for later in sources[1:]
         ).apply_async()
-    return outcome | _work_on(svc, started)
+    try:
+        return outcome | _work_on(svc, started)
+    finally:
+        check_alerts(svc)
 
 
 def _start_runs(
@@ -138,6 +142,8 @@ def sync_unit(self: SyncWorkerTask, unit_id: int) -> dict[str, Any]:
     except LeaseLostError as exc:
         log.warning("unit %s dropped: %s", unit_id, exc)
         return {"unit": unit_id, "dropped": "a newer run holds the stream"}
+    if finished:  # this unit ended runs
+        check_alerts(services())
     return {"unit": unit_id, **{r.stream: _summary(r) for r in finished}}
 
 
@@ -159,7 +165,10 @@ def sync_source(
     if any(svc.units.active_run(s.name) for name in earlier for s in SOURCES[name]):
         raise self.retry(countdown=WAIT_FOR_EARLIER_RUNS_SECONDS)
     outcome, started = _start_runs(svc, streams, full, trigger, allow_mass_archive)
-    return outcome | _work_on(svc, started)
+    try:
+        return outcome | _work_on(svc, started)
+    finally:
+        check_alerts(svc)
 
 
 WAIT_FOR_EARLIER_RUNS_SECONDS = 5
@@ -213,4 +222,16 @@ def writeback_poll(self: SyncWorkerTask, trigger: str = "beat") -> dict[str, int
         result = write_back(svc, trigger=trigger)
     except RunInProgressError:
         return {"skipped": 1}
+    finally:
+        check_alerts(svc)
     return {"written": result.written, "failed": result.failed}
+
+
+@app.task(base=SyncWorkerTask, bind=True, name="syncworker.check_alerts")
+def check_alerts_task(self: SyncWorkerTask) -> dict[str, Any]:
+    """Beat, every minute: evaluate the alert conditions and send (or retry) their messages
+    (nothing without ALERT_WEBHOOK_URL). Never raises: see syncworker.ops.alerts."""
+    report = check_alerts(services())
+    if report is None:
+        return {"evaluated": False}
+    return {"evaluated": True, "firing": report.firing, "sent": report.sent}

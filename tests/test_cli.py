@@ -64,8 +64,15 @@ def test_schema_head_names_the_newest_migration() -> None:
 def test_database_one_migration_behind_is_explained(
     env: Sandboxes, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    from alembic.script import ScriptDirectory
+
+    from syncworker.store.database import alembic_config
+
+    # the revision before the newest (not SCHEMA_HEAD - 1: branches number theirs apart)
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_revision(SCHEMA_HEAD)
+    assert head is not None and isinstance(head.down_revision, str)
     engine = make_engine(f"sqlite:///{tmp_path / 'cli.db'}")
-    upgrade(engine, str(int(SCHEMA_HEAD) - 1).zfill(4))
+    upgrade(engine, head.down_revision)
     engine.dispose()
     code, _, err = run(capsys, "sync")
     assert code == 2 and "syncworker db upgrade" in err

@@ -2,11 +2,16 @@
 
 Everything runs in this process against the sandboxes and a fresh SQLite
 store in a temporary folder: no credentials, no broker, nothing left behind.
+With ``--serve`` the sandboxes stay up and the ops app serves that store on
+loopback until Ctrl-C.
 """
 
 from __future__ import annotations
 
+import contextlib
 import random
+import socket
+import sys
 import tempfile
 from pathlib import Path
 
@@ -51,7 +56,37 @@ def _run(services: Container, full: bool) -> list[RunResult]:
         progress.done()
 
 
-def run_demo(users: int = 300, orgs: int = 40, changes: int = 12) -> int:
+SERVE_HINT = (
+    "To look around: `syncworker demo --serve` keeps the sandboxes and the ops page "
+    "(/ops, /metrics) running until Ctrl-C."
+)
+
+
+def serve_ops(services: Container, port: int = 0) -> None:
+    """The ops app for the demo's store on 127.0.0.1 (open on loopback) until Ctrl-C."""
+    import uvicorn
+
+    from syncworker.ops.app import ops_app
+
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", port))
+    base = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    config = uvicorn.Config(
+        ops_app(services, host="127.0.0.1"), log_level="warning", access_log=False
+    )
+    _section("Serving")
+    print(f"ops page: {base}/ops  (metrics {base}/metrics; Ctrl-C to stop)", flush=True)
+    sys.stdout.flush()
+    # uvicorn shuts down gracefully on Ctrl-C, then raises it again: the demo ends normally
+    with contextlib.suppress(KeyboardInterrupt):
+        uvicorn.Server(config).run(sockets=[listener])
+    print("stopped", flush=True)
+
+
+def run_demo(
+    users: int = 300, orgs: int = 40, changes: int = 12, *, serve: bool = False, port: int = 0
+) -> int:
     with (
         tempfile.TemporaryDirectory(prefix="syncworker-demo-") as folder,
         Sandboxes(users=users, orgs=orgs) as boxes,
@@ -100,5 +135,9 @@ def run_demo(users: int = 300, orgs: int = 40, changes: int = 12) -> int:
             f"{pushed} record(s) for {expected} edit(s)."
         )
         failed = sum(r.counts["failed"] for r in first + second)
+        if serve:
+            serve_ops(services, port)
+        else:
+            print(f"\n{SERVE_HINT}")
         services.db.dispose()
         return EXIT_FAILURES if failed or pushed != expected else EXIT_OK

@@ -213,7 +213,11 @@ def sandbox(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def demo(args: argparse.Namespace, settings: Settings) -> int:
-    return int(_sandboxes("demo").run_demo(users=args.users, orgs=args.orgs, changes=args.changes))
+    return int(
+        _sandboxes("demo").run_demo(
+            users=args.users, orgs=args.orgs, changes=args.changes, serve=args.serve, port=args.port
+        )
+    )
 
 
 def _sandboxes(module: str) -> Any:

@@ -167,6 +167,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=12,
         help="users changed on the Workways side before the second sync",
     )
+    demo.add_argument(
+        "--serve",
+        action="store_true",
+        help="then keep the sandboxes and the ops app (/ops, /metrics) running until Ctrl-C",
+    )
+    demo.add_argument(
+        "--port", type=int, default=0, help="the ops app's port with --serve (default: a free one)"
+    )
     return parser
 
 
