@@ -20,6 +20,18 @@ DEFAULT_DATABASE_URL = "sqlite:///syncworker.db"
 # first is the default. A version is supported for 18 months after its release.
 HUBSPOT_API_VERSIONS = ("2026-09", "2026-03")
 DEFAULT_HEARTBEAT_FILE = "/tmp/syncworker-worker.heartbeat"  # noqa: S108 (a liveness stamp)
+# Communication Preferences' legal bases (PublicStatusRequest.legalBasis, 2026-09 spec).
+CONSENT_LEGAL_BASES = (
+    "CONSENT_WITH_NOTICE",
+    "LEGITIMATE_INTEREST_CLIENT",
+    "LEGITIMATE_INTEREST_OTHER",
+    "LEGITIMATE_INTEREST_PQL",
+    "NON_GDPR",
+    "PERFORMANCE_OF_CONTRACT",
+    "PROCESS_AND_STORE",
+)
+DEFAULT_CONSENT_EXPLANATION = "The person opted in to the newsletter in Workways."
+CONSENT_RESUBSCRIBE_RULES = ("never", "workways-newer")
 
 
 class Secret:
@@ -97,6 +109,11 @@ class Settings:
     ops_token: Secret | None = None
     worker_heartbeat_file: str = DEFAULT_HEARTBEAT_FILE
     worker_heartbeat_seconds: float = 10.0
+    # Newsletter consent as a HubSpot subscription type (None: consent is not synced).
+    newsletter_subscription: str | None = None
+    consent_legal_basis: str = CONSENT_LEGAL_BASES[0]
+    consent_explanation: str = DEFAULT_CONSENT_EXPLANATION
+    consent_resubscribe: str = CONSENT_RESUBSCRIBE_RULES[0]
 
     # ------------------------------------------------------------------ access
     def require_workways(self) -> tuple[str, Secret]:
@@ -165,6 +182,15 @@ class Settings:
                 raise ConfigError(name, f"must be one of {', '.join(allowed)}, got {value!r}")
             return value
 
+        def legal_basis() -> str:
+            value = (text("HUBSPOT_CONSENT_LEGAL_BASIS") or CONSENT_LEGAL_BASES[0]).upper()
+            if value not in CONSENT_LEGAL_BASES:
+                raise ConfigError(
+                    "HUBSPOT_CONSENT_LEGAL_BASIS",
+                    f"must be one of {', '.join(CONSENT_LEGAL_BASES)}, got {value!r}",
+                )
+            return value
+
         database_url = text("DATABASE_URL") or DEFAULT_DATABASE_URL
         if "://" not in database_url:
             raise ConfigError("DATABASE_URL", f"must be a SQLAlchemy URL, got {database_url!r}")
@@ -209,4 +235,10 @@ class Settings:
             ops_token=secret("OPS_TOKEN"),
             worker_heartbeat_file=text("WORKER_HEARTBEAT_FILE") or DEFAULT_HEARTBEAT_FILE,
             worker_heartbeat_seconds=positive_number("WORKER_HEARTBEAT_SECONDS", 10.0),
+            newsletter_subscription=text("HUBSPOT_NEWSLETTER_SUBSCRIPTION"),
+            consent_legal_basis=legal_basis(),
+            consent_explanation=text("HUBSPOT_CONSENT_EXPLANATION") or DEFAULT_CONSENT_EXPLANATION,
+            consent_resubscribe=choice(
+                "CONSENT_RESUBSCRIBE", CONSENT_RESUBSCRIBE_RULES[0], CONSENT_RESUBSCRIBE_RULES
+            ),
         )

@@ -65,7 +65,14 @@ def test_database_one_migration_behind_is_explained(
     env: Sandboxes, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'cli.db'}")
-    upgrade(engine, str(int(SCHEMA_HEAD) - 1).zfill(4))
+    from alembic.script import ScriptDirectory
+
+    from syncworker.store.database import alembic_config
+
+    scripts = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    previous = scripts.get_revision(SCHEMA_HEAD).down_revision  # one migration behind
+    assert isinstance(previous, str)
+    upgrade(engine, previous)
     engine.dispose()
     code, _, err = run(capsys, "sync")
     assert code == 2 and "syncworker db upgrade" in err

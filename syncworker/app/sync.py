@@ -6,6 +6,7 @@ The CLI and the Celery tasks both come through here, so they run the same code.
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -20,6 +21,8 @@ from syncworker.errors import ConfigError
 from syncworker.sources.registry import SOURCES, select_streams
 from syncworker.sources.streams import Stream
 from syncworker.store.database import scratch_run_tables
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,10 @@ def _sync(
     progress: Callable[[Progress], None] | None,
 ) -> list[RunResult]:
     width = container.settings.unit_concurrency
+    if container.settings.newsletter_subscription is None:
+        log.info("newsletter consent is not synced (HUBSPOT_NEWSLETTER_SUBSCRIPTION is not set)")
+    elif not dry_run:
+        container.subscription  # noqa: B018 (looked up now: a bad setting stops the sync)
     totals = ProgressTotals(progress) if progress else None
     if not dry_run:
         return container.fanout.run_here(chosen, full, trigger, totals, width)

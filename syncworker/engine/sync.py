@@ -19,7 +19,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from syncworker.engine.links import link_records
 from syncworker.engine.plan import PlannedChange, plan_record
@@ -38,6 +38,9 @@ from syncworker.sources.streams import Record, SourcePage, records_as_sent
 from syncworker.store.snapshots import Snapshot, SnapshotStore
 from syncworker.tally import carried
 
+if TYPE_CHECKING:
+    from syncworker.consent.sync import ConsentSync
+
 log = logging.getLogger(__name__)
 
 
@@ -55,6 +58,7 @@ class SyncEngine(BatchPusher):
         detail_concurrency: int | None = None,
         push_concurrency: int = 1,
         schema_memo: SharedSchemaMemo | None = None,
+        consent: ConsentSync | None = None,
     ) -> None:
         self.store = store
         self.source = source
@@ -66,6 +70,7 @@ class SyncEngine(BatchPusher):
         self.detail_concurrency = max(1, detail_concurrency or source_concurrency)
         self.push_concurrency = max(1, push_concurrency)
         self.schema_memo = schema_memo
+        self.consent = consent  # newsletter consent as a subscription status (consent/)
         self._pushers: ThreadPoolExecutor | None = None
 
     # ---------------------------------------------------------------- pushing
@@ -104,6 +109,9 @@ class SyncEngine(BatchPusher):
         counts["quarantined"] += len(records) - len(wanted)
         # A record read exactly as when HubSpot last confirmed it needs no mapping.
         digests = {sid: mapping.source_digest(r) for sid, r in wanted.items()} if as_sent else {}
+        consent = self.consent if self.consent and self.consent.covers(stream.name) else None
+        if consent is not None:
+            digests = {sid: consent.salt(d) for sid, d in digests.items()}
         if digests and not state.full:
             current = self.store.current(stream.name, digests)
             counts["unchanged"] += len(current)
@@ -120,6 +128,8 @@ class SyncEngine(BatchPusher):
             desired = self._desired(state, source_id, record, listed[source_id], snapshot, details)
             if desired is None:
                 continue
+            if consent is not None:
+                desired = consent.desire(desired, snapshot.properties if snapshot else None)
             if snapshot is not None and snapshot.merged:  # another source owns identity
                 desired = {k: v for k, v in desired.items() if k not in yielding}
             change = plan_record(
