@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from syncworker.consent import CONSENT_LEGAL_BASES
 from syncworker.errors import ConfigError
 
 DEFAULT_HUBSPOT_BASE_URL = "https://api.hubapi.com"
@@ -20,16 +21,6 @@ DEFAULT_DATABASE_URL = "sqlite:///syncworker.db"
 # first is the default. A version is supported for 18 months after its release.
 HUBSPOT_API_VERSIONS = ("2026-09", "2026-03")
 DEFAULT_HEARTBEAT_FILE = "/tmp/syncworker-worker.heartbeat"  # noqa: S108 (a liveness stamp)
-# Communication Preferences' legal bases (PublicStatusRequest.legalBasis, 2026-09 spec).
-CONSENT_LEGAL_BASES = (
-    "CONSENT_WITH_NOTICE",
-    "LEGITIMATE_INTEREST_CLIENT",
-    "LEGITIMATE_INTEREST_OTHER",
-    "LEGITIMATE_INTEREST_PQL",
-    "NON_GDPR",
-    "PERFORMANCE_OF_CONTRACT",
-    "PROCESS_AND_STORE",
-)
 DEFAULT_CONSENT_EXPLANATION = "The person opted in to the newsletter in Workways."
 CONSENT_RESUBSCRIBE_RULES = ("never", "workways-newer")
 

@@ -13,10 +13,12 @@ from syncworker.consent import CONSENT_KEY, NOT_SPECIFIED, SUBSCRIBED, UNSUBSCRI
 from syncworker.consent.audit import ConsentAudit
 from syncworker.consent.subscription import Subscription, resolve_subscription
 from syncworker.consent.sync import ConsentSync
+from syncworker.consent.writeback import ConsentWatch
 from syncworker.errors import ConfigError
 from syncworker.normalise import Kind, normalise
 from syncworker.sources.workways.streams import WORKWAYS_USERS
 from syncworker.writeback.outbox import Outbox
+from syncworker.writeback.service import WritebackService
 from tests.conftest import Wired
 
 NEWSLETTER = Subscription("101", "Newsletter")  # the sandbox's seeded type
@@ -144,3 +146,104 @@ def test_twenty_optin_changes_cost_batched_consent_writes(wired: Wired) -> None:
         # or still not specified (never was).
         expected = SUBSCRIBED if not user["newsOptin"] else UNSUBSCRIBED
         assert status(wired, user["email"]) == expected, user["_id"]
+
+
+# ------------------------------------------------------- HubSpot → Workways
+def writeback(wired: Wired, consent: ConsentSync) -> WritebackService:
+    watch = ConsentWatch(wired.gateway, consent.audit, NEWSLETTER)
+    return WritebackService(
+        wired.store, consent.outbox, wired.gateway, wired.workways, consent=watch
+    )
+
+
+def test_ten_email_link_unsubscribes_reach_workways_and_nothing_echoes(wired: Wired) -> None:
+    consent = consent_sync(wired)
+    sync_users(wired, consent)
+    subscribed = [u for u in users(wired) if u["newsOptin"]]
+    leaving = subscribed[:10]
+    for user in leaving:
+        wired.boxes.hubspot.store.consent.unsubscribe_by_link(
+            normalise(Kind.EMAIL, user["email"]), NEWSLETTER.id
+        )
+    result = writeback(wired, consent).poll()
+    assert result.written == 10
+    was_in = {u["_id"] for u in subscribed}
+    now_out = {u["_id"] for u in wired.boxes.workways.users() if not u["newsOptin"]}
+    assert now_out & was_in == {u["_id"] for u in leaving}
+    for user in leaving:
+        assert status(wired, user["email"]) == UNSUBSCRIBED
+    wired.boxes.hubspot.clear_log()
+    sync_users(wired, consent)
+    assert consent_calls(wired) == 0
+    assert wired.boxes.hubspot.count(method="POST", path_contains="/batch/upsert") == 0
+    assert wired.boxes.hubspot.count(method="POST", path_contains="/batch/update") == 0
+    log = ConsentAudit(wired.store.sessions).listing(leaving[0]["_id"])
+    assert [(e.direction, e.old_status, e.new_status) for e in log] == [
+        ("to-workways", SUBSCRIBED, UNSUBSCRIBED),
+        ("to-hubspot", NOT_SPECIFIED, SUBSCRIBED),
+    ]
+
+
+def test_subscribing_in_hubspot_opts_in_in_workways(wired: Wired) -> None:
+    consent = consent_sync(wired)
+    sync_users(wired, consent)
+    user = next(u for u in users(wired) if not u["newsOptin"])
+    wired.boxes.hubspot.store.consent.subscribe_in_preferences(
+        normalise(Kind.EMAIL, user["email"]), NEWSLETTER.id
+    )
+    assert writeback(wired, consent).poll().written == 1
+    assert wired.boxes.workways.get_user(user["_id"])["newsOptin"] is True
+
+
+# ------------------------------------------------------ re-subscribe rules
+def _unsubscribed_then_opted_in_again(
+    wired: Wired, consent: ConsentSync, *, all_email: bool, newer: bool
+) -> dict[str, Any]:
+    sync_users(wired, consent)
+    user = next(u for u in users(wired) if not u["newsOptin"])
+    email = normalise(Kind.EMAIL, user["email"])
+    hub = wired.boxes.hubspot.store.consent
+    if all_email:
+        hub.unsubscribe_all_by_link(email)
+    else:
+        hub.unsubscribe_by_link(email, NEWSLETTER.id)
+    # Workways opts the person in; dated after HubSpot's unsubscribe, or before it.
+    day = "2099-01-01" if newer else "2000-01-01"
+    wired.boxes.workways.update_user(user["_id"], newsOptin=True, updatedAt=day)
+    sync_users(wired, consent)
+    return user
+
+
+@pytest.mark.parametrize("rule", ["never", "workways-newer"])
+def test_unsubscribed_in_hubspot_is_not_resubscribed_unless_workways_is_newer(
+    wired: Wired, rule: str
+) -> None:
+    consent = consent_sync(wired, rule)
+    user = _unsubscribed_then_opted_in_again(wired, consent, all_email=False, newer=True)
+    if rule == "never":
+        assert status(wired, user["email"]) == UNSUBSCRIBED
+        log = consent.audit.listing(user["_id"])
+        assert log[0].action == "conflict" and log[0].direction == "none"
+        # HubSpot's unsubscribe wins: it is written back to Workways.
+        assert consent.outbox.open_for(WORKWAYS_USERS.name, [user["_id"]]) == {
+            (user["_id"], CONSENT_KEY): "false"
+        }
+    else:
+        assert status(wired, user["email"]) == SUBSCRIBED
+        assert consent.audit.listing(user["_id"])[0].trigger.endswith("workways-newer re-subscribe")
+
+
+def test_workways_older_than_the_unsubscribe_does_not_resubscribe(wired: Wired) -> None:
+    consent = consent_sync(wired, "workways-newer")
+    user = _unsubscribed_then_opted_in_again(wired, consent, all_email=False, newer=False)
+    assert status(wired, user["email"]) == UNSUBSCRIBED
+
+
+@pytest.mark.parametrize("rule", ["never", "workways-newer"])
+def test_unsubscribed_from_all_is_never_resubscribed(wired: Wired, rule: str) -> None:
+    consent = consent_sync(wired, rule)
+    user = _unsubscribed_then_opted_in_again(wired, consent, all_email=True, newer=True)
+    assert status(wired, user["email"]) == UNSUBSCRIBED
+    assert normalise(Kind.EMAIL, user["email"]) in wired.boxes.hubspot.store.consent.opted_out_all
+    log = consent.audit.listing(user["_id"])
+    assert log[0].action == "conflict" and "all e-mail" in log[0].trigger

@@ -23,3 +23,13 @@ def optout_property(subscription_id: str) -> str:
 
 
 OPTOUT_ALL_PROPERTY = "hs_email_optout"  # unsubscribed from all e-mail
+# Communication Preferences' legal bases (PublicStatusRequest.legalBasis, 2026-09 spec).
+CONSENT_LEGAL_BASES = (
+    "CONSENT_WITH_NOTICE",
+    "LEGITIMATE_INTEREST_CLIENT",
+    "LEGITIMATE_INTEREST_OTHER",
+    "LEGITIMATE_INTEREST_PQL",
+    "NON_GDPR",
+    "PERFORMANCE_OF_CONTRACT",
+    "PROCESS_AND_STORE",
+)
