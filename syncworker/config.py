@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
+from syncworker.consent import CONSENT_LEGAL_BASES
 from syncworker.errors import ConfigError
 
 DEFAULT_HUBSPOT_BASE_URL = "https://api.hubapi.com"
@@ -102,6 +103,10 @@ def url_passwords(url: str | None) -> set[str]:
     return {password, unquote(password)} - {""}
 
 
+DEFAULT_CONSENT_EXPLANATION = "The person opted in to the newsletter in Workways."
+CONSENT_RESUBSCRIBE_RULES = ("never", "workways-newer")
+
+
 class Secret:
     """A string that never shows itself in a repr, a log line or a traceback."""
 
@@ -181,6 +186,12 @@ class Settings:
     alert_webhook_url: Secret | None = None  # Slack-style incoming webhooks hold a token
     alert_format: str = "slack"
     alert_stale_after_seconds: float | None = None  # None: 3 x the stream's interval
+
+    # Newsletter consent as a HubSpot subscription type (None: consent is not synced).
+    newsletter_subscription: str | None = None
+    consent_legal_basis: str = CONSENT_LEGAL_BASES[0]
+    consent_explanation: str = DEFAULT_CONSENT_EXPLANATION
+    consent_resubscribe: str = CONSENT_RESUBSCRIBE_RULES[0]
 
     def __repr__(self) -> str:
         """The fields, with the password of every URL hidden (secrets hide themselves)."""
@@ -284,6 +295,15 @@ class Settings:
                 raise ConfigError(name, f"must be one of {', '.join(allowed)}, got {value!r}")
             return value
 
+        def legal_basis() -> str:
+            value = (text("HUBSPOT_CONSENT_LEGAL_BASIS") or CONSENT_LEGAL_BASES[0]).upper()
+            if value not in CONSENT_LEGAL_BASES:
+                raise ConfigError(
+                    "HUBSPOT_CONSENT_LEGAL_BASIS",
+                    f"must be one of {', '.join(CONSENT_LEGAL_BASES)}, got {value!r}",
+                )
+            return value
+
         database_url = text("DATABASE_URL") or DEFAULT_DATABASE_URL
         if "://" not in database_url:  # not echoed: it may hold a password
             raise ConfigError("DATABASE_URL", "must be a SQLAlchemy URL (dialect://user@host/name)")
@@ -353,6 +373,12 @@ class Settings:
                 positive_number("ALERT_STALE_AFTER_SECONDS", 1)
                 if text("ALERT_STALE_AFTER_SECONDS")
                 else None
+            ),
+            newsletter_subscription=text("HUBSPOT_NEWSLETTER_SUBSCRIPTION"),
+            consent_legal_basis=legal_basis(),
+            consent_explanation=text("HUBSPOT_CONSENT_EXPLANATION") or DEFAULT_CONSENT_EXPLANATION,
+            consent_resubscribe=choice(
+                "CONSENT_RESUBSCRIBE", CONSENT_RESUBSCRIBE_RULES[0], CONSENT_RESUBSCRIBE_RULES
             ),
         )
 

@@ -91,7 +91,16 @@ def _flag(request: Request, name: str) -> bool:
 
 def build_routes(store: HubSpotStore, *, dated_only: bool = False) -> list[Route]:
     """Routes for every dated version, plus the numeric ones unless ``dated_only``."""
+    from syncworker_sandbox.hubspot_consent import consent_routes
+
     routes: list[Route] = []
+    for version in DATED_VERSIONS:  # Communication Preferences
+        routes += [
+            Route(path, _api(handler), methods=[method])
+            for path, handler, method in consent_routes(
+                store.consent, f"/communication-preferences/{version}"
+            )
+        ]
     for version in DATED_VERSIONS:
         routes += _routes(
             store,

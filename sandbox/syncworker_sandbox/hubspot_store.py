@@ -108,6 +108,9 @@ class HubSpotStore(PropertyRegistry):
         self.assoc = AssociationIndex()
         self._unique = {"contacts": {"email": {}}, "companies": {}, "deals": {}}
         self.validation_rules: list[ValidationRule] = []
+        from syncworker_sandbox.hubspot_consent import ConsentStore
+
+        self.consent = ConsentStore(self)  # Communication Preferences (subscription statuses)
 
     # ---------------------------------------------------------- public API
     def objects(self, object_type: str, include_archived: bool = False) -> list[JSON]:

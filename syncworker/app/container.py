@@ -19,6 +19,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from syncworker.config import Settings, url_passwords
+from syncworker.consent.audit import ConsentAudit
+from syncworker.consent.subscription import Subscription, resolve_subscription
+from syncworker.consent.sync import ConsentSync
 from syncworker.engine.fanout import FanOut
 from syncworker.engine.sync import SyncEngine
 from syncworker.errors import ConfigError
@@ -121,6 +124,32 @@ class Container:
     def webhook_events(self) -> WebhookEventStore:
         return WebhookEventStore(self.store.sessions)
 
+    @cached_property
+    def subscription(self) -> Subscription | None:
+        """The subscription type the newsletter opt-in stands for (None: consent is not
+        synced); ConfigError when HubSpot has none or several matching the setting."""
+        wanted = self.settings.newsletter_subscription
+        return None if wanted is None else resolve_subscription(self.hubspot, wanted)
+
+    @cached_property
+    def consent_audit(self) -> ConsentAudit:
+        return ConsentAudit(self.store.sessions)
+
+    def consent(self) -> ConsentSync | None:
+        subscription = self.subscription
+        if subscription is None:
+            return None
+        return ConsentSync(
+            self.hubspot,
+            self.store,
+            self.outbox,
+            self.consent_audit,
+            subscription,
+            legal_basis=self.settings.consent_legal_basis,
+            explanation=self.settings.consent_explanation,
+            resubscribe=self.settings.consent_resubscribe,
+        )
+
     def conflicts(self) -> ConflictResolver:
         return ConflictResolver(self.hubspot, self.outbox, self.settings.conflict_policy)
 
@@ -194,4 +223,5 @@ class Container:
             detail_concurrency=self.settings.detail_concurrency,
             push_concurrency=self.settings.push_concurrency,
             schema_memo=self.schema_memo,
+            consent=None if dry_run else self.consent(),
         )

@@ -6,6 +6,7 @@ The CLI and the Celery tasks both come through here, so they run the same code.
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -20,6 +21,8 @@ from syncworker.errors import ConfigError
 from syncworker.sources.registry import SOURCES, select_streams
 from syncworker.sources.streams import Stream
 from syncworker.store.database import scratch_run_tables
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,10 @@ def _sync(
     allow_mass_archive: bool = False,
 ) -> list[RunResult]:
     width = container.settings.unit_concurrency
+    if container.settings.newsletter_subscription is None:
+        log.info("newsletter consent is not synced (HUBSPOT_NEWSLETTER_SUBSCRIPTION is not set)")
+    elif not dry_run:
+        container.subscription  # noqa: B018 (looked up now: a bad setting stops the sync)
     totals = ProgressTotals(progress) if progress else None
     if not dry_run:
         runs = container.fanout

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from syncworker.app.container import Container
+from syncworker.consent.writeback import ConsentWatch
 from syncworker.locks import StreamLeases
 from syncworker.writeback.service import WRITEBACK_STREAM, WritebackResult, WritebackService
 
@@ -26,10 +27,19 @@ def write_back(
             container.hubspot,
             workways,
             max_attempts=settings.max_record_attempts,
+            consent=consent_watch(container),
         )
         if objects is None:
             return service.poll(trigger)
         return service.run(objects, trigger)
+
+
+def consent_watch(container: Container) -> ConsentWatch | None:
+    """What the write-back watches of consent (None: HUBSPOT_NEWSLETTER_SUBSCRIPTION unset)."""
+    subscription = container.subscription
+    if subscription is None:
+        return None
+    return ConsentWatch(container.hubspot, container.consent_audit, subscription)
 
 
 def process_events(container: Container, event_ids: list[int]) -> WritebackResult:

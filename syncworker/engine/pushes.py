@@ -14,8 +14,11 @@ import logging
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from functools import partial
+from typing import TYPE_CHECKING
 
+from syncworker.consent import CONSENT_KEY
 from syncworker.engine.adopt import adopt_by_email, adoptable
 from syncworker.engine.merge import merge_by_email
 from syncworker.engine.plan import CREATE, PlannedChange
@@ -26,6 +29,9 @@ from syncworker.hubspot.schema import SharedSchemaMemo, ensure_schema
 from syncworker.mapping import ARCHIVED_PROPERTY, custom_properties
 from syncworker.store.snapshots import Confirmation, SnapshotStore
 from syncworker.tally import carried
+
+if TYPE_CHECKING:
+    from syncworker.consent.sync import ConsentSync
 
 log = logging.getLogger("syncworker.engine.sync")  # the engine's own log
 
@@ -42,8 +48,10 @@ class BatchPusher:
         max_attempts: int = 5,
         push_concurrency: int = 1,
         schema_memo: SharedSchemaMemo | None = None,
+        consent: ConsentSync | None = None,
     ) -> None:
         self.store = store
+        self.consent = consent  # newsletter consent as a subscription status (consent/)
         self.gateway = gateway
         self.conflicts = conflicts
         self.max_attempts = max_attempts
@@ -147,9 +155,16 @@ class BatchPusher:
                 resolved.append(Pending(change, p.hubspot_id, p.digest if whole else None))
             batch = resolved
         if batch and stream.adopt_by_email:
+            # An adopted contact gets its consent on the next run (no digest kept).
+            held = {p.change.source_id: p for p in batch}
             batch = adopt_by_email(
-                self.store, self.gateway, state, batch, partial(self.fail, state)
+                self.store,
+                self.gateway,
+                state,
+                [_without_consent(p) for p in batch],
+                partial(self.fail, state),
             )
+            batch = [_consent_back(p, held[p.change.source_id]) for p in batch]
         if batch and stream.merge_by_email:
             batch = merge_by_email(
                 self.store, self.gateway, state, batch, partial(self.fail, state)
@@ -160,14 +175,23 @@ class BatchPusher:
         """One upsert call and its confirmations (safe on a worker thread): the counts."""
         assert self.gateway is not None
         stream, counts = state.stream, Counter[str]()
+        consent = self.consent if self.consent and self.consent.covers(stream.name) else None
+        only: list[Pending] = []
+        wanted: dict[str, str] = {}
+        if consent is not None:  # subscription statuses go their own way (consent/)
+            batch, only, wanted = consent.split(batch)
         by_key = {p.change.source_id: p.change for p in batch}
         digests = {p.change.source_id: p.digest for p in batch}
         known = {p.hubspot_id: p.change.source_id for p in batch if p.hubspot_id}
-        outcomes = self.gateway.upsert(
-            stream.object_type,
-            stream.id_property,
-            [UpsertRecord(p.change.source_id, p.change.properties) for p in batch],
-            key_by_hubspot_id=known,
+        outcomes = (
+            self.gateway.upsert(
+                stream.object_type,
+                stream.id_property,
+                [UpsertRecord(p.change.source_id, p.change.properties) for p in batch],
+                key_by_hubspot_id=known,
+            )
+            if batch
+            else []
         )
         confirmations = []
         for outcome in outcomes:
@@ -202,5 +226,33 @@ class BatchPusher:
                     source_digest=None if anew else digests[outcome.key],
                 )
             )
+        refused: dict[str, str] = {}
+        if consent is not None:
+            confirmations, refused = consent.settle(state, wanted, only, confirmations, counts)
         self.store.confirm(stream.name, confirmations, fence=state.fence)
+        for source_id, message in refused.items():  # after confirm, which clears failures
+            counts["failed"] += 1
+            self.fail(state, source_id, "consent", message, category="CONSENT")
         return counts
+
+
+def _without_consent(pending: Pending) -> Pending:
+    """The change without its subscription status (adoption sends properties only)."""
+    if CONSENT_KEY not in pending.change.properties:
+        return pending
+    props = {k: v for k, v in pending.change.properties.items() if k != CONSENT_KEY}
+    return Pending(replace(pending.change, properties=props), pending.hubspot_id, None)
+
+
+def _consent_back(pending: Pending, before: Pending) -> Pending:
+    """A change adoption passed on, with its subscription status (and digest, when
+    adoption left the rest as it was) again."""
+    if CONSENT_KEY not in before.change.properties:
+        return pending
+    whole = pending.change.properties == _without_consent(before).change.properties
+    props = {**pending.change.properties, CONSENT_KEY: before.change.properties[CONSENT_KEY]}
+    return Pending(
+        replace(pending.change, properties=props),
+        pending.hubspot_id,
+        before.digest if whole else None,
+    )

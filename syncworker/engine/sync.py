@@ -19,7 +19,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from syncworker.engine.links import link_records
 from syncworker.engine.plan import PlannedChange, plan_record
@@ -37,6 +37,9 @@ from syncworker.mapping import ARCHIVED_PROPERTY, FieldValueError
 from syncworker.sources.streams import Record, SourcePage, records_as_sent
 from syncworker.store.snapshots import Snapshot, SnapshotStore
 from syncworker.tally import carried
+
+if TYPE_CHECKING:
+    from syncworker.consent.sync import ConsentSync
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +61,7 @@ class SyncEngine:
         detail_concurrency: int | None = None,
         push_concurrency: int = 1,
         schema_memo: SharedSchemaMemo | None = None,
+        consent: ConsentSync | None = None,
     ) -> None:
         self.store = store
         self.source = source
@@ -72,7 +76,9 @@ class SyncEngine:
             max_attempts=max_attempts,
             push_concurrency=push_concurrency,
             schema_memo=schema_memo,
+            consent=consent,
         )
+        self.consent = consent  # newsletter consent as a subscription status (consent/)
 
     # ---------------------------------------------------------------- pushing
     def pushing(self) -> contextlib.AbstractContextManager[None]:
@@ -117,6 +123,9 @@ class SyncEngine:
         counts["quarantined"] += len(records) - len(wanted)
         # A record read exactly as when HubSpot last confirmed it needs no mapping.
         digests = {sid: mapping.source_digest(r) for sid, r in wanted.items()} if as_sent else {}
+        consent = self.consent if self.consent and self.consent.covers(stream.name) else None
+        if consent is not None:
+            digests = {sid: consent.salt(d) for sid, d in digests.items()}
         if digests and not state.full:
             current = self.store.current(stream.name, digests)
             counts["unchanged"] += len(current)
@@ -133,6 +142,8 @@ class SyncEngine:
             desired = self._desired(state, source_id, record, listed[source_id], snapshot, details)
             if desired is None:
                 continue
+            if consent is not None:
+                desired = consent.desire(desired, snapshot.properties if snapshot else None)
             if snapshot is not None and snapshot.merged:  # another source owns identity
                 desired = {k: v for k, v in desired.items() if k not in yielding}
             change = plan_record(

@@ -105,6 +105,11 @@ class ApiPaths:
     def pipelines(self, object_type: str, suffix: str = "") -> str:
         return f"/crm/pipelines/{self.version}/{object_type}{suffix}"
 
+    def communication_preferences(self, resource: str) -> str:
+        """``resource``: ``definitions``, ``statuses/batch/read``, ``statuses/batch/write``,
+        ``statuses/batch/unsubscribe-all/read``…"""
+        return f"/communication-preferences/{self.version}/{resource}"
+
 
 class HubSpotGateway:
     """Typed operations on HubSpot CRM, paced, retried and counted."""
@@ -511,6 +516,59 @@ class HubSpotGateway:
             payload = {"inputs": [{"from": {"id": c}, "to": [{"id": o}]} for c, o in chunk]}
             path = self.paths.associations(from_type, to_type, "batch/archive")
             self.send("unassociate", "POST", path, payload)
+
+    # ------------------------------------------------- communication preferences
+    def subscription_definitions(self) -> list[dict[str, Any]]:
+        """The portal's subscription types (``SubscriptionDefinition``: id, name…)."""
+        path = self.paths.communication_preferences("definitions")
+        _, _, body = self.send("consent_read", "GET", path)
+        return _results(body)
+
+    def consent_statuses(self, emails: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+        """E-mail subscription statuses by address (lower-cased): the ``PublicStatus``
+        list of each address HubSpot answered for, in batches."""
+        return self._bulk_statuses("statuses/batch/read", "statuses", emails)
+
+    def consent_wide_statuses(self, emails: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+        """Unsubscribed-from-all statuses by address (``PublicWideStatus`` lists)."""
+        return self._bulk_statuses("statuses/batch/unsubscribe-all/read", "wideStatuses", emails)
+
+    def _bulk_statuses(
+        self, resource: str, key: str, emails: Sequence[str]
+    ) -> dict[str, list[dict[str, Any]]]:
+        found: dict[str, list[dict[str, Any]]] = {}
+        path = self.paths.communication_preferences(resource)
+        for chunk in chunked(sorted(set(emails)), BATCH_LIMIT):
+            _, _, body = self.send(
+                "consent_read", "POST", path, {"inputs": list(chunk)}, params={"channel": "EMAIL"}
+            )
+            for result in _results(body):
+                address = str(result.get("subscriberIdString") or "").lower()
+                listed = result.get(key)
+                if address and isinstance(listed, list):
+                    found[address] = [s for s in listed if isinstance(s, dict)]
+        return found
+
+    def write_consent(
+        self, inputs: Sequence[Mapping[str, Any]]
+    ) -> tuple[list[dict[str, Any]], list[str]]:
+        """Batch-write ``PublicStatusRequest`` inputs: the ``PublicStatus`` results HubSpot
+        confirmed, and one line per batch or error it refused (no addresses in them)."""
+        confirmed: list[dict[str, Any]] = []
+        refused: list[str] = []
+        path = self.paths.communication_preferences("statuses/batch/write")
+        for chunk in chunked(list(inputs), BATCH_LIMIT):
+            try:
+                _, _, body = self.send("consent_write", "POST", path, {"inputs": list(chunk)})
+            except HubSpotBadRequestError as exc:
+                refused.append(f"HubSpot refused a consent batch (HTTP {exc.status})")
+                continue
+            confirmed += _results(body)
+            refused += [
+                f"HubSpot refused a consent write ({e.get('category') or 'error'})"
+                for e in _results(body, "errors")
+            ]
+        return confirmed, refused
 
 
 def _results(body: Any, key: str = "results") -> list[dict[str, Any]]:

@@ -232,3 +232,25 @@ class StreamFence(Base):
 
     stream: Mapped[str] = mapped_column(String(64), primary_key=True)
     token: Mapped[int] = mapped_column(BigInteger)
+
+
+class ConsentEvent(Base):
+    """One consent decision: a change made in HubSpot, one written back to Workways,
+    or a conflict left alone. No e-mail address: the record is named by its ids."""
+
+    __tablename__ = "consent_events"
+    __table_args__ = (Index("ix_consent_events_source", "stream", "source_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    direction: Mapped[str] = mapped_column(String(16))  # to-hubspot | to-workways | none
+    action: Mapped[str] = mapped_column(String(32))  # subscribed | unsubscribed | conflict
+    stream: Mapped[str] = mapped_column(String(64))
+    source_id: Mapped[str] = mapped_column(String(64))
+    hubspot_id: Mapped[str | None] = mapped_column(String(32))
+    subscription_id: Mapped[str] = mapped_column(String(32))
+    old_status: Mapped[str] = mapped_column(String(16))
+    new_status: Mapped[str] = mapped_column(String(16))
+    legal_basis: Mapped[str | None] = mapped_column(String(32))
+    trigger: Mapped[str] = mapped_column(String(128))  # what caused it (no personal data)
+    run_id: Mapped[int | None] = mapped_column(Integer)

@@ -8,6 +8,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from syncworker.consent import CONSENT_KEY
+from syncworker.consent.writeback import ConsentWatch
 from syncworker.errors import SourceError
 from syncworker.hubspot.gateway import HubSpotGateway
 from syncworker.hubspot.responses import epoch_ms
@@ -50,6 +52,7 @@ class WritebackService:
         *,
         max_attempts: int = 5,
         clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+        consent: ConsentWatch | None = None,
     ) -> None:
         self.store = store
         self.outbox = outbox
@@ -57,6 +60,8 @@ class WritebackService:
         self.workways = workways
         self.max_attempts = max_attempts
         self._clock_ms = clock_ms
+        self.consent = consent  # subscription changes made in HubSpot (consent/writeback.py)
+        self._trigger = "poll"
 
     # ---------------------------------------------------------------- examine
     def examine(self, objects: Iterable[tuple[str, str]], result: WritebackResult) -> None:
@@ -69,10 +74,14 @@ class WritebackService:
             stream = STREAM_BY_OBJECT[object_type]
             fields = stream.mapping.writeback_fields()
             wanted = [f.target for f in fields] + [stream.id_property]
+            watching = self.consent is not None and stream is WORKWAYS_USERS
+            if watching and self.consent is not None:
+                wanted += self.consent.properties()
             found = self.gateway.read_by_ids(object_type, sorted(ids), wanted)
             keys = {str(p[stream.id_property]) for p in found.values() if p.get(stream.id_property)}
             snapshots = self.store.load(stream.name, keys)
             result.examined += len(found)
+            consent_found = {}
             for hubspot_id, props in sorted(found.items()):
                 source_id = str(props.get(stream.id_property) or "")
                 snapshot = snapshots.get(source_id) if source_id else None
@@ -93,6 +102,7 @@ class WritebackService:
                         snapshot.hubspot_id,
                     )
                     continue
+                consent_found[hubspot_id] = (source_id, props, snapshot)
                 for f in fields:
                     value = hubspot_value(f.kind, props.get(f.target))
                     if value != snapshot.properties.get(f.target, ""):
@@ -105,12 +115,15 @@ class WritebackService:
                             value=value,
                         )
                         result.intents += 1
+            if watching and self.consent is not None:
+                result.intents += self.consent.examine(stream.name, consent_found, self.outbox)
 
     # ---------------------------------------------------------------- deliver
     def deliver(self, result: WritebackResult) -> None:
         """Apply the due intents: one Workways call per record."""
         groups: dict[tuple[str, str], list[tuple[int, str, str, str]]] = defaultdict(list)
-        for intent in self.outbox.due():
+        due = self.outbox.due()
+        for intent in due:
             groups[(intent.stream, intent.source_id)].append(
                 (intent.id, intent.property, intent.parameter, intent.value)
             )
@@ -149,7 +162,20 @@ class WritebackService:
                     max_attempts=self.max_attempts,
                 )
                 continue
-            self.store.apply_writeback(stream, source_id, {prop: v for _, prop, _, v in items})
+            values = {prop: v for _, prop, _, v in items}
+            if self.consent is not None and CONSENT_KEY in values:
+                hubspot_id = next(i.hubspot_id for i in due if i.id in ids)
+                before = self.store.load(stream, [source_id])
+                held = before[source_id].properties if source_id in before else {}
+                values |= self.consent.delivered(
+                    stream,
+                    source_id,
+                    hubspot_id,
+                    values.pop(CONSENT_KEY),
+                    held.get(CONSENT_KEY, ""),
+                    self._trigger,
+                )
+            self.store.apply_writeback(stream, source_id, values)
             self.outbox.complete(ids)
             result.written += len(ids)
 
@@ -157,6 +183,7 @@ class WritebackService:
     def run(self, objects: Iterable[tuple[str, str]], trigger: str) -> WritebackResult:
         """Examine ``objects``, deliver what is due, record the run."""
         result = WritebackResult()
+        self._trigger = trigger
         runs = RunUnits(self.store.sessions)
         run_id = runs.start(WRITEBACK_STREAM, trigger, "writeback")
         status, error = "aborted", None
