@@ -46,6 +46,7 @@ timezone = "UTC"
 
 _interval = float(_settings.sync_interval_seconds)
 _writeback_interval = float(_settings.writeback_interval_seconds)
+_reconcile_interval = float(_settings.reconcile_interval_seconds)
 beat_schedule: dict[str, dict[str, Any]] = {
     "sync-workways-to-hubspot": {
         "task": "syncworker.sync_all",
@@ -59,6 +60,12 @@ beat_schedule: dict[str, dict[str, Any]] = {
         "schedule": _writeback_interval,
         "kwargs": {"trigger": "beat"},
         "options": {"expires": _writeback_interval},
+    },
+    "reconcile-hubspot-drift": {
+        "task": "syncworker.reconcile",
+        "schedule": _reconcile_interval,
+        "kwargs": {"trigger": "beat"},
+        "options": {"expires": _reconcile_interval},
     },
 }
 
