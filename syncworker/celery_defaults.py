@@ -46,6 +46,7 @@ timezone = "UTC"
 
 _interval = float(_settings.sync_interval_seconds)
 _writeback_interval = float(_settings.writeback_interval_seconds)
+_reconcile_interval = float(_settings.reconcile_interval_seconds)
 beat_schedule: dict[str, dict[str, Any]] = {
     "sync-workways-to-hubspot": {
         "task": "syncworker.sync_all",
@@ -65,6 +66,12 @@ beat_schedule: dict[str, dict[str, Any]] = {
         "task": "syncworker.check_alerts",
         "schedule": 60.0,
         "options": {"expires": 60.0},
+    },
+    "reconcile-hubspot-drift": {
+        "task": "syncworker.reconcile",
+        "schedule": _reconcile_interval,
+        "kwargs": {"trigger": "beat"},
+        "options": {"expires": _reconcile_interval},
     },
 }
 

@@ -167,6 +167,7 @@ class Settings:
     sync_interval_seconds: int = 900
     lock_ttl_seconds: int = 300
     writeback_interval_seconds: int = 300
+    reconcile_interval_seconds: int = 86_400
     conflict_policy: str = "hubspot"
     writeback_retry_seconds: float = 30.0
     http_timeout_seconds: float = 30.0
@@ -351,6 +352,7 @@ class Settings:
             sync_interval_seconds=whole_number("SYNC_INTERVAL_SECONDS", 900),
             lock_ttl_seconds=whole_number("SYNC_LOCK_TTL_SECONDS", 300),
             writeback_interval_seconds=whole_number("WRITEBACK_INTERVAL_SECONDS", 300),
+            reconcile_interval_seconds=whole_number("RECONCILE_INTERVAL_SECONDS", 86_400),
             writeback_retry_seconds=positive_number("WRITEBACK_RETRY_SECONDS", 30.0),
             conflict_policy=choice("WRITEBACK_CONFLICT_POLICY", "hubspot", ("hubspot", "workways")),
             http_timeout_seconds=positive_number("HTTP_TIMEOUT_SECONDS", 30.0),

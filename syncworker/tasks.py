@@ -200,10 +200,25 @@ def enqueue_sync(
     return str(task.id)
 
 
+@app.task(base=SyncWorkerTask, bind=True, name="syncworker.reconcile")
+def reconcile(self: SyncWorkerTask, trigger: str = "beat") -> dict[str, Any]:
+    """Drift repair: the snapshot checked against HubSpot, what people changed there
+    repaired (daily by default, RECONCILE_INTERVAL_SECONDS)."""
+    from syncworker.app.reconcile import reconcile as run
+
+    try:
+        outcome = run(services(), trigger=trigger)
+    except RunInProgressError:
+        return {"skipped": "reconcile in progress"}
+    return {"run_id": outcome.run_id, **outcome.report.counts}
+
+
 @app.task(base=SyncWorkerTask, bind=True, name="syncworker.process_webhook_events")
 def process_webhook_events(self: SyncWorkerTask, event_ids: list[int]) -> dict[str, int]:
-    """Re-read the objects these stored events name; write their changes back."""
+    """Re-read the objects these stored events name: deletions, merges, restores and
+    privacy deletions go through drift repair; changes are written back."""
     try:
+        _repair_events(event_ids)
         result = process_events(services(), event_ids)
     except RunInProgressError:
         # Another write-back is running; the events stay pending for the next poll.
@@ -218,6 +233,7 @@ def writeback_poll(self: SyncWorkerTask, trigger: str = "beat") -> dict[str, int
     try:
         pending = [e.id for e in svc.webhook_events.pending()]
         if pending:  # events whose dispatch was lost
+            _repair_events(pending)
             process_events(svc, pending)
         result = write_back(svc, trigger=trigger)
     except RunInProgressError:
@@ -235,3 +251,12 @@ def check_alerts_task(self: SyncWorkerTask) -> dict[str, Any]:
     if report is None:
         return {"evaluated": False}
     return {"evaluated": True, "firing": report.firing, "sent": report.sent}
+
+
+def _repair_events(event_ids: list[int]) -> None:
+    """The lifecycle events (deletion, merge, restore, privacy deletion) among these,
+    through drift repair, before the write-back marks them processed."""
+    from syncworker.app.reconcile import repair_events
+
+    svc = services()
+    repair_events(svc, svc.webhook_events.get(event_ids))

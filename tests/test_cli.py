@@ -180,3 +180,29 @@ def test_a_run_that_held_a_mass_archive_exits_1_without_failed_records() -> None
     held = RunResult("workways.users", status="finished_with_failures", error="held")
     assert held.counts["failed"] == 0
     assert exit_code([RunResult("workways.organizations", status="succeeded"), held]) == 1
+
+
+def test_reconcile_lists_repairs_on_a_dry_run_then_repairs_and_status_counts_suppressed(
+    env: Sandboxes, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(capsys, "db", "upgrade")[0] == 0
+    assert run(capsys, "sync", "--quiet")[0] == 0
+    hub = env.hubspot.store
+    by_key = {c["properties"]["workways_user_id"]: c["id"] for c in hub.objects("contacts")}
+    deleted, erased = sorted(by_key)[:2]
+    hub.delete_object("contacts", by_key[deleted])
+    hub.gdpr_delete("contacts", by_key[erased])
+
+    code, out, _ = run(capsys, "reconcile", "--dry-run")
+    assert code == 0
+    assert "reconcile (dry run): checked 68 record(s); repairs: recreated 1, suppressed 1" in out
+    assert f"  recreated workways.users {deleted} (HubSpot {by_key[deleted]})" in out
+    assert deleted not in {c["properties"]["workways_user_id"] for c in hub.objects("contacts")}
+
+    code, out, _ = run(capsys, "reconcile")
+    assert code == 0 and "repairs: recreated 1, suppressed 1" in out
+    keys = [c["properties"].get("workways_user_id") for c in hub.objects("contacts")]
+    assert keys.count(deleted) == 1 and erased not in keys
+    code, out, _ = run(capsys, "status")
+    assert "Suppressed people: 1 deleted for privacy in HubSpot" in out
+    assert " reconcile " in out  # the run record

@@ -21,10 +21,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from syncworker_sandbox import hubspot_assoc as assoc
+from syncworker_sandbox import hubspot_lifecycle as lifecycle
 from syncworker_sandbox import hubspot_objects as objects
 from syncworker_sandbox import hubspot_pipelines as pipelines
 from syncworker_sandbox import hubspot_writes as writes
 from syncworker_sandbox.hubspot_common import (
+    DEFAULT_PROPS,
     JSON,
     ApiError,
     BatchOutcome,
@@ -235,6 +237,25 @@ def _routes(
             objects.archive(store, kind, body)
         return Response(status_code=204)
 
+    async def object_merge(request: Request) -> Response:
+        kind, body = object_type(request), await read_json(request)
+        primary_id, merged_id = lifecycle.merge_input(body)
+        with store.lock:
+            survivor = lifecycle.merge(store, kind, primary_id, merged_id, "INTEGRATION")
+            names = [*DEFAULT_PROPS[kind], lifecycle.MERGED_IDS]
+            return JSONResponse(store.render(kind, survivor, names))
+
+    async def object_gdpr_delete(request: Request) -> Response:
+        kind, body = object_type(request), await read_json(request)
+        if kind != "contacts":  # only the contacts API has gdpr-delete
+            raise ApiError(
+                404, f"Unable to route POST request to {request.url.path}", "OBJECT_NOT_FOUND"
+            )
+        object_id, id_property = lifecycle.gdpr_input(body)
+        with store.lock:
+            lifecycle.gdpr_delete(store, kind, object_id, id_property)
+        return Response(status_code=204)
+
     async def object_search(request: Request) -> Response:
         kind = object_type(request)
         chars = len((await request.body()).decode("utf-8", errors="replace"))
@@ -337,6 +358,8 @@ def _routes(
         (f"{props}/{{propertyName}}", delete_property, "DELETE"),
         (f"{objs}/batch/{{action}}", object_batch, "POST"),
         (f"{objs}/search", object_search, "POST"),
+        (f"{objs}/merge", object_merge, "POST"),
+        (f"{objs}/gdpr-delete", object_gdpr_delete, "POST"),
         (f"{objs}/{{objectId}}", object_get, "GET"),
         (lines, list_pipelines, "GET"),
         (f"{lines}/{{pipelineId}}", get_pipeline, "GET"),

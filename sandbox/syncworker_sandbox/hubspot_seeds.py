@@ -100,6 +100,15 @@ _CONTACT_SEEDS: list[_Seed] = [
     ("createdate", "Create Date", "datetime", "date", "contactinformation", True, []),
     ("lastmodifieddate", "Last Modified Date", "datetime", "date", "contactinformation", True, []),
     ("hs_object_id", "Record ID", "number", "number", "contactinformation", True, []),
+    (
+        "hs_merged_object_ids",
+        "Merged Contact IDs",
+        "enumeration",
+        "checkbox",
+        "contactinformation",
+        True,
+        [],
+    ),
 ]
 _COMPANY_SEEDS: list[_Seed] = [
     ("name", "Company name", "string", "text", "companyinformation", False, []),
@@ -144,6 +153,15 @@ _COMPANY_SEEDS: list[_Seed] = [
         [],
     ),
     ("hs_object_id", "Record ID", "number", "number", "companyinformation", True, []),
+    (
+        "hs_merged_object_ids",
+        "Merged Company IDs",
+        "enumeration",
+        "checkbox",
+        "companyinformation",
+        True,
+        [],
+    ),
 ]
 _DEAL_PIPELINES = default_pipelines()["deals"]
 _YES_NO = options_of(("true", "Yes"), ("false", "No"))

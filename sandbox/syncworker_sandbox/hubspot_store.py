@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from syncworker_sandbox import hubspot_lifecycle as lifecycle
 from syncworker_sandbox.hubspot_assoc import AssociationIndex
 from syncworker_sandbox.hubspot_common import (
     JSON,
@@ -108,6 +109,7 @@ class HubSpotStore(PropertyRegistry):
         self.assoc = AssociationIndex()
         self._unique = {"contacts": {"email": {}}, "companies": {}, "deals": {}}
         self.validation_rules: list[ValidationRule] = []
+        self.lifecycle = lifecycle.Lifecycle()
         from syncworker_sandbox.hubspot_consent import ConsentStore
 
         self.consent = ConsentStore(self)  # Communication Preferences (subscription statuses)
@@ -207,7 +209,41 @@ class HubSpotStore(PropertyRegistry):
         with self.lock:
             if not self.exists(object_type, str(object_id)):
                 raise KeyError(f"{object_type} {object_id} does not exist")
-            self.archive(object_type, str(object_id))
+            self.archive(object_type, str(object_id), source="CRM_UI")
+
+    def restore_object(self, object_type: str, object_id: str) -> None:
+        """Restore a deleted record from the recycle bin, as a person would (KeyError
+        when it is not there, ValueError when a unique value of it is taken)."""
+        with self.lock:
+            lifecycle.restore(self, normalize_type(object_type), str(object_id))
+
+    def merge_objects(self, object_type: str, primary_id: str, merged_id: str) -> JSON:
+        """Merge two records as a person in the HubSpot UI would; the survivor."""
+        object_type = normalize_type(object_type)
+        with self.lock:
+            return self._plain(lifecycle.merge(self, object_type, str(primary_id), str(merged_id)))
+
+    def gdpr_delete(self, object_type: str, object_id: str) -> None:
+        """Delete a contact for privacy (GDPR), as a person would: gone for good."""
+        with self.lock:
+            lifecycle.gdpr_delete(self, normalize_type(object_type), str(object_id))
+
+    @property
+    def merged_reads(self) -> str:
+        """What a read of a merged-away id answers: the survivor, or nothing (404)."""
+        return self.lifecycle.merged_reads
+
+    @merged_reads.setter
+    def merged_reads(self, mode: str) -> None:
+        if mode not in lifecycle.MERGED_READS:
+            raise ValueError(f"merged_reads must be one of {lifecycle.MERGED_READS}")
+        self.lifecycle.merged_reads = mode
+
+    def events(self) -> list[JSON]:
+        """The webhook events of deletions, restores, merges and privacy deletions,
+        oldest first, as HubSpot would deliver them."""
+        with self.lock:
+            return copy.deepcopy(self.lifecycle.events)
 
     def force_property(self, object_type: str, object_id: str, name: str, value: str) -> None:
         """Store ``value`` without checking it against the property's type, as a value
@@ -306,6 +342,9 @@ class HubSpotStore(PropertyRegistry):
         """The live object whose (unique, or hs_object_id) property ``name`` equals value."""
         if name == "hs_object_id":
             record = self.records[object_type].get(value)
+            if record is None and self.lifecycle.merged_reads == "survivor":
+                survivor = self.lifecycle.survivor(object_type, value)
+                record = self.records[object_type].get(survivor) if survivor else None
             return record if record is not None and not record.archived else None
         owner = self.owner(object_type, name, value)
         return self.records[object_type][owner] if owner else None
@@ -365,12 +404,13 @@ class HubSpotStore(PropertyRegistry):
         if settled:
             del record.versions[: settled[-1]]
 
-    def archive(self, object_type: str, object_id: str) -> None:
+    def archive(self, object_type: str, object_id: str, source: str = "INTEGRATION") -> None:
         record = self.records[object_type].get(object_id)
         if record is None or record.archived:
             return
         record.archived = True
         record.archived_at = self.clock()
+        self.lifecycle.record(self, object_type, "deletion", object_id, source)
         for name, index in self._unique[object_type].items():
             value = record.props.get(name)
             if value and index.get(self.fold(object_type, name, value)) == record.id:

@@ -94,6 +94,27 @@ def _enqueue(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def reconcile(args: argparse.Namespace, settings: Settings) -> int:
+    from syncworker.app.reconcile import reconcile as run
+
+    services = Container(settings)
+    outcome = run(services, dry_run=args.dry_run, trigger="cli")
+    report = outcome.report
+    counts = ", ".join(f"{kind} {n}" for kind, n in sorted(report.counts.items())) or "nothing"
+    head = "reconcile (dry run)" if args.dry_run else f"reconcile run #{outcome.run_id}"
+    print(f"{head}: checked {report.checked} record(s); repairs: {counts}")
+    for line in output.reconcile_report(report.repairs):
+        print(line)
+    if report.failed:
+        print(f"  {report.failed} repair(s) refused by HubSpot: see the log")
+    for result in outcome.syncs:
+        print(output.summary(result))
+    failed = report.failed or any(r.counts["failed"] for r in outcome.syncs)
+    if any(r.status == "aborted" for r in outcome.syncs):
+        return EXIT_ABORTED
+    return EXIT_FAILURES if failed else EXIT_OK
+
+
 def status(args: argparse.Namespace, settings: Settings) -> int:
     services = Container(settings)
     services.check_database()
@@ -106,6 +127,10 @@ def status(args: argparse.Namespace, settings: Settings) -> int:
             f"  {stream:<24} {stats['records']:>8} records, {stats['in_hubspot']:>8} in HubSpot,"
             f" {stats['archived']:>6} flagged archived"
         )
+    from syncworker.store.drift import DriftStore
+
+    suppressed = DriftStore(store.sessions).suppressed_counts()
+    print(output.suppressed_line(suppressed))
     outbox = services.outbox.counts()
     print(
         f"\nWrite-back outbox: {outbox.get('pending', 0)} pending, "

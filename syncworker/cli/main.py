@@ -71,6 +71,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sync.add_argument("--quiet", action="store_true", help="no progress lines")
 
+    reconcile = commands.add_parser(
+        "reconcile",
+        help="repair what people changed in HubSpot (deleted, merged, unlinked records; "
+        "privacy deletions)",
+    )
+    reconcile.add_argument(
+        "--dry-run", action="store_true", help="list the repairs; write nothing anywhere"
+    )
+
     status = commands.add_parser("status", help="recent runs, snapshot and failures")
     status.add_argument("--limit", type=int, default=10)
 
@@ -238,6 +247,7 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         "db": commands.db,
         "doctor": commands.doctor,
         "sync": commands.sync,
+        "reconcile": commands.reconcile,
         "status": commands.status,
         "failures": commands.failures,
         "writeback": commands.writeback,

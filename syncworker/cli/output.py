@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
-from typing import TextIO
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, TextIO
 
 from syncworker.engine.state import Progress, RunResult
 from syncworker.errors import (
@@ -17,6 +17,9 @@ from syncworker.hubspot.responses import PORTAL_REFUSAL
 from syncworker.redaction import redact
 from syncworker.sources.registry import STREAMS
 from syncworker.store.models import RecordFailure, SyncRun, WritebackIntent
+
+if TYPE_CHECKING:
+    from syncworker.engine.reconcile import Repair
 
 
 def describe_error(exc: SyncWorkerError) -> str:
@@ -123,6 +126,20 @@ def runs_table(runs: Iterable[SyncRun]) -> str:
         if r.error:
             rows.append(f"      └ {r.error}")
     return "\n".join(rows)
+
+
+def suppressed_line(counts: Mapping[str, int]) -> str:
+    """``status``: the people drift repair suppressed (never pushed again)."""
+    return (
+        f"Suppressed people: {counts.get('privacy', 0)} deleted for privacy in HubSpot "
+        f"(never brought back), {counts.get('merged', 0)} merged into another user's contact"
+    )
+
+
+def reconcile_report(repairs: Iterable[Repair]) -> Iterable[str]:
+    """One line per repair (``reconcile --dry-run`` and after a run): ids only."""
+    for repair in repairs:
+        yield "  " + repair.describe()
 
 
 def failures_table(failures: Iterable[RecordFailure]) -> str:

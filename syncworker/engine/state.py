@@ -81,6 +81,7 @@ class RunState:
     enrich: Callable[[Record], Record] | None = None
     in_flight: deque[Future[Counter[str]]] = field(default_factory=deque)
     holds_quarantined: bool | None = None  # whether the stream has quarantined records
+    holds_suppressed: bool | None = None  # whether it has suppressed records (reconcile)
 
 
 # fail(source_id, stage, message, category=None, existing_id=None)

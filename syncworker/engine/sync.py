@@ -35,6 +35,7 @@ from syncworker.hubspot.gateway import HubSpotGateway
 from syncworker.hubspot.schema import SharedSchemaMemo
 from syncworker.mapping import ARCHIVED_PROPERTY, FieldValueError
 from syncworker.sources.streams import Record, SourcePage, records_as_sent
+from syncworker.store.drift import has_suppressed, suppressed
 from syncworker.store.snapshots import Snapshot, SnapshotStore
 from syncworker.tally import carried
 
@@ -117,6 +118,11 @@ class SyncEngine:
             if state.holds_quarantined
             else set()
         )
+        if state.holds_suppressed is None:  # deleted for privacy, merged away: never pushed
+            state.holds_suppressed = has_suppressed(self.store.sessions, stream.name)
+        if state.holds_suppressed:
+            skipped = suppressed(self.store.sessions, stream.name, records)
+            records = {sid: rec for sid, rec in records.items() if sid not in skipped}
         passengers = mapping.passenger_properties()
         yielding = mapping.yielding_properties()
         wanted = {sid: rec for sid, rec in records.items() if sid not in held}

@@ -64,6 +64,8 @@ log = logging.getLogger(__name__)
 BATCH_LIMIT = 100  # HubSpot's maximum inputs per CRM batch write
 ASSOCIATION_BATCH_LIMIT = 2000  # the associations API's documented maximum per batch create
 ASSOCIATION_ARCHIVE_LIMIT = 1000  # archive's maximum is undocumented: stay at batch read's
+ASSOCIATION_READ_LIMIT = 1000  # the associations API's documented maximum per batch read
+MERGED_IDS_PROPERTY = "hs_merged_object_ids"  # a merge's survivor lists the merged ids (";")
 ISOLATION_CALL_BUDGET = 40  # calls one rejected batch may spend isolating its bad records
 MAX_RATE_LIMIT_WAITS = 30
 SEARCH_PER_SECOND = 4
@@ -430,6 +432,75 @@ class HubSpotGateway:
                     found[str(result["id"])] = result.get("properties") or {}
         return found
 
+    def read_objects(
+        self,
+        object_type: str,
+        ids: Sequence[str],
+        properties: Iterable[str],
+        *,
+        archived: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Objects by HubSpot id, ``{"id", "properties"}`` each, as HubSpot answers
+        (batch read, 100 ids a call): ids it does not hold are simply absent, and a
+        merged-away id may answer with its surviving object (under the survivor's
+        id). ``archived``: read only deleted objects (the recycle bin)."""
+        found: list[dict[str, Any]] = []
+        params = {"archived": "true"} if archived else None
+        for chunk in chunked(list(dict.fromkeys(ids)), BATCH_LIMIT):
+            payload = {
+                "inputs": [{"id": i} for i in chunk],
+                "properties": sorted(set(properties)),
+                "propertiesWithHistory": [],
+            }
+            _, _, body = self.send(
+                "read",
+                "POST",
+                self.paths.objects(object_type, "batch/read"),
+                payload,
+                params=params,
+            )
+            for result in _results(body):
+                if result.get("id") is not None:
+                    props = result.get("properties")
+                    found.append(
+                        {
+                            "id": str(result["id"]),
+                            "properties": props if isinstance(props, dict) else {},
+                        }
+                    )
+        return found
+
+    def merged_into(self, object_type: str, merged_id: str) -> str | None:
+        """The object that lists ``merged_id`` among its merged ids
+        (``hs_merged_object_ids``), found by search; None when none does."""
+        request = {
+            "filterGroups": [
+                {
+                    "filters": [
+                        {
+                            "propertyName": MERGED_IDS_PROPERTY,
+                            "operator": "CONTAINS_TOKEN",
+                            "value": merged_id,
+                        }
+                    ]
+                }
+            ],
+            "properties": [MERGED_IDS_PROPERTY],
+            "limit": 10,
+        }
+        _, _, body = self.send(
+            "search",
+            "POST",
+            self.paths.objects(object_type, "search"),
+            request,
+            limiter=self.search_limiter,
+        )
+        for result in _results(body):
+            listed = str((result.get("properties") or {}).get(MERGED_IDS_PROPERTY) or "")
+            if merged_id in listed.split(";") and result.get("id") is not None:
+                return str(result["id"])
+        return None
+
     def search_one(self, object_type: str) -> list[dict[str, Any]]:
         """At most one object of ``object_type``: the cheapest read HubSpot checks
         the objects' read scope on (``syncworker doctor``)."""
@@ -504,6 +575,27 @@ class HubSpotGateway:
             return set().union(*map(one, chunks))
         with ThreadPoolExecutor(min(parallel, len(chunks)), "associate") as pool:
             return set().union(*pool.map(tally.carried(one), chunks))
+
+    def associated(
+        self, ids: Sequence[str], from_type: str = "contacts", to_type: str = "companies"
+    ) -> dict[str, set[str]]:
+        """The ``to_type`` objects each of ``ids`` is associated with (any label),
+        by batch read (1,000 a call, following each object's own paging)."""
+        found: dict[str, set[str]] = {i: set() for i in ids}
+        path = self.paths.associations(from_type, to_type, "batch/read")
+        todo: list[dict[str, str]] = [{"id": i} for i in dict.fromkeys(ids)]
+        while todo:
+            chunk, todo = todo[:ASSOCIATION_READ_LIMIT], todo[ASSOCIATION_READ_LIMIT:]
+            _, _, body = self.send("associations", "POST", path, {"inputs": chunk})
+            for result in _results(body):
+                source = str((result.get("from") or {}).get("id", ""))
+                for target in result.get("to") or []:
+                    if isinstance(target, dict) and target.get("toObjectId") is not None:
+                        found.setdefault(source, set()).add(str(target["toObjectId"]))
+                after = ((result.get("paging") or {}).get("next") or {}).get("after")
+                if after and source:
+                    todo.append({"id": source, "after": str(after)})
+        return found
 
     def remove_associations(
         self,

@@ -9,7 +9,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -43,7 +53,16 @@ class SyncedRecord(Base):
     """One source record and what HubSpot last confirmed for it."""
 
     __tablename__ = "synced_records"
-    __table_args__ = (UniqueConstraint("stream", "source_id", name="uq_synced_records_key"),)
+    __table_args__ = (
+        UniqueConstraint("stream", "source_id", name="uq_synced_records_key"),
+        Index(
+            "ix_synced_records_suppressed",
+            "stream",
+            "suppressed",
+            postgresql_where=text("suppressed IS NOT NULL"),
+            sqlite_where=text("suppressed IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     stream: Mapped[str] = mapped_column(String(64))
@@ -60,6 +79,9 @@ class SyncedRecord(Base):
     source_digest: Mapped[str | None] = mapped_column(String(32))
     first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_pushed_at: Mapped[datetime | None]
+    # Never pushed again (see syncworker.engine.reconcile): "privacy" (deleted in
+    # HubSpot for privacy) or "merged" (merged in HubSpot into another record's object).
+    suppressed: Mapped[str | None] = mapped_column(String(16))
 
 
 class SyncRun(Base):
@@ -104,6 +126,7 @@ class SyncRun(Base):
     # work done for the run outside its units (a parent run's finish linking its moves)
     outside_counts: Mapped[dict[str, Any] | None]
     allow_mass_archive: Mapped[bool] = mapped_column(default=False)  # a person confirmed it
+    repairs: Mapped[dict[str, Any] | None]  # a reconcile run's repairs, by kind
 
 
 class RunUnit(Base):

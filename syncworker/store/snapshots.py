@@ -280,7 +280,9 @@ class SnapshotStore:
         with self.sessions() as session:
             ids = session.scalars(
                 select(SyncedRecord.source_id).where(
-                    SyncedRecord.stream == stream, SyncedRecord.archived.is_(False)
+                    SyncedRecord.stream == stream,
+                    SyncedRecord.archived.is_(False),
+                    SyncedRecord.suppressed.is_(None),  # never pushed again (reconcile)
                 )
             )
             return [sid for sid in ids if sid not in seen_set]
