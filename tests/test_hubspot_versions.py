@@ -15,8 +15,13 @@ from syncworker_sandbox import SANDBOX_HUBSPOT_TOKEN
 from syncworker_sandbox.runner import Sandboxes
 
 from syncworker.app.container import Container
+from syncworker.app.reconcile import run_reconcile
 from syncworker.config import Settings
+from syncworker.engine.reconcile import Reconciler
 from syncworker.errors import ConfigError
+from syncworker.locks import StreamLeases
+from syncworker.sources.workways.streams import WORKWAYS_STREAMS
+from syncworker.store.drift import DriftStore
 from syncworker.store.snapshots import SnapshotStore
 from syncworker.writeback.outbox import Outbox
 from syncworker.writeback.service import WritebackService
@@ -77,7 +82,9 @@ def paths_sent(wired: Wired) -> list[str]:
     return [entry.path for entry in wired.boxes.hubspot.request_log]
 
 
-def test_full_and_incremental_sync_and_writeback_on_dated_paths_only(dated: Wired) -> None:
+def test_full_and_incremental_sync_writeback_and_reconcile_on_dated_paths_only(
+    dated: Wired,
+) -> None:
     version = dated.settings.hubspot_api_version
     hubspot, ww = dated.boxes.hubspot, dated.boxes.workways
 
@@ -117,7 +124,22 @@ def test_full_and_incremental_sync_and_writeback_on_dated_paths_only(dated: Wire
     writeback = paths_sent(dated)
     assert f"/crm/objects/{version}/contacts/search" in writeback
 
-    every = full + incremental + writeback
+    # reconcile: a contact deleted in HubSpot comes back
+    hubspot.clear_log()
+    gone = hubspot_by_key(dated.boxes, "contacts", "workways_user_id")[user["_id"]]
+    hubspot.store.delete_object("contacts", gone["id"])
+    outcome = run_reconcile(
+        Reconciler(DriftStore(dated.store.sessions), dated.gateway, WORKWAYS_STREAMS),
+        StreamLeases(None),
+        lambda again: dated.run_streams(again),
+    )
+    assert [(r.kind, r.source_id) for r in outcome.report.repairs] == [("recreated", user["_id"])]
+    back = hubspot_by_key(dated.boxes, "contacts", "workways_user_id")[user["_id"]]
+    assert back["id"] != gone["id"]
+    reconciled = paths_sent(dated)
+    assert f"/crm/objects/{version}/contacts/batch/read" in reconciled
+
+    every = full + incremental + writeback + reconciled
     assert not [p for p in every if "/v3/" in p or "/v4/" in p]
     assert all(f"/{version}/" in p for p in every)
     assert hubspot.count(status=404) == 0
