@@ -170,7 +170,8 @@ def test_the_parent_runs_finish_links_what_a_child_run_still_going_handed_over(
     links = len(sent)
     assert sum(sent) == len(waiting) // 100 * 100  # every whole batch, before the users' end
     assert len(fanout.items.moves(users.run_id)) == len(waiting) % 100
-    assert fanout.units.get_run(users.run_id).outside_counts == {"hubspot:associate": links}
+    outside = fanout.units.get_run(users.run_id).outside_counts
+    assert outside == {"source_calls": 1, "hubspot:associate": links}  # page 1, the links
 
     (done,) = fanout.run_unit(users.units[-1], keep_going=False)
     assert (done.stream, done.status) == (WORKWAYS_USERS.name, "succeeded")
@@ -229,7 +230,8 @@ def test_outside_counts_for_a_run_whose_finish_began_are_refused(
     units = services.fanout.units
     assert units.add_outside_counts(orgs.run_id, {"failed": 2, "hubspot:associate": 1})
     assert units.add_outside_counts(orgs.run_id, {"failed": 1})
-    assert units.get_run(orgs.run_id).outside_counts == {"failed": 3, "hubspot:associate": 1}
+    outside = units.get_run(orgs.run_id).outside_counts
+    assert outside == {"source_calls": 1, "failed": 3, "hubspot:associate": 1}  # page 1 too
     (result,) = orgs.run_first(services.fanout)
     assert result.counts["failed"] == 3 and result.status == "finished_with_failures"
     assert result.hubspot_calls["associate"] == 1

@@ -28,10 +28,9 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import logging
-from collections import Counter
 from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from syncworker.engine.finish import LocalRuns, RunFinisher
@@ -74,7 +73,6 @@ class StartedRun:
     first_unit: int | None = None
     first_page: SourcePage | None = None
     resumed: bool = False
-    first_calls: Counter[str] = field(default_factory=Counter)  # reading the first page
 
     def run_first(
         self,
@@ -91,7 +89,6 @@ class StartedRun:
             self.first_unit,
             self.first_page,
             progress,
-            self.first_calls,
             keep_going=keep_going,
             runs=runs,
         )
@@ -187,7 +184,10 @@ class FanOut:
             raise
         self.local.started.add(run_id)
         log.info("run %s of %s: %d units", run_id, stream.name, len(ids))
-        return StartedRun(stream, run_id, ids[1:], ids[0], first, first_calls=first_calls)
+        if first_calls:  # reading page 1 is the run's work, whichever unit uses the page
+            source = first_calls.pop("source", 0)
+            self.units.add_outside_counts(run_id, {"source_calls": source, **first_calls})
+        return StartedRun(stream, run_id, ids[1:], ids[0], first)
 
     def _first_page_unchanged(self, stream: Stream, first: SourcePage) -> bool:
         """Whether HubSpot holds nearly every record of the first page as read (by
@@ -269,7 +269,6 @@ class FanOut:
         unit_id: int | None,
         first_page: SourcePage | None = None,
         progress: Callable[[Any], None] | None = None,
-        first_page_calls: Counter[str] | None = None,
         *,
         keep_going: bool = True,
         runs: Collection[int] | None = None,
@@ -292,7 +291,7 @@ class FanOut:
                 first_page = None
                 if claim is None:
                     return finished
-            finished.extend(self._run_claimed(claim, first_page, progress, first_page_calls))
+            finished.extend(self._run_claimed(claim, first_page, progress))
             prefer, claim = claim.run_id, None
 
     def _run_claimed(
@@ -300,7 +299,6 @@ class FanOut:
         claim: UnitClaim,
         first_page: SourcePage | None,
         progress: Callable[[Any], None] | None,
-        first_page_calls: Counter[str] | None,
     ) -> list[RunResult]:
         stream = self.local.stream(claim.stream)
         engine = self.engine_for(stream)
@@ -316,8 +314,6 @@ class FanOut:
                 log_context(run_id=claim.run_id, stream=stream.name, unit=unit_id),
                 tallying() as calls,
             ):
-                if first_page is not None:
-                    calls.update(first_page_calls or {})
                 with engine.pushing():
                     if stream.prepare is not None:
                         state.enrich = stream.prepare(engine.source)
