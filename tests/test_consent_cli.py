@@ -90,10 +90,13 @@ def test_consent_counts_on_the_run_row_in_status_and_the_log(
     code, out = run(capsys, "status")
     assert code == 0
     lines = out.splitlines()
-    assert lines.count(
-        "      └ newsletter consent: subscribed 0, unsubscribed 1, conflicts 1"
-        " (see `syncworker consent log --conflicts`)"
-    ) == 1
+    assert (
+        lines.count(
+            "      └ newsletter consent: subscribed 0, unsubscribed 1, conflicts 1"
+            " (see `syncworker consent log --conflicts`)"
+        )
+        == 1
+    )
     assert lines.count("      └ newsletter consent: subscribed 3, unsubscribed 0, conflicts 0") == 1
     assert (
         "Newsletter consent conflicts left alone: 1 (see `syncworker consent log --conflicts`)"
