@@ -4,12 +4,22 @@ and the audit. Expected statuses follow the rules in the issue, by hand."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import httpx
 import pytest
+from syncworker_sandbox import SANDBOX_HUBSPOT_CLIENT_SECRET
+from syncworker_sandbox.server import ServerThread
 
-from syncworker.config import Settings
-from syncworker.consent import CONSENT_KEY, NOT_SPECIFIED, SUBSCRIBED, UNSUBSCRIBED
+from syncworker.config import Secret, Settings
+from syncworker.consent import (
+    CONSENT_KEY,
+    NOT_SPECIFIED,
+    SUBSCRIBED,
+    UNSUBSCRIBED,
+    optout_property,
+)
 from syncworker.consent.audit import ConsentAudit
 from syncworker.consent.subscription import Subscription, resolve_subscription
 from syncworker.consent.sync import ConsentSync
@@ -17,8 +27,13 @@ from syncworker.consent.writeback import ConsentWatch
 from syncworker.errors import ConfigError
 from syncworker.normalise import Kind, normalise
 from syncworker.sources.workways.streams import WORKWAYS_USERS
+from syncworker.webhooks.app import DEFAULT_PATH, build_app
+from syncworker.webhooks.events import WebhookEventStore
+from syncworker.webhooks.replay import MemoryReplayGuard
+from syncworker.webhooks.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_v3
 from syncworker.writeback.outbox import Outbox
 from syncworker.writeback.service import WritebackService
+from tests.checks import hubspot_by_key
 from tests.conftest import Wired
 
 NEWSLETTER = Subscription("101", "Newsletter")  # the sandbox's seeded type
@@ -247,3 +262,82 @@ def test_unsubscribed_from_all_is_never_resubscribed(wired: Wired, rule: str) ->
     assert normalise(Kind.EMAIL, user["email"]) in wired.boxes.hubspot.store.consent.opted_out_all
     log = consent.audit.listing(user["_id"])
     assert log[0].action == "conflict" and "all e-mail" in log[0].trigger
+
+
+# ------------------------------------------------------------ webhook path
+def test_a_signed_optout_event_through_the_receiver_opts_out_in_workways(wired: Wired) -> None:
+    """HubSpot's event for the per-type property (``hs_email_optout_101``, subscribed
+    as the README says), signed v3, through the receiver: stored, then written back."""
+    consent = consent_sync(wired)
+    sync_users(wired, consent)
+    user = next(u for u in users(wired) if u["newsOptin"])
+    email = normalise(Kind.EMAIL, user["email"])
+    wired.boxes.hubspot.store.consent.unsubscribe_by_link(email, NEWSLETTER.id)
+    contact = hubspot_by_key(wired.boxes, "contacts", "workways_user_id")[user["_id"]]
+    now = 1_790_000_000_000
+    body = json.dumps(
+        [
+            {
+                "eventId": 5_001,
+                "subscriptionId": 4_102,
+                "portalId": 24_300_000,
+                "appId": 9_001,
+                "attemptNumber": 0,
+                "occurredAt": now - 1_000,
+                "subscriptionType": "object.propertyChange",
+                "objectTypeId": "0-1",
+                "objectId": int(contact["id"]),
+                "propertyName": optout_property(NEWSLETTER.id),
+                "propertyValue": "true",
+            }
+        ]
+    ).encode()
+    secret = Secret(SANDBOX_HUBSPOT_CLIENT_SECRET)
+    public_url = "https://hooks.example.test"
+    events = WebhookEventStore(wired.store.sessions)
+    dispatched: list[list[int]] = []
+    app = build_app(
+        secret=secret,
+        public_url=public_url,
+        events=events,
+        dispatch=dispatched.append,
+        replay=MemoryReplayGuard(),
+        clock_ms=lambda: now,
+    )
+    signature = sign_v3("POST", f"{public_url}{DEFAULT_PATH}", body, now, secret)
+    with ServerThread(app) as server, httpx.Client(timeout=10) as http:
+        answer = http.post(
+            f"{server.url}{DEFAULT_PATH}",
+            content=body,
+            headers={SIGNATURE_HEADER: signature, TIMESTAMP_HEADER: str(now)},
+        )
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"received": 1, "stored": 1}
+    (ids,) = dispatched
+    (row,) = events.get(ids)
+    assert (row.object_type, row.object_id, row.property_name) == (
+        "contacts",
+        contact["id"],
+        "hs_email_optout_101",
+    )
+    assert wired.boxes.workways.count(method="POST", path="/api/set-optin") == 0
+
+    # what the dispatched task does (app.writeback.process_events), on the test's store
+    result = writeback(wired, consent).run([(row.object_type, row.object_id)], "webhook")
+    events.mark_processed(ids)
+
+    assert (result.intents, result.written) == (1, 1)
+    assert wired.boxes.workways.count(method="POST", path="/api/set-optin") == 1
+    assert wired.boxes.workways.get_user(user["_id"])["newsOptin"] is False
+    (latest, *_) = consent.audit.listing(user["_id"])
+    assert (latest.direction, latest.action, latest.old_status, latest.new_status) == (
+        "to-workways",
+        "opted-out",
+        SUBSCRIBED,
+        UNSUBSCRIBED,
+    )
+    assert latest.trigger == "write-back (webhook)"
+    # the same event delivered again writes nothing more (the snapshot holds the status)
+    again = writeback(wired, consent).run([(row.object_type, row.object_id)], "webhook")
+    assert (again.intents, again.written) == (0, 0)
+    assert wired.boxes.workways.count(method="POST", path="/api/set-optin") == 1

@@ -31,6 +31,7 @@ SETTINGS = (
     "WORKADU_BASE_URL",
     "WORKADU_API_KEY",
     "WEBHOOK_PUBLIC_URL",
+    "HUBSPOT_NEWSLETTER_SUBSCRIPTION",
 )
 READ_ONLY_POSTS = ("/search", "/batch/read")
 
@@ -102,7 +103,7 @@ def test_all_checks_pass_and_nothing_is_written(
 
     assert lines == [
         "✓ settings parse (HUBSPOT_API_VERSION 2026-09)",
-        "✓ database (sqlite) reachable and migrated (revision 0012)",
+        "✓ database (sqlite) reachable and migrated (revision 0013)",
         "✓ Redis reachable",
         "✓ Workways token accepted",
         "✓ HubSpot credential accepted; API version 2026-09 served",
@@ -169,7 +170,7 @@ def test_database_one_migration_behind(
     engine.dispose()
     code, lines = doctor(capsys)
     at = lines.index(
-        "✗ database (sqlite) reachable but not migrated: at revision 0005, this version needs 0012"
+        "✗ database (sqlite) reachable but not migrated: at revision 0005, this version needs 0013"
     )
     assert lines[at + 1] == "    fix: run `syncworker db upgrade`"
     assert code == 1
@@ -197,6 +198,62 @@ def test_deleted_custom_property(env: Sandboxes, capsys: pytest.CaptureFixture[s
     assert lines[at + 1].startswith("    fix: restore them in HubSpot")
     assert any(line.startswith("✓ HubSpot companies: all 28 custom properties") for line in lines)
     assert code == 1
+    assert hubspot_writes(env) == []
+
+
+def test_newsletter_subscription_type_found_by_name_one_read_more(
+    env: Sandboxes, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    create_schema(env)
+    monkeypatch.setenv("HUBSPOT_NEWSLETTER_SUBSCRIPTION", "newsletter")
+    code, lines = doctor(capsys)
+    assert lines[-2:] == [
+        "✓ newsletter consent: HUBSPOT_NEWSLETTER_SUBSCRIPTION is the subscription type"
+        " 'Newsletter' (id 101)",
+        f"✓ webhooks: receiver's public URL set ({PUBLIC_URL}/webhooks/hubspot)",
+    ]
+    assert code == 0
+    assert hubspot_writes(env) == []
+    assert len(env.hubspot.request_log) == 7  # the six reads, and the definitions
+    assert env.hubspot.count(path_contains="/communication-preferences/2026-09/definitions") == 1
+
+
+def test_newsletter_subscription_type_missing_is_bad_configuration(
+    env: Sandboxes, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    create_schema(env)
+    monkeypatch.setenv("HUBSPOT_NEWSLETTER_SUBSCRIPTION", "Digest")
+    code, lines = doctor(capsys)
+    at = lines.index(
+        "✗ newsletter consent: HUBSPOT_NEWSLETTER_SUBSCRIPTION: no subscription type has the"
+        " name or id 'Digest' (HubSpot has: Newsletter (101), Product updates (102))"
+    )
+    assert lines[at + 1].startswith(
+        "    fix: set HUBSPOT_NEWSLETTER_SUBSCRIPTION to the id (or the one name)"
+    )
+    assert code == 2
+    assert hubspot_writes(env) == []
+
+
+def test_newsletter_subscription_name_held_by_two_types_asks_for_the_id(
+    env: Sandboxes, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    create_schema(env)
+    env.hubspot.store.consent.add_subscription_type("Newsletter", "103")
+    monkeypatch.setenv("HUBSPOT_NEWSLETTER_SUBSCRIPTION", "Newsletter")
+    code, lines = doctor(capsys)
+    assert (
+        "✗ newsletter consent: HUBSPOT_NEWSLETTER_SUBSCRIPTION: 2 subscription types are"
+        " named 'Newsletter' (ids 101, 103): give the id"
+    ) in lines
+    assert code == 2
+    monkeypatch.setenv("HUBSPOT_NEWSLETTER_SUBSCRIPTION", "103")
+    code, lines = doctor(capsys)
+    assert (
+        "✓ newsletter consent: HUBSPOT_NEWSLETTER_SUBSCRIPTION is the subscription type"
+        " 'Newsletter' (id 103)"
+    ) in lines
+    assert code == 0
     assert hubspot_writes(env) == []
 
 

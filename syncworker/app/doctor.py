@@ -5,8 +5,10 @@ Writes nothing anywhere: the database is only read (and a SQLite file that does
 not exist is not created), Redis is only pinged (no rate-limiter window, no
 lock), Workways gets one page read, and HubSpot only reads: per object type the
 property definitions, the ``workways`` property group and a search for one
-record (search is a POST, but a read). That is 1 + 3 calls per object type, at
-most 10 calls in all, with at most one retry each.
+record (search is a POST, but a read), and with ``HUBSPOT_NEWSLETTER_SUBSCRIPTION``
+set Communication Preferences' subscription definitions. That is 1 + 3 calls per
+object type and one for consent, at most 11 calls in all, with at most one retry
+each.
 
 HubSpot checks the scopes of every call, so the read calls show whether the
 read scopes are granted (a 403 ``MISSING_SCOPES`` names the missing ones). The
@@ -27,6 +29,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from syncworker.config import HUBSPOT_API_VERSIONS, Settings
+from syncworker.consent.subscription import VARIABLE as SUBSCRIPTION_VARIABLE
+from syncworker.consent.subscription import resolve_subscription
 from syncworker.errors import (
     ConfigError,
     HubSpotAuthError,
@@ -43,6 +47,7 @@ from syncworker.store.database import SCHEMA_HEAD, make_engine
 
 OK, FAILED, BAD_CONFIGURATION = 0, 1, 2
 OBJECT_TYPE_ORDER = ("companies", "contacts", "deals")
+CONSENT_READ_SCOPE = "communication_preferences.read"  # the definitions endpoint
 
 
 def sync_scopes(object_types: Sequence[str]) -> list[str]:
@@ -280,6 +285,7 @@ def check_hubspot(
     )
     findings = _HubSpotFindings({}, {}, {}, set(), settings.hubspot_api_version)
     gw = gateway
+    definitions_read: list[dict[str, Any]] | None = None
     try:
         for object_type in object_types:
             schema_read = f"crm.schemas.{object_type}.read"
@@ -299,6 +305,10 @@ def check_hubspot(
                 object_type,
                 f"crm.objects.{object_type}.read",
                 partial(gw.search_one, object_type),
+            )
+        if settings.newsletter_subscription is not None:
+            definitions_read = _read(
+                findings, "contacts", CONSENT_READ_SCOPE, gw.subscription_definitions
             )
     except _Stop as stop:
         return [stop.check]
@@ -342,7 +352,48 @@ def check_hubspot(
                 findings.groups.get(object_type),
             )
         )
+    if settings.newsletter_subscription is not None:
+        checks.append(_subscription_check(settings.newsletter_subscription, definitions_read))
     return checks
+
+
+class _Definitions:
+    """Definitions already read, for :func:`resolve_subscription` (no second call)."""
+
+    def __init__(self, definitions: list[dict[str, Any]]) -> None:
+        self.definitions = definitions
+
+    def subscription_definitions(self) -> list[dict[str, Any]]:
+        return self.definitions
+
+
+def _subscription_check(wanted: str, definitions: list[dict[str, Any]] | None) -> Check:
+    """The subscription type the newsletter opt-in stands for: found, or the fix."""
+    if definitions is None:  # 403: the missing scope is named above
+        return Check(
+            False,
+            f"newsletter consent: {SUBSCRIPTION_VARIABLE} not checked: the token cannot read "
+            "Communication Preferences' subscription types",
+            "add the Communication Preferences scopes named above (reading and writing "
+            "statuses) to the Service Key (or the app), or unset "
+            f"{SUBSCRIPTION_VARIABLE} to leave consent unsynced",
+        )
+    try:
+        found = resolve_subscription(_Definitions(definitions), wanted)
+    except ConfigError as exc:
+        return Check(
+            False,
+            f"newsletter consent: {exc}",
+            f"set {SUBSCRIPTION_VARIABLE} to the id (or the one name) of the subscription "
+            "type Workways' newsletter opt-in stands for (HubSpot: Settings > Marketing > "
+            "Email > Subscription types)",
+            configuration=True,
+        )
+    return Check(
+        True,
+        f"newsletter consent: {SUBSCRIPTION_VARIABLE} is the subscription type "
+        f"{found.name!r} (id {found.id})",
+    )
 
 
 # ----------------------------------------------------------------------- webhooks

@@ -131,6 +131,12 @@ def status(args: argparse.Namespace, settings: Settings) -> int:
 
     suppressed = DriftStore(store.sessions).suppressed_counts()
     print(output.suppressed_line(suppressed))
+    conflicts = services.consent_audit.count("conflict")
+    if conflicts:
+        print(
+            f"Newsletter consent conflicts left alone: {conflicts} "
+            "(see `syncworker consent log --conflicts`)"
+        )
     outbox = services.outbox.counts()
     print(
         f"\nWrite-back outbox: {outbox.get('pending', 0)} pending, "
@@ -187,6 +193,23 @@ def writeback(args: argparse.Namespace, settings: Settings) -> int:
     if result.failed:
         print("  see `syncworker writeback list --status quarantined`")
     return EXIT_FAILURES if result.failed else EXIT_OK
+
+
+def consent(args: argparse.Namespace, settings: Settings) -> int:
+    """``consent log``: the audit of newsletter consent decisions, newest first."""
+    if args.limit < 1:
+        print("syncworker: --limit must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
+    services = Container(settings)
+    services.check_database()
+    events = services.consent_audit.listing(
+        args.user, limit=args.limit, action="conflict" if args.conflicts else None
+    )
+    if not events:
+        print(f"no consent {'conflicts' if args.conflicts else 'decisions'} recorded")
+        return EXIT_OK
+    print(output.consent_table(events))
+    return EXIT_OK
 
 
 def webhooks(args: argparse.Namespace, settings: Settings) -> int:

@@ -106,6 +106,21 @@ def build_parser() -> argparse.ArgumentParser:
     wb_which.add_argument("--id", type=int, action="append", dest="ids", metavar="ID")
     wb_which.add_argument("--all", action="store_true")
 
+    consent = commands.add_parser("consent", help="newsletter consent (HubSpot subscription)")
+    consent_commands = consent.add_subparsers(
+        dest="consent_command", required=True, metavar="ACTION"
+    )
+    consent_log = consent_commands.add_parser(
+        "log", help="the consent audit, newest first (records by id, no e-mail addresses)"
+    )
+    consent_log.add_argument("--user", metavar="ID", help="only this Workways user's decisions")
+    consent_log.add_argument("--limit", type=int, default=50, metavar="N")
+    consent_log.add_argument(
+        "--conflicts",
+        action="store_true",
+        help="only conflicts: unsubscribed in HubSpot, opted in in Workways, left alone",
+    )
+
     webhooks = commands.add_parser("webhooks", help="HubSpot webhook receiver")
     webhook_commands = webhooks.add_subparsers(
         dest="webhooks_command", required=True, metavar="ACTION"
@@ -251,6 +266,7 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         "status": commands.status,
         "failures": commands.failures,
         "writeback": commands.writeback,
+        "consent": commands.consent,
         "webhooks": commands.webhooks,
         "serve": commands.serve,
         "health": commands.health,

@@ -16,7 +16,7 @@ from syncworker.errors import (
 from syncworker.hubspot.responses import PORTAL_REFUSAL
 from syncworker.redaction import redact
 from syncworker.sources.registry import STREAMS
-from syncworker.store.models import RecordFailure, SyncRun, WritebackIntent
+from syncworker.store.models import ConsentEvent, RecordFailure, SyncRun, WritebackIntent
 
 if TYPE_CHECKING:
     from syncworker.engine.reconcile import Repair
@@ -84,6 +84,8 @@ def summary(result: RunResult) -> str:
         f"  HubSpot calls: {sum(result.hubspot_calls.values())} ({calls}); "
         f"{result.stream.split('.')[0].capitalize()} calls: {result.source_calls}",
     ]
+    if consent := consent_counts(c):
+        lines.append(f"  newsletter consent: {consent}")
     if result.error:
         lines.append(f"  error: {result.error}")
     if c["failed"] and not result.dry_run:
@@ -123,8 +125,46 @@ def runs_table(runs: Iterable[SyncRun]) -> str:
             f"{r.unchanged:>7} {r.archived:>5} {r.failed:>5} {r.adopted or 0:>5} "
             f"{r.hubspot_calls:>6}"
         )
+        if consent := consent_counts(
+            {
+                "consent_subscribed": r.consent_subscribed or 0,
+                "consent_unsubscribed": r.consent_unsubscribed or 0,
+                "consent_conflicts": r.consent_conflicts or 0,
+            }
+        ):
+            rows.append(f"      └ newsletter consent: {consent}")
         if r.error:
             rows.append(f"      └ {r.error}")
+    return "\n".join(rows)
+
+
+def consent_counts(counts: Mapping[str, int]) -> str:
+    """A run's consent decisions in words ("" when it made none)."""
+    subscribed = counts.get("consent_subscribed", 0)
+    unsubscribed = counts.get("consent_unsubscribed", 0)
+    conflicts = counts.get("consent_conflicts", 0)
+    if not (subscribed or unsubscribed or conflicts):
+        return ""
+    line = f"subscribed {subscribed}, unsubscribed {unsubscribed}, conflicts {conflicts}"
+    if conflicts:
+        line += " (see `syncworker consent log --conflicts`)"
+    return line
+
+
+def consent_table(events: Iterable[ConsentEvent]) -> str:
+    """``consent log``: one line per decision, newest first. Records by their ids
+    only (the audit holds no e-mail address); the trigger is redacted all the same."""
+    rows = [
+        f"{'id':>5} {'when (UTC)':<19} {'record':<40} {'direction':<11} {'action':<12} "
+        f"{'old → new':<27} {'basis':<20} trigger"
+    ]
+    for e in events:
+        record = f"{e.stream}:{e.source_id}"
+        change = f"{e.old_status} → {e.new_status}"
+        rows.append(
+            f"{e.id:>5} {e.at:%Y-%m-%d %H:%M:%S} {record:<40} {e.direction:<11} "
+            f"{e.action:<12} {change:<27} {e.legal_basis or '-':<20} {redact(e.trigger)[:100]}"
+        )
     return "\n".join(rows)
 
 

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from syncworker.store.models import ConsentEvent, utcnow
@@ -57,9 +57,20 @@ class ConsentAudit:
             with self._sessions.begin() as session:
                 session.add_all(rows)
 
-    def listing(self, source_id: str | None = None, limit: int = 200) -> list[ConsentEvent]:
+    def listing(
+        self, source_id: str | None = None, limit: int = 200, action: str | None = None
+    ) -> list[ConsentEvent]:
+        """The newest ``limit`` decisions first; of one record, or of one action."""
         query = select(ConsentEvent).order_by(ConsentEvent.id.desc()).limit(limit)
         if source_id is not None:
             query = query.where(ConsentEvent.source_id == source_id)
+        if action is not None:
+            query = query.where(ConsentEvent.action == action)
         with self._sessions() as session:
             return list(session.scalars(query))
+
+    def count(self, action: str) -> int:
+        """How many decisions of ``action`` the audit holds."""
+        query = select(func.count()).select_from(ConsentEvent).where(ConsentEvent.action == action)
+        with self._sessions() as session:
+            return int(session.scalar(query) or 0)

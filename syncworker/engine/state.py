@@ -22,6 +22,10 @@ COUNTERS = (
     "quarantined",
     "adopted",  # existing HubSpot records taken over (see engine/adopt.py)
     "clashes",  # records sent without an e-mail another record holds
+    # newsletter consent (see consent/sync.py): statuses written, conflicts left alone
+    "consent_subscribed",
+    "consent_unsubscribed",
+    "consent_conflicts",
 )
 
 

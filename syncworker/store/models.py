@@ -110,6 +110,11 @@ class SyncRun(Base):
     conflicts: Mapped[int] = mapped_column(Integer, default=0)
     adopted: Mapped[int] = mapped_column(Integer, default=0)  # existing HubSpot records taken
     clashes: Mapped[int] = mapped_column(Integer, default=0)  # sent without a held e-mail
+    # newsletter consent decisions (syncworker.consent): HubSpot subscription status
+    # written, and conflicts left alone (unsubscribed in HubSpot, opted in in Workways)
+    consent_subscribed: Mapped[int] = mapped_column(Integer, default=0)
+    consent_unsubscribed: Mapped[int] = mapped_column(Integer, default=0)
+    consent_conflicts: Mapped[int] = mapped_column(Integer, default=0)
     hubspot_calls: Mapped[int] = mapped_column(Integer, default=0)
     source_calls: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)  # redacted
