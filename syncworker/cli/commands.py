@@ -205,9 +205,8 @@ def webhooks(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
-
     from syncworker.ops.app import ops_app
+    from syncworker.ops.server import run_server
 
     services = Container(settings)
     receiver = None
@@ -223,7 +222,7 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         print("not receiving webhooks: HUBSPOT_CLIENT_SECRET is not set")
     print(f"ops page on {base}/ops, metrics on {base}/metrics, probes /healthz and /readyz")
     sys.stdout.flush()
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    run_server(app, args.host, args.port, settings)
     return EXIT_OK
 
 
