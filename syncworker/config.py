@@ -181,6 +181,12 @@ class Settings:
     log_level: str = "INFO"
     log_format: str = "text"
     webhook_public_url: str | None = None
+    # `syncworker serve` under load: connections and requests at once (more: 503),
+    # seconds a request may take to send its headers or its whole body (then cut
+    # off), seconds an idle keep-alive connection is kept.
+    serve_limit_concurrency: int = 200
+    serve_read_timeout_seconds: float = 10.0
+    serve_keepalive_seconds: int = 5
     ops_token: Secret | None = None
     worker_heartbeat_file: str = DEFAULT_HEARTBEAT_FILE
     worker_heartbeat_seconds: float = 10.0
@@ -366,6 +372,9 @@ class Settings:
             log_level=choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper(),
             log_format=choice("LOG_FORMAT", "text", ("text", "json")),
             webhook_public_url=url("WEBHOOK_PUBLIC_URL"),
+            serve_limit_concurrency=whole_number("SERVE_LIMIT_CONCURRENCY", 200),
+            serve_read_timeout_seconds=positive_number("SERVE_READ_TIMEOUT_SECONDS", 10.0),
+            serve_keepalive_seconds=whole_number("SERVE_KEEPALIVE_SECONDS", 5),
             ops_token=secret("OPS_TOKEN"),
             worker_heartbeat_file=text("WORKER_HEARTBEAT_FILE") or DEFAULT_HEARTBEAT_FILE,
             worker_heartbeat_seconds=positive_number("WORKER_HEARTBEAT_SECONDS", 10.0),

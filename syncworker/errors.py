@@ -181,3 +181,24 @@ class HubSpotBadRequestError(HubSpotError):
 def is_retriable(exc: BaseException) -> bool:
     """The one place that decides whether an error is worth another try."""
     return isinstance(exc, SyncWorkerError) and bool(exc.retriable)
+
+
+CREDENTIAL_REFUSED = "credential refused"  # how a run record's error begins for one
+
+
+def is_credential_refusal(exc: BaseException) -> bool:
+    """A platform refused our token (401, or 403 missing scopes): nothing about one
+    record, so no record is failed or quarantined for it; the run stops instead and
+    the next one, once the token is fixed, does the work."""
+    return isinstance(exc, SourceAuthError | HubSpotAuthError)
+
+
+def credential_refused(exc: BaseException) -> str:
+    """The run record's line for a refused credential: which token, never its value."""
+    if isinstance(exc, HubSpotAuthError):
+        variable = "HUBSPOT_ACCESS_TOKEN"
+        platform = "HubSpot"
+    else:
+        variable = "WORKWAYS_API_TOKEN or WORKADU_API_KEY"
+        platform = "the source"
+    return f"{CREDENTIAL_REFUSED} by {platform} (check {variable}): {type(exc).__name__}: {exc}"

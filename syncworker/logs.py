@@ -74,3 +74,16 @@ def configure(level: str = "INFO", fmt: str = "text", stream: object = None) -> 
     root.setLevel(level)
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    route_server_logs()
+
+
+SERVER_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
+
+
+def route_server_logs() -> None:
+    """uvicorn's loggers lose their own handlers and go through ours (redacted)."""
+    for name in SERVER_LOGGERS:
+        logger = logging.getLogger(name)
+        for existing in list(logger.handlers):
+            logger.removeHandler(existing)
+        logger.propagate = True

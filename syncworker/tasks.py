@@ -213,7 +213,18 @@ def reconcile(self: SyncWorkerTask, trigger: str = "beat") -> dict[str, Any]:
     return {"run_id": outcome.run_id, **outcome.report.counts}
 
 
-@app.task(base=SyncWorkerTask, bind=True, name="syncworker.process_webhook_events")
+# A delivery whose write-back finds another one running is queued again shortly,
+# a bounded number of times (then its events wait, pending, for the next poll).
+WRITEBACK_BUSY_RETRY_SECONDS = 2
+WRITEBACK_BUSY_RETRIES = 30
+
+
+@app.task(
+    base=SyncWorkerTask,
+    bind=True,
+    name="syncworker.process_webhook_events",
+    max_retries=WRITEBACK_BUSY_RETRIES,
+)
 def process_webhook_events(self: SyncWorkerTask, event_ids: list[int]) -> dict[str, int]:
     """Re-read the objects these stored events name: deletions, merges, restores and
     privacy deletions go through drift repair; changes are written back."""
@@ -221,9 +232,18 @@ def process_webhook_events(self: SyncWorkerTask, event_ids: list[int]) -> dict[s
         _repair_events(event_ids)
         result = process_events(services(), event_ids)
     except RunInProgressError:
-        # Another write-back is running; the events stay pending for the next poll.
-        return {"skipped": len(event_ids)}
+        # Another write-back is running (concurrent deliveries): try again in a moment.
+        if self.request.retries >= WRITEBACK_BUSY_RETRIES:
+            return {"skipped": len(event_ids)}  # pending: the next poll takes them
+        raise self.retry(countdown=busy_countdown(self.request.retries)) from None
     return {"written": result.written, "failed": result.failed}
+
+
+def busy_countdown(retries: int) -> float:
+    """Seconds before a busy delivery's next try: short, spread so retries do not collide."""
+    import random
+
+    return WRITEBACK_BUSY_RETRY_SECONDS * (0.5 + random.random())
 
 
 @app.task(base=SyncWorkerTask, bind=True, name="syncworker.writeback_poll")

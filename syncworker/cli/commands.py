@@ -13,6 +13,7 @@ from syncworker.app.writeback import write_back
 from syncworker.cli import EXIT_ABORTED, EXIT_FAILURES, EXIT_OK, EXIT_USAGE, output
 from syncworker.config import Settings
 from syncworker.engine.state import RunResult
+from syncworker.errors import CREDENTIAL_REFUSED
 from syncworker.store.database import upgrade
 
 FAILURES_SHOWN = 10  # records named under a run's summary; the rest in `failures list`
@@ -142,6 +143,14 @@ def status(args: argparse.Namespace, settings: Settings) -> int:
         f"\nWrite-back outbox: {outbox.get('pending', 0)} pending, "
         f"{outbox.get('quarantined', 0)} quarantined, {outbox.get('done', 0)} done"
     )
+    from syncworker.writeback.service import WRITEBACK_STREAM
+
+    last = store.recent_runs(1, stream=WRITEBACK_STREAM)
+    if last and last[0].error and last[0].error.startswith(CREDENTIAL_REFUSED):
+        print(
+            f"  the last write-back pass (run #{last[0].id}) stopped: {last[0].error}; "
+            "the pending intents are written by the next pass once the token is fixed"
+        )
     from syncworker.store.ledger import TaskLedger
 
     poisoned = TaskLedger(store.sessions).quarantined_count()
@@ -219,9 +228,8 @@ def webhooks(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
-
     from syncworker.ops.app import ops_app
+    from syncworker.ops.server import run_server
 
     services = Container(settings)
     receiver = None
@@ -237,7 +245,7 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         print("not receiving webhooks: HUBSPOT_CLIENT_SECRET is not set")
     print(f"ops page on {base}/ops, metrics on {base}/metrics, probes /healthz and /readyz")
     sys.stdout.flush()
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    run_server(app, args.host, args.port, settings)
     return EXIT_OK
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from syncworker.engine.plan import PlannedChange
 from syncworker.engine.state import Fail, RunState
-from syncworker.errors import HubSpotError
+from syncworker.errors import HubSpotError, is_credential_refusal
 from syncworker.hubspot.gateway import HubSpotGateway
 from syncworker.sources.registry import STREAMS
 from syncworker.store.snapshots import SnapshotStore
@@ -70,8 +70,8 @@ def link_records(
             else set()
         )
     except HubSpotError as exc:
-        if exc.retriable:
-            raise
+        if exc.retriable or is_credential_refusal(exc):
+            raise  # the run aborts; no record is failed for a refused token
         for source_id in additions:
             fail(source_id, "associate", str(exc), exc.category)
         counts["failed"] += len(additions)

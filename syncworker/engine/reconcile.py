@@ -36,7 +36,7 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from syncworker.errors import HubSpotError
+from syncworker.errors import HubSpotError, is_credential_refusal
 from syncworker.hubspot.gateway import MERGED_IDS_PROPERTY, HubSpotGateway
 from syncworker.sources.streams import Stream
 from syncworker.store.drift import MERGED, DriftStore, SyncedRow
@@ -182,7 +182,7 @@ class Reconciler:
             try:  # the merged-away id answered nothing: look for its survivor
                 survivor = self.gateway.merged_into(kind, row.hubspot_id)
             except HubSpotError as exc:
-                if exc.retriable:
+                if exc.retriable or is_credential_refusal(exc):
                     raise
                 survivor = None
             if survivor is not None:

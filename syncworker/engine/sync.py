@@ -30,7 +30,7 @@ from syncworker.engine.state import (
     Progress,
     RunState,
 )
-from syncworker.errors import SourceError
+from syncworker.errors import SourceError, is_credential_refusal
 from syncworker.hubspot.gateway import HubSpotGateway
 from syncworker.hubspot.schema import SharedSchemaMemo
 from syncworker.mapping import ARCHIVED_PROPERTY, FieldValueError
@@ -246,8 +246,8 @@ class SyncEngine:
             try:
                 return fetch(self.source, source_id)
             except SourceError as exc:
-                if exc.retriable:
-                    raise
+                if exc.retriable or is_credential_refusal(exc):
+                    raise  # the run aborts; no record is failed for a refused token
                 self._fail(state, source_id, "source", f"details unavailable: {exc}")
                 return None
 

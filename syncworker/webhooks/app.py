@@ -2,7 +2,8 @@
 
 For each ``POST <path>``, in this order:
 
-1. read the raw body, refusing more than 1 MB (413) before reading further;
+1. read the raw body, refusing more than 1 MB (413) before reading further, and
+   cutting off a client that has not sent it all within ``body_timeout`` (408);
 2. verify the v3 signature and its two-sided five-minute window (401);
 3. refuse a signature already accepted (401, replay guard);
 4. parse and validate the events (400);
@@ -19,6 +20,7 @@ signature or a secret: log lines carry counts and fixed reasons only.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -47,6 +49,7 @@ logger = logging.getLogger("syncworker.webhooks")
 
 DEFAULT_PATH = "/webhooks/hubspot"
 MAX_BODY_BYTES = 1_000_000
+BODY_TIMEOUT_SECONDS = 10.0  # the whole body, however it trickles in
 # A signature is valid while its timestamp is within the window on either side
 # of now: remember it for the whole span it could be replayed in.
 REPLAY_TTL_SECONDS = 2 * MAX_SKEW_MS // 1000
@@ -101,6 +104,7 @@ def build_app(
     path: str = DEFAULT_PATH,
     clock_ms: Callable[[], int] = _now_ms,
     max_body_bytes: int = MAX_BODY_BYTES,
+    body_timeout: float = BODY_TIMEOUT_SECONDS,
 ) -> Starlette:
     """The receiver app. ``secret`` is the HubSpot app's client secret."""
     if not secret:
@@ -118,7 +122,13 @@ def build_app(
     async def receive(request: Request) -> Response:
         # 1. the raw body, bounded
         try:
-            body = await _read_body(request, max_body_bytes)
+            body = await asyncio.wait_for(_read_body(request, max_body_bytes), body_timeout)
+        except TimeoutError:
+            # A body sent byte by byte holds a connection: cut it off.
+            logger.warning("webhook refused: body not received within %gs", body_timeout)
+            return JSONResponse(
+                {"error": "body read timed out"}, status_code=408, headers={"Connection": "close"}
+            )
         except _BodyTooLarge:
             logger.warning("webhook refused: body over %d bytes", max_body_bytes)
             return _error(413, "body too large")

@@ -52,6 +52,7 @@ def receiver_app(services: Container) -> Starlette:
         events=services.webhook_events,
         dispatch=dispatch,
         replay=replay,
+        body_timeout=settings.serve_read_timeout_seconds,
     )
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from syncworker.consent import CONSENT_KEY
 from syncworker.consent.writeback import ConsentWatch
-from syncworker.errors import SourceError
+from syncworker.errors import SourceError, credential_refused, is_credential_refusal
 from syncworker.hubspot.gateway import HubSpotGateway
 from syncworker.hubspot.responses import epoch_ms
 from syncworker.sources.streams import Stream
@@ -153,6 +153,10 @@ class WritebackService:
                 else:
                     self.workways.merge_contract(source_id, **arguments)
             except SourceError as exc:
+                if is_credential_refusal(exc):
+                    # Not this record's fault: the pass stops, every intent stays
+                    # pending (attempts untouched) for the pass after the token is fixed.
+                    raise
                 log.warning("write-back of %s %s failed: %s", stream, source_id, exc)
                 result.failed += len(ids)
                 result.quarantined += self.outbox.fail(
@@ -182,17 +186,29 @@ class WritebackService:
     # ------------------------------------------------------------------- runs
     def run(self, objects: Iterable[tuple[str, str]], trigger: str) -> WritebackResult:
         """Examine ``objects``, deliver what is due, record the run."""
+        return self._recorded(trigger, lambda result: self._pass(objects, result))
+
+    def _pass(self, objects: Iterable[tuple[str, str]], result: WritebackResult) -> None:
+        self.examine(objects, result)
+        self.deliver(result)
+
+    def _recorded(self, trigger: str, work: Callable[[WritebackResult], None]) -> WritebackResult:
+        """``work`` under a run record. A refused credential stops the pass, says so in
+        the record, and leaves every intent pending (none is failed for it)."""
         result = WritebackResult()
         self._trigger = trigger
         runs = RunUnits(self.store.sessions)
         run_id = runs.start(WRITEBACK_STREAM, trigger, "writeback")
         status, error = "aborted", None
         try:
-            self.examine(objects, result)
-            self.deliver(result)
+            work(result)
             status = "finished_with_failures" if result.failed else "succeeded"
         except BaseException as exc:
-            error = f"{type(exc).__name__}: {exc}"
+            if is_credential_refusal(exc):
+                error = credential_refused(exc)
+                log.error("write-back stopped, intents kept pending: %s", error)
+            else:
+                error = f"{type(exc).__name__}: {exc}"
             raise
         finally:
             counts = {"seen": result.examined, "updated": result.written, "failed": result.failed}
@@ -200,20 +216,27 @@ class WritebackService:
         return result
 
     def poll(self, trigger: str = "poll") -> WritebackResult:
-        """Search HubSpot for objects modified since the checkpoints, then run."""
-        found: set[tuple[str, str]] = set()
+        """Search HubSpot for objects modified since the checkpoints, then run (the
+        search is part of the run: a token refused there is recorded too)."""
         newest: dict[str, int] = {}
-        for object_type, stream in STREAM_BY_OBJECT.items():
-            name = f"writeback.poll.{object_type}"
-            since = self.outbox.checkpoint(name)
-            start = (self._clock_ms() if since is None else since) - POLL_OVERLAP_MS
-            newest[name] = since or start
-            stamp = "lastmodifieddate" if object_type == "contacts" else "hs_lastmodifieddate"
-            for obj in self.gateway.search_modified_since(object_type, start, [stream.id_property]):
-                found.add((object_type, str(obj["id"])))
-                modified = epoch_ms((obj.get("properties") or {}).get(stamp), 0)
-                newest[name] = max(newest[name], modified or 0)
-        result = self.run(found, trigger)
+
+        def work(result: WritebackResult) -> None:
+            found: set[tuple[str, str]] = set()
+            for object_type, stream in STREAM_BY_OBJECT.items():
+                name = f"writeback.poll.{object_type}"
+                since = self.outbox.checkpoint(name)
+                start = (self._clock_ms() if since is None else since) - POLL_OVERLAP_MS
+                newest[name] = since or start
+                stamp = "lastmodifieddate" if object_type == "contacts" else "hs_lastmodifieddate"
+                for obj in self.gateway.search_modified_since(
+                    object_type, start, [stream.id_property]
+                ):
+                    found.add((object_type, str(obj["id"])))
+                    modified = epoch_ms((obj.get("properties") or {}).get(stamp), 0)
+                    newest[name] = max(newest[name], modified or 0)
+            self._pass(found, result)
+
+        result = self._recorded(trigger, work)
         for name, value in newest.items():
             self.outbox.set_checkpoint(name, value)
         return result
