@@ -19,7 +19,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from syncworker.consent import CONSENT_KEY
-from syncworker.engine.adopt import adopt_by_email, adoptable
+from syncworker.engine.adopt import adopt_by_email, adopt_by_name, adoptable
 from syncworker.engine.merge import merge_by_email
 from syncworker.engine.plan import CREATE, PlannedChange
 from syncworker.engine.state import ConflictPolicy, Pending, RunState
@@ -49,8 +49,11 @@ class BatchPusher:
         push_concurrency: int = 1,
         schema_memo: SharedSchemaMemo | None = None,
         consent: ConsentSync | None = None,
+        adopt_by_name: bool = False,
     ) -> None:
         self.store = store
+        # ADOPT_COMPANIES_BY_NAME: streams declaring adopt_by_name adopt by exact name
+        self.adopt_by_name = adopt_by_name
         self.consent = consent  # newsletter consent as a subscription status (consent/)
         self.gateway = gateway
         self.conflicts = conflicts
@@ -118,8 +121,12 @@ class BatchPusher:
         while state.in_flight:
             state.result.counts.update(state.in_flight.popleft().result())
 
+    def _adopts(self, state: RunState) -> bool:
+        stream = state.stream
+        return stream.adopt_by_email or (stream.adopt_by_name and self.adopt_by_name)
+
     def _plan_only(self, state: RunState, changes: list[PlannedChange]) -> None:
-        if state.stream.adopt_by_email:  # a read: shows which contacts would be adopted
+        if self._adopts(state):  # a read: shows which records would be adopted
             changes = adoptable(self.gateway, state, changes)
         state.result.planned.extend(changes)
         name = {"create": "created", "update": "updated", "archive": "archived", "adopt": "adopted"}
@@ -165,6 +172,8 @@ class BatchPusher:
                 partial(self.fail, state),
             )
             batch = [_consent_back(p, held[p.change.source_id]) for p in batch]
+        if batch and stream.adopt_by_name and self.adopt_by_name:
+            batch = adopt_by_name(self.store, self.gateway, state, batch, partial(self.fail, state))
         if batch and stream.merge_by_email:
             batch = merge_by_email(
                 self.store, self.gateway, state, batch, partial(self.fail, state)

@@ -501,6 +501,52 @@ class HubSpotGateway:
                 return str(result["id"])
         return None
 
+    def search_equal(
+        self, object_type: str, property_name: str, values: Sequence[str], properties: Iterable[str]
+    ) -> list[dict[str, Any]]:
+        """Objects whose ``property_name`` is one of ``values`` (compared without letter
+        case, as HubSpot compares strings), ``{"id", "properties"}`` each, by search with
+        one ``IN`` filter per request: as many values as keep the body under the search
+        API's 3,000 characters (at most 100), every page of 200 followed."""
+        wanted = sorted(set(properties) | {property_name})
+        found: dict[str, dict[str, Any]] = {}
+        for chunk in _by_length(sorted({v.strip().lower() for v in values if v.strip()})):
+            after: str | None = None
+            while True:
+                request: dict[str, Any] = {
+                    "filterGroups": [
+                        {
+                            "filters": [
+                                {"propertyName": property_name, "operator": "IN", "values": chunk}
+                            ]
+                        }
+                    ],
+                    "properties": wanted,
+                    "limit": 200,
+                }
+                if after:
+                    request["after"] = after
+                _, _, body = self.send(
+                    "search",
+                    "POST",
+                    self.paths.objects(object_type, "search"),
+                    request,
+                    limiter=self.search_limiter,
+                )
+                results = _results(body)
+                for result in results:
+                    if result.get("id") is not None:
+                        props = result.get("properties")
+                        found[str(result["id"])] = {
+                            "id": str(result["id"]),
+                            "properties": props if isinstance(props, dict) else {},
+                        }
+                paging = body.get("paging") if isinstance(body, dict) else None
+                after = ((paging or {}).get("next") or {}).get("after")
+                if not after or not results or int(after) >= 10_000:
+                    break
+        return list(found.values())
+
     def search_one(self, object_type: str) -> list[dict[str, Any]]:
         """At most one object of ``object_type``: the cheapest read HubSpot checks
         the objects' read scope on (``syncworker doctor``)."""
@@ -661,6 +707,27 @@ class HubSpotGateway:
                 for e in _results(body, "errors")
             ]
         return confirmed, refused
+
+
+SEARCH_VALUES_CHARS = 2000  # of a search body's 3,000 characters, what IN values may take
+SEARCH_IN_LIMIT = 100  # values of one IN filter
+
+
+def _by_length(values: Sequence[str]) -> Iterator[list[str]]:
+    """``values`` in runs whose JSON fits a search body (and an IN filter's count)."""
+    run: list[str] = []
+    size = 0
+    for value in values:
+        cost = len(value) + 4  # quotes, comma, space (escapes aside: kept under the cap)
+        if cost > SEARCH_VALUES_CHARS // 4:
+            continue  # no such name: a value this long is not looked for
+        if run and (size + cost > SEARCH_VALUES_CHARS or len(run) >= SEARCH_IN_LIMIT):
+            yield run
+            run, size = [], 0
+        run.append(value)
+        size += cost
+    if run:
+        yield run
 
 
 def _results(body: Any, key: str = "results") -> list[dict[str, Any]]:
