@@ -11,10 +11,11 @@ import pytest
 from syncworker.config import ConfigError, Settings
 from syncworker.hubspot.schema import ensure_schema
 from syncworker.mapping import custom_properties
-from syncworker.sources.workways.streams import WORKWAYS_ORGANIZATIONS
-from syncworker.store.reports import AMBIGUOUS
+from syncworker.sources.workways.streams import WORKWAYS_ORGANIZATIONS, WORKWAYS_USERS
+from syncworker.store.reports import AMBIGUOUS, CLASH
 from tests.checks import hubspot_by_key
 from tests.conftest import Wired
+from tests.test_reconcile import reconcile
 
 
 def test_adopt_companies_by_name_is_an_opt_in_setting() -> None:
@@ -99,3 +100,93 @@ def test_one_company_of_the_same_name_is_adopted_several_are_reported_once(
 
     orgs, _users = wired.sync_all()  # adopted once: nothing left to do
     assert (orgs.counts["adopted"], orgs.counts["created"], orgs.counts["updated"]) == (0, 0, 0)
+
+
+def _stray_key(wired: Wired) -> tuple[str, str, str]:
+    """A synced user whose key someone took off its contact and put on a second one,
+    created by hand: (user id, its contact's id, the second contact's id)."""
+    wired.sync_all()
+    user = next(u for u in wired.boxes.workways.users() if not u["isUserArchived"])
+    own = hubspot_by_key(wired.boxes, "contacts", "workways_user_id")[user["_id"]]["id"]
+    hubspot = wired.boxes.hubspot.store
+    hubspot.edit_property("contacts", own, "workways_user_id", None)
+    stray = hubspot.add_object(
+        "contacts",
+        {"email": "copied@portal-seed.example", "firstname": "Copied", "jobtitle": "Importer"},
+    )
+    hubspot.edit_property("contacts", stray, "workways_user_id", user["_id"])
+    return user["_id"], own, stray
+
+
+def test_a_key_on_another_contact_never_steers_the_sync_there(wired: Wired) -> None:
+    user_id, own, stray = _stray_key(wired)
+    wired.boxes.workways.update_user(user_id, title="Head of plants")
+    _orgs, users = wired.sync_all()
+    assert (users.counts["updated"], users.counts["failed"]) == (1, 0)
+    hubspot = wired.boxes.hubspot.store
+    assert (hubspot.get("contacts", own) or {})["properties"]["jobtitle"] == "Head of plants"
+    stray_props = (hubspot.get("contacts", stray) or {})["properties"]
+    assert (stray_props["jobtitle"], stray_props["firstname"]) == ("Importer", "Copied")
+    assert wired.store.load(WORKWAYS_USERS.name, [user_id])[user_id].hubspot_id == own
+
+
+def test_reconcile_lists_a_stray_key_and_takes_it_off(wired: Wired) -> None:
+    user_id, own, stray = _stray_key(wired)
+    planned = reconcile(wired, dry_run=True).report.repairs
+    strays = [(r.source_id, r.hubspot_id) for r in planned if r.kind == "stray"]
+    assert strays == [(user_id, stray)]
+    assert any(r.kind == "rekeyed" and r.hubspot_id == own for r in planned)
+    hubspot = wired.boxes.hubspot.store
+    assert (hubspot.get("contacts", stray) or {})["properties"]["workways_user_id"] == user_id
+
+    reconcile(wired)  # the key leaves the stray contact and goes back to its own
+    unkeyed = (hubspot.get("contacts", stray) or {})["properties"]
+    assert unkeyed.get("workways_user_id") in ("", None)
+    assert (hubspot.get("contacts", own) or {})["properties"]["workways_user_id"] == user_id
+    assert [r for r in reconcile(wired, dry_run=True).report.repairs if r.kind == "stray"] == []
+
+
+def test_a_deleted_contacts_key_on_another_contact_fails_the_record_not_the_contact(
+    wired: Wired,
+) -> None:
+    """The snapshot's contact is gone and a hand-made contact holds its key: the sync
+    writes nothing to that contact; the record fails, naming both ids."""
+    wired.sync_all()
+    user = next(u for u in wired.boxes.workways.users() if not u["isUserArchived"])
+    hubspot = wired.boxes.hubspot.store
+    own = hubspot_by_key(wired.boxes, "contacts", "workways_user_id")[user["_id"]]["id"]
+    hubspot.delete_object("contacts", own)
+    stray = hubspot.add_object("contacts", {"firstname": "Copied", "jobtitle": "Importer"})
+    hubspot.edit_property("contacts", stray, "workways_user_id", user["_id"])
+    wired.boxes.workways.update_user(user["_id"], title="Head of plants")
+    _orgs, users = wired.sync_all()
+    assert users.counts["failed"] == 1
+    assert (hubspot.get("contacts", stray) or {})["properties"]["jobtitle"] == "Importer"
+    (failure,) = wired.store.failures.rows()
+    assert (failure.source_id, failure.category) == (user["_id"], "STRAY_KEY")
+    assert own in failure.last_error and stray in failure.last_error
+
+
+def test_a_clash_is_reported_once_with_both_user_ids(
+    wired: Wired, caplog: pytest.LogCaptureFixture
+) -> None:
+    first, second = wired.boxes.workways.users()[:2]
+    wired.sync_all()
+    wired.boxes.workways.allow_duplicate_emails()
+    wired.boxes.workways.update_user(first["_id"], email="shared.person@example.org")
+    wired.sync_all()
+    with caplog.at_level(logging.WARNING):
+        for n in range(3):  # the second user changes on every run: it meets the clash
+            wired.boxes.workways.update_user(
+                second["_id"], email="Shared.Person@example.org", title=f"Title {n}"
+            )
+            _orgs, users = wired.sync_all()
+            assert users.counts["clashes"] == 1
+    warned = [r.getMessage() for r in caplog.records if "its e-mail is held by" in r.getMessage()]
+    assert len(warned) == 1
+    assert second["_id"] in warned[0] and first["_id"] in warned[0]
+    assert "example.org" not in warned[0].lower()
+    reports = wired.store.reports.listed(WORKWAYS_USERS.name)
+    assert [(r.source_id, r.kind, r.other) for r in reports] == [
+        (second["_id"], CLASH, first["_id"])
+    ]
