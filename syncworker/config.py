@@ -177,6 +177,7 @@ class Settings:
     unit_concurrency: int = 3
     max_record_attempts: int = 5
     archive_guard_percent: int = 10  # a pass archiving more of a stream is held (100: never)
+    adopt_companies_by_name: bool = False  # new organizations adopt a same-name company
     rate_budget: RateBudget = field(default_factory=RateBudget)
     log_level: str = "INFO"
     log_format: str = "text"
@@ -296,6 +297,16 @@ class Settings:
                 raise ConfigError(name, f"must be a percentage from 1 to 100, got {number}")
             return number
 
+        def flag(name: str, default: bool) -> bool:
+            value = text(name)
+            if value is None:
+                return default
+            if value.lower() in ("true", "1", "yes", "on"):
+                return True
+            if value.lower() in ("false", "0", "no", "off"):
+                return False
+            raise ConfigError(name, f"must be true or false, got {value!r}")
+
         def choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
             value = (text(name) or default).lower()
             if value not in allowed:
@@ -368,6 +379,7 @@ class Settings:
             unit_concurrency=whole_number("SYNC_UNIT_CONCURRENCY", 3),
             max_record_attempts=whole_number("MAX_RECORD_ATTEMPTS", 5),
             archive_guard_percent=percent("ARCHIVE_GUARD_PERCENT", 10),
+            adopt_companies_by_name=flag("ADOPT_COMPANIES_BY_NAME", False),
             rate_budget=budget,
             log_level=choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper(),
             log_format=choice("LOG_FORMAT", "text", ("text", "json")),

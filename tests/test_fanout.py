@@ -40,6 +40,7 @@ from tests.integration import (
 pytestmark = pytest.mark.integration
 
 CONTACT_UPSERTS = "/crm/objects/2026-09/contacts/batch/upsert"
+CONTACT_UPDATES = "/crm/objects/2026-09/contacts/batch/update"  # by id: records HubSpot holds
 
 
 @pytest.fixture
@@ -111,7 +112,7 @@ def test_changes_spread_over_many_units_still_go_in_full_batches(
     assert users.counts["updated"] == len(changed)
     assert runs(database_store)[-1].units_total == 8  # every page its own unit
     # 150 changes over 8 units: 1 full batch from the units, the rest handed over.
-    assert boxes.hubspot.count(path_contains=CONTACT_UPSERTS) == math.ceil(len(changed) / 100)
+    assert boxes.hubspot.count(path_contains=CONTACT_UPDATES) == math.ceil(len(changed) / 100)
     assert_converged(boxes, database_store)
     services.db.dispose()
 

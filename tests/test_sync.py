@@ -33,7 +33,8 @@ def write_calls(wired: Wired) -> int:
 
 
 class RecordingGateway(HubSpotGateway):
-    """The real gateway, remembering what each upsert carried (a spy, not a mock)."""
+    """The real gateway, remembering what each write carried (a spy, not a mock):
+    upserts (new records) and updates by id (records the snapshot holds)."""
 
     sent: list[tuple[str, UpsertRecord]]
 
@@ -42,6 +43,12 @@ class RecordingGateway(HubSpotGateway):
     ) -> list[RecordOutcome]:
         self.sent.extend((object_type, r) for r in records)
         return super().upsert(object_type, id_property, records, **kw)
+
+    def update_records(
+        self, object_type: str, records: Sequence[tuple[str, UpsertRecord]]
+    ) -> list[RecordOutcome]:
+        self.sent.extend((object_type, r) for _, r in records)
+        return super().update_records(object_type, records)
 
 
 @pytest.fixture
@@ -323,7 +330,9 @@ def test_a_snapshot_edited_since_is_compared_again_and_a_missing_digest_is_noted
     wired.boxes.hubspot.clear_log()
     results = wired.sync_all()
     assert results[1].counts["updated"] == 1 and results[1].counts["failed"] == 0
-    assert wired.boxes.hubspot.count(path_contains="/contacts/batch/upsert") == 1
+    # the record HubSpot holds is updated by its id (keys stay with their records)
+    assert wired.boxes.hubspot.count(path_contains="/contacts/batch/update") == 1
+    assert wired.boxes.hubspot.count(path_contains="/contacts/batch/upsert") == 0
     assert (
         hubspot_by_key(wired.boxes, "contacts", "workways_user_id")[sid]["properties"]["jobtitle"]
         == ww_user["title"].strip()
@@ -360,5 +369,6 @@ def test_a_record_read_as_confirmed_still_gets_the_association_it_lacks(wired: W
     assert results[1].counts["unchanged"] == results[1].counts["seen"]
     assert wired.boxes.hubspot.count(path_contains="/associations/") >= 1
     assert wired.boxes.hubspot.count(path_contains="/batch/upsert") == 0
+    assert wired.boxes.hubspot.count(path_contains="/batch/update") == 0
     after = wired.store.load(WORKWAYS_USERS.name, [sid])[sid]
     assert after.associated_to == member["organizationId"]

@@ -224,4 +224,5 @@ class Container:
             push_concurrency=self.settings.push_concurrency,
             schema_memo=self.schema_memo,
             consent=None if dry_run else self.consent(),
+            adopt_by_name=self.settings.adopt_companies_by_name,
         )

@@ -18,6 +18,17 @@ batch sharing an e-mail: the older (the smaller Workways id: ids grow with time)
 gets it. E-mail values are never logged.
 
 The same look-up serves ``--dry-run`` (a read, no write): :func:`adoptable`.
+
+A clash is reported (logged, both user ids) once: ``store.reports`` remembers it,
+so later runs that send the same user without its e-mail stay quiet.
+
+Companies (``adopt_by_name``, on with ``ADOPT_COMPANIES_BY_NAME``): HubSpot
+deduplicates companies by domain, which Workways does not provide. A new
+organization adopts the HubSpot company holding exactly its name (trimmed, any
+letter case) when there is exactly one such company and it holds no
+``workways_org_id``; none or several: it is created as usual, and several are
+reported once (the organization id and the companies' ids, never the name). The
+look-up is one search per batch (an ``IN`` filter on ``name``).
 """
 
 from __future__ import annotations
@@ -30,11 +41,13 @@ from typing import Any
 from syncworker.engine.plan import CREATE, PlannedChange
 from syncworker.engine.state import Fail, Pending, RunState
 from syncworker.hubspot.gateway import HubSpotGateway
+from syncworker.store.reports import AMBIGUOUS, CLASH
 from syncworker.store.snapshots import Confirmation, SnapshotStore
 
 log = logging.getLogger("syncworker.engine.sync")  # the engine's own log
 
 EMAIL = "email"
+NAME = "name"  # a company's name: what adoption by name compares
 ADOPT = "adopt"  # the planned action of a dry run for a record that would be adopted
 
 
@@ -99,13 +112,15 @@ def adopt_by_email(
             continue
         if source_id in clashing:
             counts["clashes"] += 1
-            log.warning(
-                "%s %s: its e-mail is held by %s %s in HubSpot; sent without the e-mail",
-                stream.name,
-                source_id,
-                stream.name,
-                clashing[source_id],
-            )
+            if store.reports.first_time(stream.name, source_id, CLASH, clashing[source_id]):
+                log.warning(
+                    "%s %s: its e-mail is held by %s %s in HubSpot; sent without the e-mail "
+                    "(reported once)",
+                    stream.name,
+                    source_id,
+                    stream.name,
+                    clashing[source_id],
+                )
             props = {k: v for k, v in pending.change.properties.items() if k != EMAIL}
             if not props:
                 continue
@@ -113,6 +128,91 @@ def adopt_by_email(
             pending = Pending(change, pending.hubspot_id, None)  # HubSpot lacks the e-mail
         rest.append(pending)
     return rest
+
+
+def _folded(name: object) -> str:
+    return str(name or "").strip().lower()
+
+
+def _name_holders(
+    gateway: HubSpotGateway, state: RunState, changes: Sequence[PlannedChange]
+) -> tuple[dict[str, str], dict[str, list[dict[str, Any]]]]:
+    """({source id: folded name} of the new records carrying one,
+    {folded name: the HubSpot objects holding it}), by one search per batch."""
+    names = {
+        c.source_id: _folded(c.properties.get(NAME))
+        for c in changes
+        if c.action == CREATE and _folded(c.properties.get(NAME))
+    }
+    if not names:
+        return {}, {}
+    stream = state.stream
+    found = gateway.search_equal(
+        stream.object_type, NAME, list(set(names.values())), [stream.id_property]
+    )
+    holders: dict[str, list[dict[str, Any]]] = {}
+    for obj in found:
+        folded = _folded(obj["properties"].get(NAME))
+        if folded:
+            holders.setdefault(folded, []).append(obj)
+    return names, holders
+
+
+def _name_targets(
+    store: SnapshotStore | None,
+    state: RunState,
+    names: dict[str, str],
+    holders: dict[str, list[dict[str, Any]]],
+) -> dict[str, str]:
+    """{source id: HubSpot id to adopt}: one candidate without a key, and no older
+    record of this batch wanting it. Several candidates are reported once (``store``)."""
+    stream = state.stream
+    targets: dict[str, str] = {}
+    taken: set[str] = set()
+    for source_id in sorted(names, key=lambda i: (len(i), i)):  # the older id first
+        candidates = holders.get(names[source_id], [])
+        if len(candidates) > 1:
+            ids = ", ".join(sorted((c["id"] for c in candidates), key=lambda i: (len(i), i)))
+            if store is not None and store.reports.first_time(
+                stream.name, source_id, AMBIGUOUS, ids
+            ):
+                log.warning(
+                    "%s %s: %d HubSpot objects hold its name (%s); none adopted, created "
+                    "anew (reported once)",
+                    stream.name,
+                    source_id,
+                    len(candidates),
+                    ids,
+                )
+            continue
+        if len(candidates) != 1:
+            continue
+        (holder,) = candidates
+        if holder["properties"].get(stream.id_property) or holder["id"] in taken:
+            continue  # another record's object: not ours to take
+        taken.add(holder["id"])
+        targets[source_id] = holder["id"]
+    return targets
+
+
+def adopt_by_name(
+    store: SnapshotStore,
+    gateway: HubSpotGateway | None,
+    state: RunState,
+    batch: list[Pending],
+    fail: Fail,
+) -> list[Pending]:
+    """Adopt the one unkeyed object holding each new record's name (see the module's
+    doc). Returns the rest of the batch for the upsert."""
+    assert gateway is not None
+    fresh = [p for p in batch if p.hubspot_id is None]
+    names, holders = _name_holders(gateway, state, [p.change for p in fresh])
+    targets = _name_targets(store, state, names, holders)
+    if not targets:
+        return batch
+    own = {p.change.source_id: p for p in fresh}
+    _adopt(store, gateway, state, {sid: own[sid] for sid in targets}, targets, fail)
+    return [p for p in batch if p.change.source_id not in targets]
 
 
 def _adopt(
@@ -160,6 +260,15 @@ def adoptable(
     ``adopt`` (its ``previous`` names the contact). Reads HubSpot; writes nothing."""
     if gateway is None:
         return changes
+    if state.stream.adopt_by_name and not state.stream.adopt_by_email:
+        names, holders = _name_holders(gateway, state, changes)
+        targets = _name_targets(None, state, names, holders)
+        return [
+            replace(c, action=ADOPT, previous={"hs_object_id": targets[c.source_id]})
+            if c.source_id in targets
+            else c
+            for c in changes
+        ]
     fresh = [c for c in changes if c.action == CREATE and c.properties.get(EMAIL)]
     if not fresh:
         return changes

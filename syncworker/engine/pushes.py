@@ -19,12 +19,12 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from syncworker.consent import CONSENT_KEY
-from syncworker.engine.adopt import adopt_by_email, adoptable
+from syncworker.engine.adopt import adopt_by_email, adopt_by_name, adoptable
 from syncworker.engine.merge import merge_by_email
 from syncworker.engine.plan import CREATE, PlannedChange
 from syncworker.engine.state import ConflictPolicy, Pending, RunState
-from syncworker.hubspot.gateway import BATCH_LIMIT, HubSpotGateway
-from syncworker.hubspot.responses import UpsertRecord
+from syncworker.hubspot.gateway import BATCH_LIMIT, MERGED_IDS_PROPERTY, HubSpotGateway
+from syncworker.hubspot.responses import RecordOutcome, UpsertRecord
 from syncworker.hubspot.schema import SharedSchemaMemo, ensure_schema
 from syncworker.mapping import ARCHIVED_PROPERTY, custom_properties
 from syncworker.store.snapshots import Confirmation, SnapshotStore
@@ -34,6 +34,10 @@ if TYPE_CHECKING:
     from syncworker.consent.sync import ConsentSync
 
 log = logging.getLogger("syncworker.engine.sync")  # the engine's own log
+
+STRAY_KEY = "STRAY_KEY"  # a record's key on an object the snapshot does not hold
+# An update by id that found no object (deleted, or merged away and not answered).
+LOST = frozenset({"OBJECT_NOT_FOUND"})
 
 
 class BatchPusher:
@@ -49,8 +53,11 @@ class BatchPusher:
         push_concurrency: int = 1,
         schema_memo: SharedSchemaMemo | None = None,
         consent: ConsentSync | None = None,
+        adopt_by_name: bool = False,
     ) -> None:
         self.store = store
+        # ADOPT_COMPANIES_BY_NAME: streams declaring adopt_by_name adopt by exact name
+        self.adopt_by_name = adopt_by_name
         self.consent = consent  # newsletter consent as a subscription status (consent/)
         self.gateway = gateway
         self.conflicts = conflicts
@@ -118,8 +125,12 @@ class BatchPusher:
         while state.in_flight:
             state.result.counts.update(state.in_flight.popleft().result())
 
+    def _adopts(self, state: RunState) -> bool:
+        stream = state.stream
+        return stream.adopt_by_email or (stream.adopt_by_name and self.adopt_by_name)
+
     def _plan_only(self, state: RunState, changes: list[PlannedChange]) -> None:
-        if state.stream.adopt_by_email:  # a read: shows which contacts would be adopted
+        if self._adopts(state):  # a read: shows which records would be adopted
             changes = adoptable(self.gateway, state, changes)
         state.result.planned.extend(changes)
         name = {"create": "created", "update": "updated", "archive": "archived", "adopt": "adopted"}
@@ -165,6 +176,8 @@ class BatchPusher:
                 partial(self.fail, state),
             )
             batch = [_consent_back(p, held[p.change.source_id]) for p in batch]
+        if batch and stream.adopt_by_name and self.adopt_by_name:
+            batch = adopt_by_name(self.store, self.gateway, state, batch, partial(self.fail, state))
         if batch and stream.merge_by_email:
             batch = merge_by_email(
                 self.store, self.gateway, state, batch, partial(self.fail, state)
@@ -182,15 +195,20 @@ class BatchPusher:
             batch, only, wanted = consent.split(batch)
         by_key = {p.change.source_id: p.change for p in batch}
         digests = {p.change.source_id: p.digest for p in batch}
-        known = {p.hubspot_id: p.change.source_id for p in batch if p.hubspot_id}
-        outcomes = (
+        # Keys stay with their records: a record HubSpot holds is updated by the id the
+        # snapshot has for it, never by its key (which a copied or imported key on
+        # another object would steer there). Only new records are upserted by key.
+        held = [p for p in batch if p.hubspot_id]
+        outcomes, lost = self._update_held(state, held) if held else ([], [])
+        rehomed = {o.key for o in outcomes if o.ok and o.hubspot_id != _held_id(held, o.key)}
+        fresh = [p for p in batch if not p.hubspot_id] + lost
+        outcomes += (
             self.gateway.upsert(
                 stream.object_type,
                 stream.id_property,
-                [UpsertRecord(p.change.source_id, p.change.properties) for p in batch],
-                key_by_hubspot_id=known,
+                [UpsertRecord(p.change.source_id, p.change.properties) for p in fresh],
             )
-            if batch
+            if fresh
             else []
         )
         confirmations = []
@@ -216,7 +234,7 @@ class BatchPusher:
                 counts["created" if outcome.created else "updated"] += 1
             # HubSpot created anew a record we thought it had: keep only what we sent
             # (and no source digest), so the next run sends the rest.
-            anew = outcome.created and change.action != CREATE
+            anew = (outcome.created and change.action != CREATE) or outcome.key in rehomed
             confirmations.append(
                 Confirmation(
                     outcome.key,
@@ -234,6 +252,59 @@ class BatchPusher:
             counts["failed"] += 1
             self.fail(state, source_id, "consent", message, category="CONSENT")
         return counts
+
+    def _update_held(
+        self, state: RunState, held: list[Pending]
+    ) -> tuple[list[RecordOutcome], list[Pending]]:
+        """Update by id the records the snapshot holds an object for: (their outcomes,
+        the records whose object is gone and whose key no other object holds: the
+        upsert creates them again). A gone object's key found on a merge's survivor
+        follows the survivor; found on any other object, it is a stray key (copied,
+        imported): the record fails, nothing is written there."""
+        assert self.gateway is not None
+        stream = state.stream
+        outcomes = self.gateway.update_records(
+            stream.object_type,
+            [
+                (p.hubspot_id or "", UpsertRecord(p.change.source_id, p.change.properties))
+                for p in held
+            ],
+        )
+        missing = {o.key for o in outcomes if not o.ok and o.category in LOST}
+        if not missing:
+            return outcomes, []
+        kept = [o for o in outcomes if o.key not in missing]
+        pending = {p.change.source_id: p for p in held if p.change.source_id in missing}
+        holders = self.gateway.read(
+            stream.object_type, stream.id_property, sorted(missing), [MERGED_IDS_PROPERTY]
+        )
+        lost: list[Pending] = []
+        survivors: list[tuple[str, UpsertRecord]] = []
+        for source_id, p in pending.items():
+            holder = holders.get(source_id)
+            if holder is None:
+                lost.append(p)
+                continue
+            merged = str(holder["properties"].get(MERGED_IDS_PROPERTY) or "").split(";")
+            if p.hubspot_id in merged:
+                survivors.append((holder["id"], UpsertRecord(source_id, p.change.properties)))
+                continue
+            kept.append(
+                RecordOutcome.failed(
+                    source_id,
+                    f"its HubSpot object {p.hubspot_id} is gone and object {holder['id']} "
+                    "holds its key (copied or imported): nothing written there; see "
+                    "syncworker reconcile --dry-run",
+                    STRAY_KEY,
+                )
+            )
+        if survivors:
+            kept += self.gateway.update_records(stream.object_type, survivors)
+        return kept, lost
+
+
+def _held_id(held: list[Pending], key: str) -> str | None:
+    return next((p.hubspot_id for p in held if p.change.source_id == key), None)
 
 
 def _without_consent(pending: Pending) -> Pending:

@@ -27,6 +27,12 @@ read back in batch reads (100 ids a call) with the stream's key and
   a contact is treated the same way, on the side of privacy.) A company gone for
   good is created again.
 
+Then every checked record's key is looked up (batch read by the key, 100 a call):
+a key found on an object that is neither the record's own nor its merge's
+survivor is a **stray key** (copied, imported, typed by hand; ``stray``). The
+real run takes the key off that object (it is Workways', and left there it
+would steer a re-creation or a re-key onto the wrong object); nothing else of
+that object is touched, and the write-back and the sync never act on it.
 """
 
 from __future__ import annotations
@@ -43,14 +49,15 @@ from syncworker.store.drift import MERGED, DriftStore, SyncedRow
 
 log = logging.getLogger(__name__)
 
-RECREATED, MERGED_KIND, REKEYED, RELINKED, SUPPRESSED = (
+RECREATED, MERGED_KIND, REKEYED, RELINKED, SUPPRESSED, STRAY = (
     "recreated",
     "merged",
     "rekeyed",
     "relinked",
     "suppressed",
+    "stray",
 )
-KINDS = (RECREATED, MERGED_KIND, REKEYED, RELINKED, SUPPRESSED)
+KINDS = (RECREATED, MERGED_KIND, REKEYED, RELINKED, SUPPRESSED, STRAY)
 PRIVACY_OBJECT_TYPES = frozenset({"contacts"})
 
 
@@ -82,6 +89,7 @@ class StreamPlan:
     unlink: list[str] = field(default_factory=list)
     suppress: list[str] = field(default_factory=list)
     rekey: dict[str, str] = field(default_factory=dict)  # HubSpot id -> its source id
+    unkey: list[str] = field(default_factory=list)  # objects holding a stray key
 
     @property
     def resync(self) -> bool:
@@ -226,6 +234,36 @@ class Reconciler:
                 groups.setdefault(target, []).append(row)
         for survivor, members in groups.items():
             self._settle(stream, survivor, members, present.get(survivor, {}), plan, report)
+        self._check_keys(stream, rows, survivor_of, plan, report)
+
+    def _check_keys(
+        self,
+        stream: Stream,
+        rows: list[SyncedRow],
+        survivor_of: Mapping[str, str],
+        plan: StreamPlan,
+        report: Report,
+    ) -> None:
+        """Stray keys: a record's key on an object that is not the record's own."""
+        key, name = stream.id_property, stream.name
+        holders = self.gateway.read(stream.object_type, key, [r.source_id for r in rows], [key])
+        for row in rows:
+            holder = holders.get(row.source_id)
+            if holder is None or holder["id"] in (row.hubspot_id, survivor_of.get(row.hubspot_id)):
+                continue
+            if holder["id"] in plan.unkey:
+                continue
+            plan.unkey.append(holder["id"])
+            report.repairs.append(
+                Repair(
+                    STRAY,
+                    name,
+                    row.source_id,
+                    holder["id"],
+                    f"holds the key of {name} {row.source_id}, whose object is "
+                    f"{row.hubspot_id}: the key is taken off it",
+                )
+            )
 
     def _settle(
         self,
@@ -329,6 +367,20 @@ class Reconciler:
         """HubSpot first (re-keys), then the snapshot, stream by stream."""
         for plan in report.plans:
             stream = plan.stream
+            if plan.unkey:  # first: a stray key would make the re-keys below refused
+                outcomes = self.gateway.update_by_id(
+                    stream.object_type, [(hid, {stream.id_property: ""}) for hid in plan.unkey]
+                )
+                for hid in plan.unkey:
+                    outcome = outcomes.get(hid)
+                    if outcome is None or not outcome.ok:
+                        report.failed += 1
+                        log.warning(
+                            "%s: HubSpot refused to take a stray key off object %s (%s)",
+                            stream.name,
+                            hid,
+                            (outcome.category if outcome else None) or "not confirmed",
+                        )
             if plan.rekey:
                 outcomes = self.gateway.update_by_id(
                     stream.object_type,

@@ -63,6 +63,7 @@ class SyncEngine:
         push_concurrency: int = 1,
         schema_memo: SharedSchemaMemo | None = None,
         consent: ConsentSync | None = None,
+        adopt_by_name: bool = False,
     ) -> None:
         self.store = store
         self.source = source
@@ -78,6 +79,7 @@ class SyncEngine:
             push_concurrency=push_concurrency,
             schema_memo=schema_memo,
             consent=consent,
+            adopt_by_name=adopt_by_name,
         )
         self.consent = consent  # newsletter consent as a subscription status (consent/)
 

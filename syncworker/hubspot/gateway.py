@@ -390,6 +390,73 @@ class HubSpotGateway:
                     )
         return outcomes
 
+    def update_records(
+        self, object_type: str, records: Sequence[tuple[str, UpsertRecord]]
+    ) -> list[RecordOutcome]:
+        """Update records by the HubSpot id a snapshot holds for them, ``(hubspot id,
+        record)`` each: one outcome per record, keyed on the record's key. A batch
+        refused whole (400, 409) is split to isolate the records at fault, as upserts
+        are. A record whose id HubSpot does not hold (deleted, or merged away and not
+        answered) fails with ``OBJECT_NOT_FOUND``; one answered under another id (a
+        merge's survivor) succeeds with that id when it is the only such answer."""
+        outcomes: list[RecordOutcome] = []
+        for chunk in chunked(list(records), BATCH_LIMIT):
+            outcomes += self._update_isolating(object_type, chunk, [ISOLATION_CALL_BUDGET])
+        by_key = {r.key: r for _, r in records}
+        return [scrub_outcome(o, by_key[o.key]) if not o.ok else o for o in outcomes]
+
+    def _update_isolating(
+        self, object_type: str, chunk: Sequence[tuple[str, UpsertRecord]], budget: list[int]
+    ) -> list[RecordOutcome]:
+        payload = {
+            "inputs": [
+                {"id": hubspot_id, "properties": dict(r.properties)} for hubspot_id, r in chunk
+            ]
+        }
+        try:
+            _, _, body = self.send(
+                "update", "POST", self.paths.objects(object_type, "batch/update"), payload
+            )
+        except (HubSpotBadRequestError, HubSpotConflictError) as exc:
+            budget[0] -= 1
+            if len(chunk) == 1:
+                refusal = portal_refusal(exc)
+                return [RecordOutcome.failed(chunk[0][1].key, refusal or exc, exc.category)]
+            if budget[0] <= 0 or exc.status == 422:
+                return [RecordOutcome.failed(r.key, exc) for _, r in chunk]
+            middle = len(chunk) // 2
+            return self._update_isolating(
+                object_type, chunk[:middle], budget
+            ) + self._update_isolating(object_type, chunk[middle:], budget)
+        key_of = {hubspot_id: r.key for hubspot_id, r in chunk}
+        outcomes: dict[str, RecordOutcome] = {}
+        strangers: list[str] = []  # answered under an id we did not send (a survivor)
+        for result in _results(body):
+            hubspot_id = str(result.get("id"))
+            if hubspot_id in key_of:
+                key = key_of[hubspot_id]
+                outcomes[key] = RecordOutcome(key, True, hubspot_id=hubspot_id)
+            else:
+                strangers.append(hubspot_id)
+        for error in _results(body, "errors"):
+            for hubspot_id in _named_ids(error):
+                if hubspot_id in key_of:
+                    key = key_of[hubspot_id]
+                    outcomes.setdefault(
+                        key,
+                        RecordOutcome.failed(
+                            key, str(error.get("message", "rejected")), error.get("category")
+                        ),
+                    )
+        unanswered = [k for k in key_of.values() if k not in outcomes]
+        if len(unanswered) == 1 and len(strangers) == 1:
+            outcomes[unanswered[0]] = RecordOutcome(unanswered[0], True, hubspot_id=strangers[0])
+        for key in unanswered:
+            outcomes.setdefault(
+                key, RecordOutcome.failed(key, "HubSpot did not confirm this record")
+            )
+        return [outcomes[r.key] for _, r in chunk]
+
     # -------------------------------------------------------------------- reads
     def read(
         self, object_type: str, id_property: str, keys: Sequence[str], properties: Iterable[str]
@@ -500,6 +567,52 @@ class HubSpotGateway:
             if merged_id in listed.split(";") and result.get("id") is not None:
                 return str(result["id"])
         return None
+
+    def search_equal(
+        self, object_type: str, property_name: str, values: Sequence[str], properties: Iterable[str]
+    ) -> list[dict[str, Any]]:
+        """Objects whose ``property_name`` is one of ``values`` (compared without letter
+        case, as HubSpot compares strings), ``{"id", "properties"}`` each, by search with
+        one ``IN`` filter per request: as many values as keep the body under the search
+        API's 3,000 characters (at most 100), every page of 200 followed."""
+        wanted = sorted(set(properties) | {property_name})
+        found: dict[str, dict[str, Any]] = {}
+        for chunk in _by_length(sorted({v.strip().lower() for v in values if v.strip()})):
+            after: str | None = None
+            while True:
+                request: dict[str, Any] = {
+                    "filterGroups": [
+                        {
+                            "filters": [
+                                {"propertyName": property_name, "operator": "IN", "values": chunk}
+                            ]
+                        }
+                    ],
+                    "properties": wanted,
+                    "limit": 200,
+                }
+                if after:
+                    request["after"] = after
+                _, _, body = self.send(
+                    "search",
+                    "POST",
+                    self.paths.objects(object_type, "search"),
+                    request,
+                    limiter=self.search_limiter,
+                )
+                results = _results(body)
+                for result in results:
+                    if result.get("id") is not None:
+                        props = result.get("properties")
+                        found[str(result["id"])] = {
+                            "id": str(result["id"]),
+                            "properties": props if isinstance(props, dict) else {},
+                        }
+                paging = body.get("paging") if isinstance(body, dict) else None
+                after = ((paging or {}).get("next") or {}).get("after")
+                if not after or not results or int(after) >= 10_000:
+                    break
+        return list(found.values())
 
     def search_one(self, object_type: str) -> list[dict[str, Any]]:
         """At most one object of ``object_type``: the cheapest read HubSpot checks
@@ -661,6 +774,27 @@ class HubSpotGateway:
                 for e in _results(body, "errors")
             ]
         return confirmed, refused
+
+
+SEARCH_VALUES_CHARS = 2000  # of a search body's 3,000 characters, what IN values may take
+SEARCH_IN_LIMIT = 100  # values of one IN filter
+
+
+def _by_length(values: Sequence[str]) -> Iterator[list[str]]:
+    """``values`` in runs whose JSON fits a search body (and an IN filter's count)."""
+    run: list[str] = []
+    size = 0
+    for value in values:
+        cost = len(value) + 4  # quotes, comma, space (escapes aside: kept under the cap)
+        if cost > SEARCH_VALUES_CHARS // 4:
+            continue  # no such name: a value this long is not looked for
+        if run and (size + cost > SEARCH_VALUES_CHARS or len(run) >= SEARCH_IN_LIMIT):
+            yield run
+            run, size = [], 0
+        run.append(value)
+        size += cost
+    if run:
+        yield run
 
 
 def _results(body: Any, key: str = "results") -> list[dict[str, Any]]:

@@ -82,6 +82,9 @@ class Stream:
     # New records whose e-mail already belongs to a HubSpot contact holding no key of
     # this stream adopt that contact (engine/adopt.py): the source owns the person.
     adopt_by_email: bool = False
+    # New records may adopt the one HubSpot object holding the same name (trimmed, any
+    # letter case) and no key of this stream, when ADOPT_COMPANIES_BY_NAME is on.
+    adopt_by_name: bool = False
     # One page by number (``page(client, n)``): a run of the stream can then be
     # split into units of ``pages_per_unit`` pages that many workers share.
     page: Callable[[Any, int], SourcePage] | None = None

@@ -282,3 +282,20 @@ class ConsentEvent(Base):
     legal_basis: Mapped[str | None] = mapped_column(String(32))
     trigger: Mapped[str] = mapped_column(String(128))  # what caused it (no personal data)
     run_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class IdentityReport(Base):
+    """An identity question reported once: a clash (two records, one e-mail) or an
+    ambiguous adoption (several HubSpot objects with a record's name). Ids only."""
+
+    __tablename__ = "identity_reports"
+    __table_args__ = (
+        UniqueConstraint("stream", "source_id", "kind", "other", name="uq_identity_reports"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stream: Mapped[str] = mapped_column(String(64))
+    source_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))  # clash | ambiguous
+    other: Mapped[str] = mapped_column(String(200))  # the other record's id, or HubSpot ids
+    reported_at: Mapped[datetime] = mapped_column(default=utcnow)

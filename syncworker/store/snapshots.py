@@ -19,6 +19,7 @@ from syncworker.mapping import content_hash
 from syncworker.store.chunks import id_chunks
 from syncworker.store.failures import RecordFailures
 from syncworker.store.models import RecordFailure, StreamFence, SyncedRecord, SyncRun, utcnow
+from syncworker.store.reports import IdentityReports
 
 
 class Snapshot(NamedTuple):
@@ -79,6 +80,7 @@ class SnapshotStore:
         self.sessions = sessions
         self._clock = clock
         self.failures = RecordFailures(sessions, clock)  # records that could not be synced
+        self.reports = IdentityReports(sessions, clock)  # clashes reported once
 
     # ---------------------------------------------------------------- snapshots
     def load(self, stream: str, source_ids: Collection[str]) -> dict[str, Snapshot]:

@@ -30,6 +30,7 @@ WORKWAYS_ORGANIZATIONS = Stream(
     detail=_organization_detail,
     page=lambda client, number: client.organization_page(number),
     pages_per_unit=1,  # each record costs a detail call: small units spread the work
+    adopt_by_name=True,  # HubSpot has no domain from Workways: by name, when opted in
 )
 
 WORKWAYS_USERS = Stream(
