@@ -14,6 +14,8 @@ from syncworker.config import Settings
 from syncworker.engine.fanout import FanOut
 from syncworker.engine.sync import SyncEngine
 from syncworker.locks import StreamLeases
+from syncworker.mapping import ARCHIVE_PROPERTIES, Kind, custom_properties
+from syncworker.sources.registry import STREAMS
 from syncworker.sources.workadu.mapping import DEAL_STAGES
 from syncworker.sources.workadu.streams import WORKADU_STREAMS
 from syncworker.sources.workways.streams import WORKWAYS_STREAMS
@@ -133,3 +135,72 @@ def test_nothing_changed_means_no_writes_and_a_status_moves_one_deal(both: Both)
     ]
     deal = hubspot_by_key(both.boxes, "deals", "workadu_order_id")[str(order["id"])]
     assert deal["properties"]["dealstage"] == "closedlost"
+
+
+@pytest.mark.parametrize("name", sorted(STREAMS))
+def test_each_stream_flags_disappearances_in_a_property_its_schema_step_creates(
+    name: str,
+) -> None:
+    """The archive flag is the source's own, and a custom property of the stream's
+    own mapping (so the schema step creates it on that object type)."""
+    stream = STREAMS[name]
+    flag = stream.mapping.archived_property
+    created = {(d.object_type, d.name) for d in custom_properties(stream.mapping)}
+    assert (stream.object_type, flag) in created
+    assert flag == f"{stream.source}_archived"
+    assert flag in ARCHIVE_PROPERTIES
+    listed = {f.target: f for f in stream.mapping.fields}
+    assert listed[flag].kind is Kind.BOOL
+
+
+def test_records_removed_from_workadu_are_flagged_by_workadu_in_its_own_property(
+    both: Both,
+) -> None:
+    """Issue 19 point 8: a removed order and removed customers are flagged
+    ``workadu_archived`` on the next complete pass, with no failure; a contact
+    Workways also knows keeps Workways' own flag untouched."""
+    first = both.sync()
+    assert all(r.counts["failed"] == 0 for r in first), [dict(r.counts) for r in first]
+    wa = both.boxes.workadu
+    users = {u["email"].strip().lower() for u in both.boxes.workways.users()}
+    customers = wa.customers()
+    only = next(c for c in customers if (c.get("email") or "").strip().lower() not in users)
+    shared = next(c for c in customers if (c.get("email") or "").strip().lower() in users)
+    order = next(
+        o for o in wa.orders() if customer_id(o) not in {str(only["id"]), str(shared["id"])}
+    )
+    wa.remove_order(order["id"])
+    wa.remove_customer(only["id"])
+    wa.remove_customer(shared["id"])
+
+    results = {r.stream: r for r in both.sync()}
+    assert all(r.counts["failed"] == 0 for r in results.values()), {
+        s: dict(r.counts) for s, r in results.items()
+    }
+    assert results["workadu.orders"].counts["archived"] == 1
+    assert results["workadu.customers"].counts["archived"] == 2
+    assert results["workways.users"].counts["archived"] == 0
+    assert not both.store.failures.quarantined("workadu.orders", [str(order["id"])])
+
+    deals = hubspot_by_key(both.boxes, "deals", "workadu_order_id")
+    assert deals[str(order["id"])]["properties"]["workadu_archived"] == "true"
+    assert "workways_archived" not in deals[str(order["id"])]["properties"]
+    others = [d for k, d in deals.items() if k != str(order["id"])]
+    assert others and all(d["properties"]["workadu_archived"] == "false" for d in others)
+
+    contacts = hubspot_by_key(both.boxes, "contacts", "workadu_customer_id")
+    alone = contacts[str(only["id"])]["properties"]
+    assert alone["workadu_archived"] == "true"
+    assert alone.get("workways_archived") in (None, "")  # never Workways' flag on its behalf
+    both_sides = contacts[str(shared["id"])]["properties"]
+    assert both_sides["workadu_archived"] == "true"
+    assert both_sides["workways_archived"] == "false"  # Workways still lists the person
+
+    # Nothing is archived twice, and an order that comes back is un-flagged.
+    again = {r.stream: r for r in both.sync()}
+    assert again["workadu.orders"].counts["archived"] == 0
+    assert again["workadu.customers"].counts["archived"] == 0
+    wa.add_order(int(customer_id(order)), id=order["id"])
+    both.sync()
+    deal = hubspot_by_key(both.boxes, "deals", "workadu_order_id")[str(order["id"])]
+    assert deal["properties"]["workadu_archived"] == "false"

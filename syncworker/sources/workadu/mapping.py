@@ -15,7 +15,15 @@ from typing import Any
 from syncworker.mapping import FieldMap, Kind, ObjectMapping
 
 S, T, E, P = Kind.STRING, Kind.TEXT, Kind.EMAIL, Kind.PHONE
-N, D, DT = Kind.NUMBER, Kind.DATE, Kind.DATETIME
+N, D, DT, B = Kind.NUMBER, Kind.DATE, Kind.DATETIME, Kind.BOOL
+
+# Workadu flags its own disappearances: a customer or an order it no longer lists
+# gets ``workadu_archived = true`` (on the deal, on the contact), never Workways'
+# ``workways_archived`` -- that one does not exist on deals, and a contact known to
+# both platforms is flagged by each source in its own property. Workadu has no
+# archived state of its own: every record it lists is "not archived" (so a record
+# that comes back is un-flagged).
+ARCHIVED = "workadu_archived"
 
 # Workadu order status → HubSpot deal stage (pipeline "default"). Unknown → first stage.
 DEAL_STAGES: dict[str, str] = {
@@ -72,7 +80,9 @@ CUSTOMER_MAPPING = ObjectMapping(
         FieldMap("total_invoiced", "workadu_total_invoiced", N, "Workadu total invoiced"),
         FieldMap("last_invoice_date", "workadu_last_invoice_date", D, "Workadu last invoice"),
         FieldMap("open_balance", "workadu_open_balance", N, "Workadu open balance"),
+        FieldMap("archived", ARCHIVED, B, "Archived in Workadu"),
     ),
+    archived_property=ARCHIVED,
 )
 
 ORDER_MAPPING = ObjectMapping(
@@ -88,7 +98,9 @@ ORDER_MAPPING = ObjectMapping(
         FieldMap("reference", "workadu_booking_reference", S, "Workadu booking reference"),
         FieldMap("customer_id", "workadu_customer_id", S, "Workadu customer ID"),
         FieldMap("currency", "workadu_currency", S, "Workadu currency"),
+        FieldMap("archived", ARCHIVED, B, "Archived in Workadu"),
     ),
+    archived_property=ARCHIVED,
 )
 
 
@@ -103,6 +115,7 @@ def split_full_name(fullname: str) -> tuple[str, str]:
 def flatten_customer(customer: Any) -> dict[str, Any]:
     record = dict(customer.model_dump(by_alias=True))
     record["first_name"], record["last_name"] = split_full_name(customer.fullname or "")
+    record["archived"] = False  # listed, so not archived
     return record
 
 
@@ -120,6 +133,7 @@ def flatten_order(order: Any) -> dict[str, Any]:
         "close_date": day,
         "customer_id": str(order.customer_id),
         "currency": order.currency,
+        "archived": False,  # listed, so not archived
     }
 
 
