@@ -31,7 +31,9 @@ the spec's 400 messages. Where the spec is silent the sandbox chooses, and says 
   answer is one page plus Fractal's ``meta.pagination`` (total, count, per_page,
   current_page, total_pages, links; ``links`` is ``[]`` when empty, as PHP
   encodes it). A page past the end is empty. ``paginate=False`` ignores both
-  parameters: every answer is then exactly the spec's shape.
+  parameters: every answer is then exactly the spec's shape. ``page_meta=False``
+  honours both but sends no metadata (the spec's shape, cut at ``per_page``): a
+  list exactly ``per_page`` long may then have more pages.
 
 Control surface (tests, demo): the methods of :class:`WorkaduSandbox`. Control calls
 are not HTTP requests: they are neither authenticated, delayed, faulted nor logged.
@@ -116,12 +118,14 @@ class WorkaduSandbox:
         shared_people: list[tuple[str, str]] | None = None,
         paginate: bool = True,
         strict_accept: bool = True,
+        page_meta: bool = True,
     ) -> None:
         if not api_key or ":" in api_key:
             raise ValueError("api_key must be non-empty and without ':'")
         self.api_key = api_key
         self.latency_ms = latency_ms
         self.paginate = paginate
+        self.page_meta = page_meta
         self.strict_accept = strict_accept
         people = wpop.make_customers(customers, seed, shared_people)
         sold = wpop.make_orders(orders, seed, people)
@@ -283,6 +287,8 @@ class WorkaduSandbox:
         total = len(records)
         pages = max(1, -(-total // per_page))  # Laravel's lastPage() is never 0
         chunk = records[(page - 1) * per_page : page * per_page]
+        if not self.page_meta:
+            return JSONResponse({"data": chunk})
         links: dict[str, str] = {}
         if page > 1:
             links["previous"] = str(request.url.include_query_params(page=page - 1))
