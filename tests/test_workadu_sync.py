@@ -104,15 +104,21 @@ def test_invoice_rollups_equal_the_sums_of_the_invoices(both: Both) -> None:
         totals[cid] += float(invoice["total_amount"])
         last[cid] = max(last.get(cid, ""), invoice["issue_date"] or "")
     assert totals, "the sandbox has valid invoices"
+    # Every payment Workadu lists (orders', invoices', general ones); the sandbox's
+    # are all in euros: "€" for payments, "EUR" on invoices, one currency.
     paid: dict[str, float] = defaultdict(float)
-    for order in both.boxes.workadu.orders():
-        paid[customer_id(order)] += sum(float(p["amount"]) for p in order.get("payments") or [])
+    payments = both.boxes.workadu.payments()
+    assert {p["currency"] for p in payments} == {"€"}
+    assert any(p["order_id"] is None for p in payments), "general and invoice payments too"
+    for payment in payments:
+        paid[str(payment["customer_id"])] += float(payment["amount"])
     contacts = hubspot_by_key(both.boxes, "contacts", "workadu_customer_id")
     for cid, total in totals.items():
         props = contacts[cid]["properties"]
         assert float(props["workadu_total_invoiced"]) == pytest.approx(total, abs=0.01)
         assert props["workadu_last_invoice_date"] == last[cid][:10]
         assert float(props["workadu_open_balance"]) == pytest.approx(total - paid[cid], abs=0.01)
+        assert props["workadu_open_balance_currency"] == "EUR"
 
 
 def test_nothing_changed_means_no_writes_and_a_status_moves_one_deal(both: Both) -> None:
@@ -204,3 +210,55 @@ def test_records_removed_from_workadu_are_flagged_by_workadu_in_its_own_property
     both.sync()
     deal = hubspot_by_key(both.boxes, "deals", "workadu_order_id")[str(order["id"])]
     assert deal["properties"]["workadu_archived"] == "false"
+
+
+@pytest.fixture
+def small(store: SnapshotStore) -> Iterator[Both]:
+    """Two Workadu customers, no order, no invoice, no payment until a test adds them."""
+    with Sandboxes(users=3, orgs=1, seed=5, customers=2, orders=0, invoices=0) as boxes:
+        pair = Both(boxes, store)
+        yield pair
+        pair.workways.close()
+        pair.workadu.close()
+
+
+def test_open_balance_is_invoices_minus_every_payment_per_currency(small: Both) -> None:
+    """Issue 19 point 8: invoices minus all the customer's payments (for an order,
+    for an invoice, general), never summed across currencies. Values by hand."""
+    wa = small.boxes.workadu
+    euro, mixed = (c["id"] for c in wa.customers())
+    assert wa.payments() == [] and wa.invoices() == [] and wa.orders() == []
+    order = wa.add_order(euro, total_cost=300, currency="€", payments=[], status="CHECKED_IN")
+    wa.add_invoice(euro, total_amount=300, currency="EUR", status="VALID")
+    wa.add_invoice(euro, total_amount=120.5, currency="EUR", status="VALID")
+    wa.add_invoice(euro, total_amount=999, currency="EUR", status="CANCELLED")  # not owed
+    wa.add_payment(euro, 100, order_id=order)  # for the order
+    wa.add_payment(euro, 120.5, comments="Payment for invoice I-2")  # for the invoice
+    wa.add_payment(euro, 50, comments="Deposit")  # general
+    wa.add_payment(euro, -20, comments="Discarded part of the deposit")  # a discard
+    # 300 + 120.5 - 100 - 120.5 - 50 + 20 = 170
+    wa.add_invoice(mixed, total_amount=200, currency="EUR", status="VALID")
+    wa.add_invoice(mixed, total_amount=80, currency="USD", status="VALID")
+    wa.add_payment(mixed, 150, currency="€")
+    wa.add_payment(mixed, 100, currency="$")
+    # EUR 200 - 150 = 50; USD 80 - 100 = -20; never 30 of nothing.
+    assert len(wa.payments(euro)) == 4 and len(wa.payments(mixed)) == 2
+
+    results = small.sync()
+    assert all(r.counts["failed"] == 0 for r in results), [dict(r.counts) for r in results]
+    contacts = hubspot_by_key(small.boxes, "contacts", "workadu_customer_id")
+    one = contacts[str(euro)]["properties"]
+    assert one["workadu_open_balance"] == "170"
+    assert one["workadu_open_balance_currency"] == "EUR"
+    assert one["workadu_open_balances"] == "EUR 170"
+    assert one["workadu_total_invoiced"] == "420.5"
+    two = contacts[str(mixed)]["properties"]
+    assert two.get("workadu_open_balance") in (None, "")  # two currencies: no one number
+    assert two.get("workadu_open_balance_currency") in (None, "")
+    assert two["workadu_open_balances"] == "EUR 50; USD -20"
+
+    # A later general payment moves the balance on the next pass.
+    wa.add_payment(euro, 70)
+    small.sync()
+    one = hubspot_by_key(small.boxes, "contacts", "workadu_customer_id")[str(euro)]
+    assert one["properties"]["workadu_open_balance"] == "100"

@@ -1,7 +1,8 @@
-"""A stateful stand-in for the Workadu API v2: customers, orders, invoices (GET).
+"""A stateful stand-in for the Workadu API v2: customers, orders, invoices, payments (GET).
 
 Served by Starlette, faithful to ``workadu-api-v2.txt``: ``GET /api/customers``,
-``/api/orders``, ``/api/invoices`` and ``/api/<resource>/{id},{id},...`` (with or
+``/api/orders``, ``/api/invoices``, ``/api/payments`` and
+``/api/<resource>/{id},{id},...`` (not payments: they have no id; with or
 without the trailing slash), ``{"data": ...}`` bodies in the spec's shapes, the
 spec's filtering and sorting (rules in :mod:`syncworker_sandbox.workadu_store`),
 the spec's 400 messages. Where the spec is silent the sandbox chooses, and says so:
@@ -75,7 +76,8 @@ AUTH_FAILED = (
 ACCEPT_STRICT = "Accept header could not be properly parsed because of a strict matching process."
 SERVER_ERROR = "Server Error"
 DEFAULT_PER_PAGE, MAX_PER_PAGE = 15, 100
-KINDS = ("customers", "orders", "invoices")
+KINDS = ("customers", "orders", "invoices")  # lists and by id
+LISTS = (*KINDS, "payments")  # a payment has no id: a list only
 
 
 @dataclass(frozen=True)
@@ -130,14 +132,16 @@ class WorkaduSandbox:
         people = wpop.make_customers(customers, seed, shared_people)
         sold = wpop.make_orders(orders, seed, people)
         billed = wpop.make_invoices(invoices, seed, people, sold)
-        self._store = WorkaduStore(people, sold, billed, seed)
+        paid = wpop.make_payments(seed, people, billed)
+        self._store = WorkaduStore(people, sold, billed, seed, paid)
         self._lock = threading.Lock()
         self._log: RequestLog[RequestRecord] = RequestLog()
         self._faults = _Faults()
         routes = []
-        for kind in KINDS:
+        for kind in LISTS:
             for path in (f"/api/{kind}", f"/api/{kind}/"):
                 routes.append(Route(path, self._endpoint(kind, by_id=False), methods=["GET"]))
+        for kind in KINDS:
             routes.append(Route(f"/api/{kind}/{{ids}}", self._endpoint(kind, by_id=True)))
         fallback = Route("/{path:path}", self._not_found, methods=["GET", "POST", "PATCH"])
         self.app = Starlette(routes=[*routes, fallback])
@@ -170,6 +174,36 @@ class WorkaduSandbox:
 
     def invoices(self) -> list[dict[str, Any]]:
         return self._store.all("invoices")
+
+    def payments(self, customer_id: int | None = None) -> list[dict[str, Any]]:
+        """Every payment (``GET /api/payments``), or one customer's."""
+        found = self._store.all("payments")
+        return [p for p in found if customer_id is None or p["customer_id"] == customer_id]
+
+    def add_payment(
+        self,
+        customer_id: int,
+        amount: float,
+        *,
+        order_id: int | None = None,
+        issue_date: str = wpop.BASE_DAY.isoformat(),
+        currency: str = "€",
+        series: str = "Cash",
+        comments: str | None = None,
+    ) -> int:
+        """A payment, as the spec's three POST /api/payments make them: for an order
+        (``order_id``: listed in the order's ``payments`` too, in its currency), or
+        general / for invoices (no order); a negative amount discards. Returns its
+        ``transaction_num,``."""
+        return self._store.add_payment(
+            customer_id,
+            amount,
+            order_id=order_id,
+            issue_date=issue_date,
+            currency=currency,
+            series=series,
+            comments=comments,
+        )
 
     def get_customer(self, customer_id: int) -> dict[str, Any]:
         return self._store.get("customers", customer_id)

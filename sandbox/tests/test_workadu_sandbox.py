@@ -587,3 +587,35 @@ def test_a_whole_list_exactly_at_the_page_size_is_read_once_more_then_trusted() 
         assert [(r.query["page"], r.query["per_page"]) for r in sandbox.request_log] == [
             ("1", "30"), ("2", "30"), ("1", "31"),
         ]  # fmt: skip
+
+
+def test_payments_list_in_the_spec_s_shape_with_its_parameters(wa: WA) -> None:
+    payments = wa.data("/api/payments")
+    assert payments == wa.sandbox.payments() and len(payments) > 0
+    spec_keys = {"issue_date", "customer_id", "series", "transaction_num,", "amount", "currency"}
+    assert all(set(p) == spec_keys | {"comments", "order_id"} for p in payments)
+    assert any(p["order_id"] is None for p in payments)  # general and invoice payments
+    assert any(p["order_id"] is not None for p in payments)  # the orders' payments
+    who = payments[0]["customer_id"]
+    mine = wa.data("/api/payments", {"customer_id": str(who)})
+    assert mine and all(p["customer_id"] == who for p in mine)
+    assert mine == [p for p in payments if p["customer_id"] == who]
+    cash = wa.data("/api/payments", {"series_id": "122"})
+    assert cash and {p["series"] for p in cash} == {"Cash"}
+    late = wa.data("/api/payments", {"issue_date_from": "2025-03-01"})
+    assert late and all(p["issue_date"] >= "2025-03-01" for p in late)
+    assert wa.error("/api/payments/1", status=404) == "404 Not Found"  # no payment ids
+
+    order = next(o for o in wa.sandbox.orders() if o["payments"])
+    owner = order["customer"]["id"]
+    number = wa.sandbox.add_payment(owner, 12.5, order_id=order["id"])
+    assert wa.sandbox.get_order(order["id"])["payments"][-1]["amount"] == 12.5
+    client = wa.client(page_size=7)
+    listed = list(client.iter_payments(customer_id=owner))
+    assert [(p.transaction_num, p.amount, p.order_id) for p in listed] == [
+        (str(p["transaction_num,"]), p["amount"], p["order_id"]) for p in wa.sandbox.payments(owner)
+    ]
+    assert (str(number), 12.5, order["id"]) in [
+        (p.transaction_num, p.amount, p.order_id) for p in listed
+    ]
+    assert sum(len(p.items) for p in client.iter_payment_pages()) == len(payments) + 1

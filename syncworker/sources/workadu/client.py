@@ -1,7 +1,7 @@
-"""HTTP client for the Workadu API v2: customers, orders and invoices (reads).
+"""HTTP client for the Workadu API v2: customers, orders, invoices, payments (reads).
 
-* ``GET /api/customers``, ``/api/orders``, ``/api/invoices`` (lists) and
-  ``GET /api/<resource>/{id}``.
+* ``GET /api/customers``, ``/api/orders``, ``/api/invoices``, ``/api/payments``
+  (lists) and ``GET /api/<resource>/{id}`` (not payments: they have no id).
 * Every request carries the API key as HTTP Basic user name with an empty
   password (``curl -u $APIkey:``), ``Accept: application/vnd.rengine.v2+json``
   (the spec versions by Accept header) and ``Content-Type: application/json``.
@@ -59,8 +59,10 @@ from syncworker.sources.workadu.models import (
     FILTER_OPERATORS,
     Customer,
     Invoice,
+    ListedPayment,
     Order,
     Page,
+    WorkaduModel,
     WorkaduRecord,
     parse_one,
     parse_page,
@@ -73,6 +75,7 @@ logger = logging.getLogger(__name__)
 CUSTOMERS = "/api/customers"
 ORDERS = "/api/orders"
 INVOICES = "/api/invoices"
+PAYMENTS = "/api/payments"
 ACCEPT_V2 = "application/vnd.rengine.v2+json"
 MAX_PAGE_SIZE = 1000
 
@@ -87,6 +90,7 @@ _SORT = re.compile(r"^-?[A-Za-z_][A-Za-z0-9_.]*\Z")
 _NOT_FOUND = re.compile(r"\bno\b[^.!?]*\b(?:found|results?)\b|\bnot valid or exist", re.I)
 
 R = TypeVar("R", bound=WorkaduRecord)
+M = TypeVar("M", bound=WorkaduModel)
 
 
 class _ApiKeyAuth(httpx.Auth):
@@ -172,6 +176,30 @@ class WorkaduClient(SourceClient):
                 params.append((name, _date(name, day)))
         return self._pages(INVOICES, Invoice, params)
 
+    def iter_payment_pages(
+        self,
+        *,
+        customer_id: int | str | None = None,
+        series_id: int | str | None = None,
+        issue_date_from: str | dt.date | None = None,
+        issue_date_to: str | dt.date | None = None,
+    ) -> Iterator[Page[ListedPayment]]:
+        """Pages of ``GET /api/payments``: every payment Workadu records (for orders,
+        for invoices, general ones), or one customer's with ``customer_id``."""
+        params: list[tuple[str, str]] = []
+        for name, value in (("customer_id", customer_id), ("series_id", series_id)):
+            if value is not None:
+                params.append((name, _record_id(name, value)))
+        for name, day in (("issue_date_from", issue_date_from), ("issue_date_to", issue_date_to)):
+            if day is not None:
+                params.append((name, _date(name, day)))
+        return self._pages(PAYMENTS, ListedPayment, params)
+
+    def iter_payments(self, **kwargs: Any) -> Iterator[ListedPayment]:
+        """Valid payments; takes the keyword arguments of :meth:`iter_payment_pages`."""
+        pages = self.iter_payment_pages(**kwargs)
+        return (item for page in pages for item in page.items)
+
     def iter_customers(
         self, *, filters: Mapping[str, FilterValue] | None = None, sort: str | None = None
     ) -> Iterator[Customer]:
@@ -206,10 +234,10 @@ class WorkaduClient(SourceClient):
         body = self._call(f"{path}/{record_id}", where)
         return parse_one(body["data"], model, where=where, record_id=record_id)
 
-    def _pages(self, path: str, model: type[R], params: list[tuple[str, str]]) -> Iterator[Page[R]]:
+    def _pages(self, path: str, model: type[M], params: list[tuple[str, str]]) -> Iterator[Page[M]]:
         source = f"Workadu GET {path}"
 
-        def fetch(number: int, per_page: int) -> Page[R]:
+        def fetch(number: int, per_page: int) -> Page[M]:
             where = f"{source} page {number}"
             query = [*params, ("page", str(number)), ("per_page", str(per_page))]
             try:
@@ -255,7 +283,7 @@ class WorkaduClient(SourceClient):
 
 
 # ---------------------------------------------------------------------- helpers
-def _walk(fetch: Callable[[int, int], Page[R]], page_size: int, source: str) -> Iterator[Page[R]]:
+def _walk(fetch: Callable[[int, int], Page[M]], page_size: int, source: str) -> Iterator[Page[M]]:
     """The pages of one listing, from page 1.
 
     With pagination metadata on page 1, :class:`PageNumberPaginator` walks the
@@ -271,9 +299,9 @@ def _walk(fetch: Callable[[int, int], Page[R]], page_size: int, source: str) -> 
     """
     first = fetch(1, page_size)
     if first.paginated:
-        handed: list[Page[R]] = [first]
+        handed: list[Page[M]] = [first]
 
-        def again(number: int) -> Page[R]:
+        def again(number: int) -> Page[M]:
             return handed.pop() if number == 1 and handed else fetch(number, page_size)
 
         yield from PageNumberPaginator(again, source=source)
@@ -310,7 +338,7 @@ def _walk(fetch: Callable[[int, int], Page[R]], page_size: int, source: str) -> 
             )
 
 
-def _numbered(page: Page[R], number: int, pages: int) -> Page[R]:
+def _numbered(page: Page[M], number: int, pages: int) -> Page[M]:
     """A metadata-less page as page ``number`` of (at least) ``pages``."""
     return dataclasses.replace(page, page=number, pages=pages)
 
