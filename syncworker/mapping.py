@@ -29,7 +29,13 @@ _json_keys: dict[str, str] = {}  # property name -> its JSON encoding and ":"
 
 PROPERTY_GROUP = "workways"
 PROPERTY_GROUP_LABEL = "Workways"
+# The flag a source sets on the records it no longer lists: each mapping names its
+# own (``ObjectMapping.archived_property``), one HubSpot property per source and
+# object type, listed among its fields so the schema step creates it. Workways'
+# is the default; every flag a mapping uses is in ARCHIVE_PROPERTIES (the store
+# reads a snapshot's archived state from them).
 ARCHIVED_PROPERTY = "workways_archived"
+ARCHIVE_PROPERTIES = frozenset({ARCHIVED_PROPERTY, "workadu_archived"})
 
 
 class FieldValueError(ValueError):
@@ -73,6 +79,10 @@ class ObjectMapping:
     # Edited in HubSpot only and written back; Workways does not return them, so
     # the sync never pushes them.
     hubspot_fields: tuple[FieldMap, ...] = ()
+    # What a complete pass sets to "true" on a record the source no longer lists:
+    # this source's own flag, a listed field of this table (so it exists on the
+    # object type), never another source's.
+    archived_property: str = ARCHIVED_PROPERTY
 
     @cached_property
     def _listed_plan(self) -> tuple[tuple[str, str, Callable[[Any], str]], ...]:

@@ -779,6 +779,19 @@ def test_no_metadata_is_one_page_even_when_longer_than_page_size() -> None:
     assert len(pages[0].items) == 7
 
 
+def test_no_metadata_and_a_full_page_then_nothing_found_is_the_end() -> None:
+    records = [customer(i) for i in range(1, 4)]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.params["page"] == "1":
+            return httpx.Response(200, json={"data": records})
+        return spec_error(400, "No customers could be found.")
+
+    client, harness = make(handler, page_size=3)
+    assert [c.id for c in client.iter_customers()] == [1, 2, 3]
+    assert harness.params("page") == ["1", "2"]
+
+
 def test_empty_list_and_php_object_lists() -> None:
     client, _ = make(always(httpx.Response(200, json={"data": []})))
     (page,) = client.iter_customer_pages()

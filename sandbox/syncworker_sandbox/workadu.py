@@ -1,7 +1,8 @@
-"""A stateful stand-in for the Workadu API v2: customers, orders, invoices (GET).
+"""A stateful stand-in for the Workadu API v2: customers, orders, invoices, payments (GET).
 
 Served by Starlette, faithful to ``workadu-api-v2.txt``: ``GET /api/customers``,
-``/api/orders``, ``/api/invoices`` and ``/api/<resource>/{id},{id},...`` (with or
+``/api/orders``, ``/api/invoices``, ``/api/payments`` and
+``/api/<resource>/{id},{id},...`` (not payments: they have no id; with or
 without the trailing slash), ``{"data": ...}`` bodies in the spec's shapes, the
 spec's filtering and sorting (rules in :mod:`syncworker_sandbox.workadu_store`),
 the spec's 400 messages. Where the spec is silent the sandbox chooses, and says so:
@@ -31,7 +32,9 @@ the spec's 400 messages. Where the spec is silent the sandbox chooses, and says 
   answer is one page plus Fractal's ``meta.pagination`` (total, count, per_page,
   current_page, total_pages, links; ``links`` is ``[]`` when empty, as PHP
   encodes it). A page past the end is empty. ``paginate=False`` ignores both
-  parameters: every answer is then exactly the spec's shape.
+  parameters: every answer is then exactly the spec's shape. ``page_meta=False``
+  honours both but sends no metadata (the spec's shape, cut at ``per_page``): a
+  list exactly ``per_page`` long may then have more pages.
 
 Control surface (tests, demo): the methods of :class:`WorkaduSandbox`. Control calls
 are not HTTP requests: they are neither authenticated, delayed, faulted nor logged.
@@ -73,7 +76,8 @@ AUTH_FAILED = (
 ACCEPT_STRICT = "Accept header could not be properly parsed because of a strict matching process."
 SERVER_ERROR = "Server Error"
 DEFAULT_PER_PAGE, MAX_PER_PAGE = 15, 100
-KINDS = ("customers", "orders", "invoices")
+KINDS = ("customers", "orders", "invoices")  # lists and by id
+LISTS = (*KINDS, "payments")  # a payment has no id: a list only
 
 
 @dataclass(frozen=True)
@@ -116,24 +120,28 @@ class WorkaduSandbox:
         shared_people: list[tuple[str, str]] | None = None,
         paginate: bool = True,
         strict_accept: bool = True,
+        page_meta: bool = True,
     ) -> None:
         if not api_key or ":" in api_key:
             raise ValueError("api_key must be non-empty and without ':'")
         self.api_key = api_key
         self.latency_ms = latency_ms
         self.paginate = paginate
+        self.page_meta = page_meta
         self.strict_accept = strict_accept
         people = wpop.make_customers(customers, seed, shared_people)
         sold = wpop.make_orders(orders, seed, people)
         billed = wpop.make_invoices(invoices, seed, people, sold)
-        self._store = WorkaduStore(people, sold, billed, seed)
+        paid = wpop.make_payments(seed, people, billed)
+        self._store = WorkaduStore(people, sold, billed, seed, paid)
         self._lock = threading.Lock()
         self._log: RequestLog[RequestRecord] = RequestLog()
         self._faults = _Faults()
         routes = []
-        for kind in KINDS:
+        for kind in LISTS:
             for path in (f"/api/{kind}", f"/api/{kind}/"):
                 routes.append(Route(path, self._endpoint(kind, by_id=False), methods=["GET"]))
+        for kind in KINDS:
             routes.append(Route(f"/api/{kind}/{{ids}}", self._endpoint(kind, by_id=True)))
         fallback = Route("/{path:path}", self._not_found, methods=["GET", "POST", "PATCH"])
         self.app = Starlette(routes=[*routes, fallback])
@@ -166,6 +174,36 @@ class WorkaduSandbox:
 
     def invoices(self) -> list[dict[str, Any]]:
         return self._store.all("invoices")
+
+    def payments(self, customer_id: int | None = None) -> list[dict[str, Any]]:
+        """Every payment (``GET /api/payments``), or one customer's."""
+        found = self._store.all("payments")
+        return [p for p in found if customer_id is None or p["customer_id"] == customer_id]
+
+    def add_payment(
+        self,
+        customer_id: int,
+        amount: float,
+        *,
+        order_id: int | None = None,
+        issue_date: str = wpop.BASE_DAY.isoformat(),
+        currency: str = "€",
+        series: str = "Cash",
+        comments: str | None = None,
+    ) -> int:
+        """A payment, as the spec's three POST /api/payments make them: for an order
+        (``order_id``: listed in the order's ``payments`` too, in its currency), or
+        general / for invoices (no order); a negative amount discards. Returns its
+        ``transaction_num,``."""
+        return self._store.add_payment(
+            customer_id,
+            amount,
+            order_id=order_id,
+            issue_date=issue_date,
+            currency=currency,
+            series=series,
+            comments=comments,
+        )
 
     def get_customer(self, customer_id: int) -> dict[str, Any]:
         return self._store.get("customers", customer_id)
@@ -283,6 +321,8 @@ class WorkaduSandbox:
         total = len(records)
         pages = max(1, -(-total // per_page))  # Laravel's lastPage() is never 0
         chunk = records[(page - 1) * per_page : page * per_page]
+        if not self.page_meta:
+            return JSONResponse({"data": chunk})
         links: dict[str, str] = {}
         if page > 1:
             links["previous"] = str(request.url.include_query_params(page=page - 1))

@@ -16,6 +16,14 @@ Orders draw their status from the spec's list; their ``payments`` make them paid
 partly paid or unpaid. Most invoices are issued for an order (``tag`` is
 ``"#" + order reference``, the same amount): the spec gives invoices no paid or
 balance field, so an invoice's payment state is its order's.
+
+``GET /api/payments`` lists every payment of the company in the spec's shape
+(``issue_date``, ``customer_id``, ``series``, ``transaction_num,`` -- the spec's
+key, comma included --, ``amount``, ``currency`` as the company's symbol ``€``,
+``comments``, ``order_id``): the orders' payments, plus payments for invoices
+without an order and general payments (deposits) for some customers, which no
+order shows (:func:`make_payments`, from their own random stream, so the other
+records are the same as before they existed).
 """
 
 from __future__ import annotations
@@ -33,6 +41,9 @@ JsonDict = dict[str, Any]
 BASE_DAY = dt.date(2025, 3, 3)
 COMPANIES = (475, 475, 475, 476)  # companyid: the spec's 475, and a second company
 SERIES_IDS = {"INVOICE": 2100, "RECEIPT": 2101}
+PAYMENT_SERIES_IDS = {"Cash": 122, "Credit card": 123}  # the spec's "series": "Cash"
+PAYMENT_FIELDS: tuple[str, ...] = ("issue_date", "customer_id", "series", "transaction_num,")
+PAYMENT_FIELDS += ("amount", "currency", "comments", "order_id")
 STAFF = ({"id": 123212, "email": "hello@workadu.com"}, {"id": 123213, "email": "desk@workadu.com"})
 REFERENCE_CHARS = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 # service_id, name, resource type, resource prefix, daily price
@@ -289,3 +300,64 @@ def make_invoices(
         customer = by_id[order["customer"]["id"]] if order else rng.choice(customers)
         invoices.append(make_invoice(rng, 123200 + index, 1200 + index, customer, order))
     return invoices
+
+
+def payment(
+    transaction: int,
+    customer_id: int,
+    amount: int | float,
+    *,
+    issue_date: str,
+    order_id: int | None = None,
+    currency: str | None = "€",
+    series: str = "Cash",
+    comments: str | None = None,
+) -> JsonDict:
+    """One payment in the shape of the spec's ``GET /api/payments`` example."""
+    return {
+        "issue_date": issue_date,
+        "customer_id": customer_id,
+        "series": series,
+        "transaction_num,": transaction,
+        "amount": amount,
+        "currency": currency,
+        "comments": comments,
+        "order_id": order_id,
+    }
+
+
+def make_payments(seed: int, customers: list[JsonDict], invoices: list[JsonDict]) -> list[JsonDict]:
+    """Payments no order shows: for valid invoices issued without an order (a share
+    in full, some in part) and general payments (deposits) for some customers."""
+    rng = random.Random(f"{seed}:workadu:payments")
+    payments: list[JsonDict] = []
+    transaction = 5000
+    for invoice in invoices:
+        if invoice["tag"] is not None or invoice["status"] != "VALID" or rng.random() < 0.4:
+            continue
+        transaction += 1
+        share = rng.choice((1.0, 1.0, 0.5))
+        payments.append(
+            payment(
+                transaction,
+                invoice["customer"][0]["id"],
+                round(invoice["total_amount"] * share, 2),
+                issue_date=invoice["issue_date"],
+                series=rng.choice(tuple(PAYMENT_SERIES_IDS)),
+                comments=f"Payment for invoice {invoice['invoice_number']}",
+            )
+        )
+    for customer in customers:
+        if rng.random() < 0.15:
+            transaction += 1
+            day = BASE_DAY - dt.timedelta(days=rng.randint(0, 60))
+            payments.append(
+                payment(
+                    transaction,
+                    customer["id"],
+                    rng.choice((50, 100, 250)),
+                    issue_date=day.isoformat(),
+                    comments="Deposit",
+                )
+            )
+    return payments

@@ -22,6 +22,11 @@ Filtering (sandbox choices where the spec is silent):
   ``customer_id``, ``series_id``, ``status``, ``issue_date_from``/``_to``.
 * ``sort=key``/``sort=-key``: one key among the filter keys, else 400; NULLs
   first ascending, as in MySQL; ties keep ``id`` order.
+* Payments (list only: the spec's payment has no id to ask for) take the spec's
+  plain ``customer_id``, ``series_id``, ``issue_date_from``/``_to`` and
+  ``status`` (the spec copies it from invoices; a payment has none, so every
+  payment is ``valid``), in ``transaction_num,`` order. An order's payments are
+  listed with its ``order_id`` and currency; they go when the order goes.
 """
 
 from __future__ import annotations
@@ -141,7 +146,18 @@ INVOICE_KEYS: dict[str, Getter] = {
     "customer_id": lambda i: _first_id(i.get("customer")),
     "series_id": lambda i: wpop.SERIES_IDS.get(str(i.get("series"))),
 }
-KEYS = {"customers": CUSTOMER_KEYS, "orders": ORDER_KEYS, "invoices": INVOICE_KEYS}
+PAYMENT_KEYS: dict[str, Getter] = {
+    **_scalars(k for k in wpop.PAYMENT_FIELDS if k != "transaction_num,"),
+    "transaction_num": lambda p: p.get("transaction_num,"),
+    "series_id": lambda p: wpop.PAYMENT_SERIES_IDS.get(str(p.get("series"))),
+    "status": lambda p: "valid",
+}
+KEYS = {
+    "customers": CUSTOMER_KEYS,
+    "orders": ORDER_KEYS,
+    "invoices": INVOICE_KEYS,
+    "payments": PAYMENT_KEYS,
+}
 # The spec's plain invoice parameters: (filter key, operator).
 INVOICE_PARAMS = {
     "customer_id": ("customer_id", "=="),
@@ -150,6 +166,7 @@ INVOICE_PARAMS = {
     "issue_date_from": ("issue_date", ">="),
     "issue_date_to": ("issue_date", "<="),
 }
+PLAIN_PARAMS = {"invoices": INVOICE_PARAMS, "payments": INVOICE_PARAMS}  # the same five
 
 
 def _getter(kind: str, key: str, what: str) -> Getter:
@@ -197,8 +214,8 @@ def select(kind: str, records: list[JsonDict], params: list[tuple[str, str]]) ->
         if name.startswith("filter"):
             key, op = _parse_filter(name)
             conditions.append((_getter(kind, key, "filter"), op, value, key))
-        elif kind == "invoices" and name in INVOICE_PARAMS and value != "":
-            key, op = INVOICE_PARAMS[name]
+        elif name in PLAIN_PARAMS.get(kind, {}) and value != "":
+            key, op = PLAIN_PARAMS[kind][name]
             conditions.append((_getter(kind, key, "filter"), op, value, name))
         elif name == "sort":
             if sort is not None or "," in value:
@@ -229,7 +246,12 @@ class WorkaduStore:
     """Every record of the sandbox, behind one re-entrant lock."""
 
     def __init__(
-        self, customers: list[JsonDict], orders: list[JsonDict], invoices: list[JsonDict], seed: int
+        self,
+        customers: list[JsonDict],
+        orders: list[JsonDict],
+        invoices: list[JsonDict],
+        seed: int,
+        payments: list[JsonDict] | None = None,
     ) -> None:
         self.lock = threading.RLock()
         self._rng = random.Random(f"{seed}:workadu:additions")
@@ -240,6 +262,8 @@ class WorkaduStore:
         }
         self._fields = {"customers": CUSTOMER_FIELDS, "orders": ORDER_FIELDS}
         self._fields["invoices"] = INVOICE_FIELDS
+        # Payments no order shows (for invoices, general ones); orders' are in the orders.
+        self._payments: list[JsonDict] = list(payments or [])
 
     # ------------------------------------------------------------------ views
     def _view(self, kind: str, record: JsonDict) -> JsonDict:
@@ -258,7 +282,30 @@ class WorkaduStore:
 
     def all(self, kind: str) -> list[JsonDict]:
         with self.lock:
+            if kind == "payments":
+                return self._payment_views()
             return [self._view(kind, r) for r in sorted(self._records[kind].values(), key=_id)]
+
+    def _payment_views(self) -> list[JsonDict]:
+        """Every payment: the orders' (with their order id) and the others."""
+        found = copy.deepcopy(self._payments)
+        for order in self._records["orders"].values():
+            for paid in order.get("payments") or ():
+                try:
+                    found.append(
+                        wpop.payment(
+                            paid["id"],
+                            _first_id(order.get("customer")),
+                            paid["amount"],
+                            issue_date=paid.get("issue_date"),
+                            order_id=order["id"],
+                            currency=order.get("currency"),
+                            comments=paid.get("comments"),
+                        )
+                    )
+                except (KeyError, TypeError):  # a record the tests corrupted on purpose
+                    continue
+        return sorted(found, key=_transaction)
 
     def api_list(self, kind: str, params: list[tuple[str, str]]) -> list[JsonDict]:
         return select(kind, self.all(kind), params)
@@ -315,6 +362,42 @@ class WorkaduStore:
             base = wpop.make_invoice(self._rng, new_id, new_id, customer, None)
             return self._add("invoices", base, fields)
 
+    def add_payment(
+        self,
+        customer_id: int,
+        amount: int | float,
+        *,
+        order_id: int | None,
+        issue_date: str,
+        currency: str,
+        series: str,
+        comments: str | None,
+    ) -> int:
+        """A payment (the spec's POST /api/payments): on the order when it has one."""
+        with self.lock:
+            if customer_id not in self._records["customers"]:
+                raise KeyError(customer_id)
+            transaction = 1 + max(map(_transaction, self._payment_views()), default=5000)
+            if order_id is not None:
+                order = self._records["orders"][order_id]
+                if _first_id(order.get("customer")) != customer_id:
+                    raise ValueError(f"order {order_id} is not customer {customer_id}'s")
+                paid = {"id": transaction, "issue_date": issue_date, "amount": amount}
+                order.setdefault("payments", []).append({**paid, "comments": comments})
+                return transaction
+            self._payments.append(
+                wpop.payment(
+                    transaction,
+                    customer_id,
+                    amount,
+                    issue_date=issue_date,
+                    currency=currency,
+                    series=series,
+                    comments=comments,
+                )
+            )
+            return transaction
+
     def _add(self, kind: str, base: JsonDict, fields: JsonDict) -> int:
         with self.lock:
             self._check(kind, fields)
@@ -337,6 +420,11 @@ class WorkaduStore:
         unknown = sorted(set(fields) - set(self._fields[kind]))
         if unknown:
             raise ValueError(f"unknown {kind} field(s): {', '.join(unknown)}")
+
+
+def _transaction(payment: JsonDict) -> int:
+    number = payment.get("transaction_num,")
+    return number if isinstance(number, int) else 0
 
 
 def _id(record: JsonDict) -> int:

@@ -16,6 +16,7 @@ from syncworker_sandbox.workadu_store import collate
 
 from syncworker.config import Secret
 from syncworker.errors import (
+    PaginationLoopError,
     SourceAuthError,
     SourceNotFoundError,
     SourceServerError,
@@ -530,3 +531,91 @@ def test_timeout_fault_becomes_a_client_timeout(wa: WA) -> None:
     with pytest.raises(SourceTimeoutError):
         client.get_customer(wa.sandbox.customers()[0]["id"])
     assert wa.get("/api/customers").status_code == 200  # the plan is spent
+
+
+def test_a_list_cut_at_the_page_size_without_metadata_is_walked_to_its_end() -> None:
+    """Issue 19: a list coming back exactly at the page size asked for, with no
+    pagination metadata, is followed by the next page instead of being taken whole."""
+    sandbox = WorkaduSandbox(customers=30, orders=5, invoices=5, page_meta=False)
+    ids = [c["id"] for c in sandbox.customers()]
+    with ServerThread(sandbox.app) as server:
+        client = WorkaduClient(server.url, Secret(SANDBOX_WORKADU_KEY), page_size=10)
+        pages = list(client.iter_customer_pages())
+        # 30 = 10 + 10 + 10: the third full page is followed by an empty fourth.
+        assert [(p.page, len(p.items), p.paginated) for p in pages] == [
+            (1, 10, False), (2, 10, False), (3, 10, False), (4, 0, False),
+        ]  # fmt: skip
+        assert [c.id for p in pages for c in p.items] == ids
+        assert [r.query["page"] for r in sandbox.request_log] == ["1", "2", "3", "4"]
+        sandbox.clear_log()
+        client = WorkaduClient(server.url, Secret(SANDBOX_WORKADU_KEY), page_size=12)
+        assert [c.id for c in client.iter_customers()] == ids  # 12 + 12 + 6: three calls
+        assert [r.query["page"] for r in sandbox.request_log] == ["1", "2", "3"]
+        sandbox.clear_log()
+        client = WorkaduClient(server.url, Secret(SANDBOX_WORKADU_KEY), page_size=31)
+        assert [c.id for c in client.iter_customers()] == ids  # short at once: one call
+        assert len(sandbox.request_log) == 1
+
+
+def test_a_server_ignoring_page_but_not_per_page_is_an_error_not_a_short_list() -> None:
+    served = WorkaduSandbox(customers=30, orders=5, invoices=5).customers()
+
+    def first_page_only(request: httpx.Request) -> httpx.Response:
+        per_page = int(request.url.params["per_page"])
+        return httpx.Response(200, json={"data": served[:per_page]})
+
+    client = WorkaduClient(
+        "http://127.0.0.1:9",
+        Secret(SANDBOX_WORKADU_KEY),
+        page_size=10,
+        transport=httpx.MockTransport(first_page_only),
+    )
+    with pytest.raises(PaginationLoopError, match=r"page 2.*cannot be read whole"):
+        list(client.iter_customers())
+    assert client.calls == 3  # page 1, page 2 (the same), page 1 with 11 (11 records)
+
+
+def test_a_whole_list_exactly_at_the_page_size_is_read_once_more_then_trusted() -> None:
+    """A server ignoring both page and per_page, with a list exactly page-size long:
+    page 2 repeats page 1, and page 1 asked with one more per page is the same, so
+    the list is whole (no error, no record twice)."""
+    sandbox = WorkaduSandbox(customers=30, orders=5, invoices=5, paginate=False)
+    with ServerThread(sandbox.app) as server:
+        client = WorkaduClient(server.url, Secret(SANDBOX_WORKADU_KEY), page_size=30)
+        ids = [c.id for c in client.iter_customers()]
+        assert ids == [c["id"] for c in sandbox.customers()]
+        assert [(r.query["page"], r.query["per_page"]) for r in sandbox.request_log] == [
+            ("1", "30"), ("2", "30"), ("1", "31"),
+        ]  # fmt: skip
+
+
+def test_payments_list_in_the_spec_s_shape_with_its_parameters(wa: WA) -> None:
+    payments = wa.data("/api/payments")
+    assert payments == wa.sandbox.payments() and len(payments) > 0
+    spec_keys = {"issue_date", "customer_id", "series", "transaction_num,", "amount", "currency"}
+    assert all(set(p) == spec_keys | {"comments", "order_id"} for p in payments)
+    assert any(p["order_id"] is None for p in payments)  # general and invoice payments
+    assert any(p["order_id"] is not None for p in payments)  # the orders' payments
+    who = payments[0]["customer_id"]
+    mine = wa.data("/api/payments", {"customer_id": str(who)})
+    assert mine and all(p["customer_id"] == who for p in mine)
+    assert mine == [p for p in payments if p["customer_id"] == who]
+    cash = wa.data("/api/payments", {"series_id": "122"})
+    assert cash and {p["series"] for p in cash} == {"Cash"}
+    late = wa.data("/api/payments", {"issue_date_from": "2025-03-01"})
+    assert late and all(p["issue_date"] >= "2025-03-01" for p in late)
+    assert wa.error("/api/payments/1", status=404) == "404 Not Found"  # no payment ids
+
+    order = next(o for o in wa.sandbox.orders() if o["payments"])
+    owner = order["customer"]["id"]
+    number = wa.sandbox.add_payment(owner, 12.5, order_id=order["id"])
+    assert wa.sandbox.get_order(order["id"])["payments"][-1]["amount"] == 12.5
+    client = wa.client(page_size=7)
+    listed = list(client.iter_payments(customer_id=owner))
+    assert [(p.transaction_num, p.amount, p.order_id) for p in listed] == [
+        (str(p["transaction_num,"]), p["amount"], p["order_id"]) for p in wa.sandbox.payments(owner)
+    ]
+    assert (str(number), 12.5, order["id"]) in [
+        (p.transaction_num, p.amount, p.order_id) for p in listed
+    ]
+    assert sum(len(p.items) for p in client.iter_payment_pages()) == len(payments) + 1

@@ -26,7 +26,7 @@ from syncworker.engine.state import ConflictPolicy, Pending, RunState
 from syncworker.hubspot.gateway import BATCH_LIMIT, MERGED_IDS_PROPERTY, HubSpotGateway
 from syncworker.hubspot.responses import RecordOutcome, UpsertRecord
 from syncworker.hubspot.schema import SharedSchemaMemo, ensure_schema
-from syncworker.mapping import ARCHIVED_PROPERTY, custom_properties
+from syncworker.mapping import custom_properties
 from syncworker.store.snapshots import Confirmation, SnapshotStore
 from syncworker.tally import carried
 
@@ -225,8 +225,9 @@ class BatchPusher:
                     existing_id=outcome.existing_id,
                 )
                 continue
-            newly_archived = change.properties.get(ARCHIVED_PROPERTY) == "true" and (
-                change.previous.get(ARCHIVED_PROPERTY) != "true"
+            flag = stream.mapping.archived_property
+            newly_archived = change.properties.get(flag) == "true" and (
+                change.previous.get(flag) != "true"
             )
             if change.action == "archive" or newly_archived:
                 counts["archived"] += 1

@@ -33,7 +33,7 @@ from syncworker.engine.state import (
 from syncworker.errors import SourceError, is_credential_refusal
 from syncworker.hubspot.gateway import HubSpotGateway
 from syncworker.hubspot.schema import SharedSchemaMemo
-from syncworker.mapping import ARCHIVED_PROPERTY, FieldValueError
+from syncworker.mapping import FieldValueError
 from syncworker.sources.streams import Record, SourcePage, records_as_sent
 from syncworker.store.drift import has_suppressed, suppressed
 from syncworker.store.snapshots import Snapshot, SnapshotStore
@@ -303,9 +303,10 @@ class SyncEngine:
         if not gone:
             return
         known = self.store.hubspot_ids(state.stream.name, gone)
+        flag = state.stream.mapping.archived_property  # the source's own, on this object type
         state.pending = [
             Pending(
-                PlannedChange(state.stream.name, sid, "archive", {ARCHIVED_PROPERTY: "true"}),
+                PlannedChange(state.stream.name, sid, "archive", {flag: "true"}),
                 known[sid],
             )
             for sid in gone

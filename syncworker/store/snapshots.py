@@ -15,7 +15,7 @@ from sqlalchemy import Table, bindparam, delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from syncworker.errors import LeaseLostError
-from syncworker.mapping import content_hash
+from syncworker.mapping import ARCHIVE_PROPERTIES, content_hash
 from syncworker.store.chunks import id_chunks
 from syncworker.store.failures import RecordFailures
 from syncworker.store.models import RecordFailure, StreamFence, SyncedRecord, SyncRun, utcnow
@@ -215,7 +215,7 @@ class SnapshotStore:
                     "properties": merged,
                     "content_hash": content_hash(merged),
                     "hubspot_id": item.hubspot_id,
-                    "archived": merged.get("workways_archived") == "true",
+                    "archived": any(merged.get(p) == "true" for p in ARCHIVE_PROPERTIES),
                     "last_pushed_at": now,
                     "source_digest": item.source_digest,
                 }

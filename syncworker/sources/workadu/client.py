@@ -1,19 +1,22 @@
-"""HTTP client for the Workadu API v2: customers, orders and invoices (reads).
+"""HTTP client for the Workadu API v2: customers, orders, invoices, payments (reads).
 
-* ``GET /api/customers``, ``/api/orders``, ``/api/invoices`` (lists) and
-  ``GET /api/<resource>/{id}``.
+* ``GET /api/customers``, ``/api/orders``, ``/api/invoices``, ``/api/payments``
+  (lists) and ``GET /api/<resource>/{id}`` (not payments: they have no id).
 * Every request carries the API key as HTTP Basic user name with an empty
   password (``curl -u $APIkey:``), ``Accept: application/vnd.rengine.v2+json``
   (the spec versions by Accept header) and ``Content-Type: application/json``.
 * Filters and sorting as the spec's "Filtering"/"Sorting" sections say:
   ``filter[key]=value``, ``filter[key][op]=value`` (op from the spec's operator
   table) and ``sort=key`` / ``sort=-key``.
-* Pagination: the spec's list examples carry no pagination metadata, so such an
-  answer is the whole list (one page). Each request still asks for ``page`` and
-  ``per_page``; when the answer carries metadata (Fractal ``meta.pagination``,
-  Laravel ``meta`` or a bare Laravel paginator, see
-  :func:`~syncworker.sources.workadu.models.page_meta`), pages are walked with
-  :class:`~syncworker.sources.pages.PageNumberPaginator` and its loop guard.
+* Pagination: each request asks for ``page`` and ``per_page``. When the answer
+  carries metadata (Fractal ``meta.pagination``, Laravel ``meta`` or a bare
+  Laravel paginator, see :func:`~syncworker.sources.workadu.models.page_meta`),
+  pages are walked with :class:`~syncworker.sources.pages.PageNumberPaginator`
+  and its loop guard. The spec's list examples carry none: such an answer is the
+  whole list when it holds fewer (or more) records than ``per_page``, but one
+  holding exactly ``per_page`` may have been cut there, so the next page is
+  fetched, until a short or empty one (see :func:`_walk`). A server that cuts
+  lists below the ``per_page`` asked for, without metadata, cannot be detected.
 * Errors: ``{"message": ...}`` bodies become typed
   :class:`~syncworker.errors.SourceError` subclasses; retriable ones (5xx,
   timeouts, connection failures) are retried by a
@@ -27,17 +30,20 @@ names -- never the API key, e-mail addresses, phone numbers or filter values.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
+import hashlib
 import logging
 import math
 import re
-from collections.abc import Generator, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 import httpx
 
 from syncworker.config import Secret
 from syncworker.errors import (
+    PaginationLoopError,
     SourceAuthError,
     SourceDataError,
     SourceError,
@@ -53,8 +59,10 @@ from syncworker.sources.workadu.models import (
     FILTER_OPERATORS,
     Customer,
     Invoice,
+    ListedPayment,
     Order,
     Page,
+    WorkaduModel,
     WorkaduRecord,
     parse_one,
     parse_page,
@@ -67,6 +75,7 @@ logger = logging.getLogger(__name__)
 CUSTOMERS = "/api/customers"
 ORDERS = "/api/orders"
 INVOICES = "/api/invoices"
+PAYMENTS = "/api/payments"
 ACCEPT_V2 = "application/vnd.rengine.v2+json"
 MAX_PAGE_SIZE = 1000
 
@@ -81,6 +90,7 @@ _SORT = re.compile(r"^-?[A-Za-z_][A-Za-z0-9_.]*\Z")
 _NOT_FOUND = re.compile(r"\bno\b[^.!?]*\b(?:found|results?)\b|\bnot valid or exist", re.I)
 
 R = TypeVar("R", bound=WorkaduRecord)
+M = TypeVar("M", bound=WorkaduModel)
 
 
 class _ApiKeyAuth(httpx.Auth):
@@ -166,6 +176,30 @@ class WorkaduClient(SourceClient):
                 params.append((name, _date(name, day)))
         return self._pages(INVOICES, Invoice, params)
 
+    def iter_payment_pages(
+        self,
+        *,
+        customer_id: int | str | None = None,
+        series_id: int | str | None = None,
+        issue_date_from: str | dt.date | None = None,
+        issue_date_to: str | dt.date | None = None,
+    ) -> Iterator[Page[ListedPayment]]:
+        """Pages of ``GET /api/payments``: every payment Workadu records (for orders,
+        for invoices, general ones), or one customer's with ``customer_id``."""
+        params: list[tuple[str, str]] = []
+        for name, value in (("customer_id", customer_id), ("series_id", series_id)):
+            if value is not None:
+                params.append((name, _record_id(name, value)))
+        for name, day in (("issue_date_from", issue_date_from), ("issue_date_to", issue_date_to)):
+            if day is not None:
+                params.append((name, _date(name, day)))
+        return self._pages(PAYMENTS, ListedPayment, params)
+
+    def iter_payments(self, **kwargs: Any) -> Iterator[ListedPayment]:
+        """Valid payments; takes the keyword arguments of :meth:`iter_payment_pages`."""
+        pages = self.iter_payment_pages(**kwargs)
+        return (item for page in pages for item in page.items)
+
     def iter_customers(
         self, *, filters: Mapping[str, FilterValue] | None = None, sort: str | None = None
     ) -> Iterator[Customer]:
@@ -200,10 +234,12 @@ class WorkaduClient(SourceClient):
         body = self._call(f"{path}/{record_id}", where)
         return parse_one(body["data"], model, where=where, record_id=record_id)
 
-    def _pages(self, path: str, model: type[R], params: list[tuple[str, str]]) -> Iterator[Page[R]]:
-        def fetch(number: int) -> Page[R]:
-            where = f"Workadu GET {path} page {number}"
-            query = [*params, ("page", str(number)), ("per_page", str(self.page_size))]
+    def _pages(self, path: str, model: type[M], params: list[tuple[str, str]]) -> Iterator[Page[M]]:
+        source = f"Workadu GET {path}"
+
+        def fetch(number: int, per_page: int) -> Page[M]:
+            where = f"{source} page {number}"
+            query = [*params, ("page", str(number)), ("per_page", str(per_page))]
             try:
                 body = self._call(path, where, params=query, page=number)
             except SourceNotFoundError:
@@ -213,7 +249,7 @@ class WorkaduClient(SourceClient):
                 return Page([], 0, 1, 1)
             return parse_page(body, model, where=where, number=number)
 
-        return iter(PageNumberPaginator(fetch, source=f"Workadu GET {path}"))
+        return _walk(fetch, self.page_size, source)
 
     def _call(
         self,
@@ -247,6 +283,78 @@ class WorkaduClient(SourceClient):
 
 
 # ---------------------------------------------------------------------- helpers
+def _walk(fetch: Callable[[int, int], Page[M]], page_size: int, source: str) -> Iterator[Page[M]]:
+    """The pages of one listing, from page 1.
+
+    With pagination metadata on page 1, :class:`PageNumberPaginator` walks the
+    announced pages. Without it, an answer shorter (or longer: the server ignored
+    ``per_page``) than the page size asked for is the whole list; one exactly at
+    the page size may be a cut list, so the next page is asked for, and so on
+    until a page comes back short or empty ("nothing found" past the end is an
+    empty page). A page repeating an earlier one (a server that honours
+    ``per_page`` but ignores ``page``) is a :class:`PaginationLoopError`: the list
+    cannot be read whole, and nothing may be archived on the strength of it --
+    unless page 1 asked with one more per page comes back the same: then the
+    server ignores both parameters and page 1 was the whole list after all.
+    """
+    first = fetch(1, page_size)
+    if first.paginated:
+        handed: list[Page[M]] = [first]
+
+        def again(number: int) -> Page[M]:
+            return handed.pop() if number == 1 and handed else fetch(number, page_size)
+
+        yield from PageNumberPaginator(again, source=source)
+        return
+    page, number = first, 1
+    seen: dict[bytes, int] = {}
+    while True:
+        size = len(page.items) + len(page.rejected)
+        if size != page_size:
+            yield _numbered(page, number, number)
+            return
+        digest = _content(page)
+        if digest in seen:
+            if number == 2 and _content(fetch(1, page_size + 1)) == digest:
+                logger.debug("%s: the server ignores page and per_page; one page", source)
+                return
+            raise PaginationLoopError(
+                f"{source} page {number}: the same {size} records as page {seen[digest]}, and "
+                f"no pagination metadata; the server ignores the page number, so the list "
+                f"cannot be read whole"
+            )
+        seen[digest] = number
+        yield _numbered(page, number, number + 1)  # a full page: maybe more after it
+        number += 1
+        try:
+            page = fetch(number, page_size)
+        except SourceNotFoundError:  # "No customers could be found." past the end
+            yield _numbered(Page([], 0, 1, 1), number, number)
+            return
+        if page.paginated:
+            raise PaginationLoopError(
+                f"{source} page {number}: pagination metadata appeared mid-walk; "
+                "pagination would loop or skip"
+            )
+
+
+def _numbered(page: Page[M], number: int, pages: int) -> Page[M]:
+    """A metadata-less page as page ``number`` of (at least) ``pages``."""
+    return dataclasses.replace(page, page=number, pages=pages)
+
+
+def _content(page: Page[Any]) -> bytes:
+    """A digest of a page's records (ids where they have them, else their content)."""
+    digest = hashlib.sha256()
+    for item in page.items:
+        digest.update(item.model_dump_json().encode())
+        digest.update(b"\x00")
+    for err in page.rejected:
+        digest.update(str(err).encode())
+        digest.update(b"\x00")
+    return digest.digest()
+
+
 def _record_id(name: str, value: object) -> str:
     """A positive integer id, given as int or as a string of digits."""
     if isinstance(value, int) and not isinstance(value, bool):

@@ -2,7 +2,7 @@
 
 Records are first flattened (:func:`flatten_customer`, :func:`flatten_order`)
 into the field names the tables use; invoices are rolled up per customer
-(:func:`rollups`) into contact properties.
+with every payment (:func:`rollups`) into contact properties.
 """
 
 from __future__ import annotations
@@ -10,12 +10,21 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from syncworker.mapping import FieldMap, Kind, ObjectMapping
 
 S, T, E, P = Kind.STRING, Kind.TEXT, Kind.EMAIL, Kind.PHONE
-N, D, DT = Kind.NUMBER, Kind.DATE, Kind.DATETIME
+N, D, DT, B = Kind.NUMBER, Kind.DATE, Kind.DATETIME, Kind.BOOL
+
+# Workadu flags its own disappearances: a customer or an order it no longer lists
+# gets ``workadu_archived = true`` (on the deal, on the contact), never Workways'
+# ``workways_archived`` -- that one does not exist on deals, and a contact known to
+# both platforms is flagged by each source in its own property. Workadu has no
+# archived state of its own: every record it lists is "not archived" (so a record
+# that comes back is un-flagged).
+ARCHIVED = "workadu_archived"
 
 # Workadu order status → HubSpot deal stage (pipeline "default"). Unknown → first stage.
 DEAL_STAGES: dict[str, str] = {
@@ -72,7 +81,16 @@ CUSTOMER_MAPPING = ObjectMapping(
         FieldMap("total_invoiced", "workadu_total_invoiced", N, "Workadu total invoiced"),
         FieldMap("last_invoice_date", "workadu_last_invoice_date", D, "Workadu last invoice"),
         FieldMap("open_balance", "workadu_open_balance", N, "Workadu open balance"),
+        FieldMap(
+            "balance_currency",
+            "workadu_open_balance_currency",
+            S,
+            "Workadu open balance currency",
+        ),
+        FieldMap("open_balances", "workadu_open_balances", S, "Workadu open balances"),
+        FieldMap("archived", ARCHIVED, B, "Archived in Workadu"),
     ),
+    archived_property=ARCHIVED,
 )
 
 ORDER_MAPPING = ObjectMapping(
@@ -88,7 +106,9 @@ ORDER_MAPPING = ObjectMapping(
         FieldMap("reference", "workadu_booking_reference", S, "Workadu booking reference"),
         FieldMap("customer_id", "workadu_customer_id", S, "Workadu customer ID"),
         FieldMap("currency", "workadu_currency", S, "Workadu currency"),
+        FieldMap("archived", ARCHIVED, B, "Archived in Workadu"),
     ),
+    archived_property=ARCHIVED,
 )
 
 
@@ -103,6 +123,7 @@ def split_full_name(fullname: str) -> tuple[str, str]:
 def flatten_customer(customer: Any) -> dict[str, Any]:
     record = dict(customer.model_dump(by_alias=True))
     record["first_name"], record["last_name"] = split_full_name(customer.fullname or "")
+    record["archived"] = False  # listed, so not archived
     return record
 
 
@@ -120,44 +141,90 @@ def flatten_order(order: Any) -> dict[str, Any]:
         "close_date": day,
         "customer_id": str(order.customer_id),
         "currency": order.currency,
+        "archived": False,  # listed, so not archived
     }
+
+
+# Currencies as ISO 4217 codes: invoices carry codes ("EUR"), payments and orders
+# the company's symbol ("$", "€"). "$" is read as USD (Workadu's own examples are
+# US dollars); any other text is kept, upper-cased, as its own currency; a record
+# without one counts under "?", never under another currency.
+CURRENCY_SYMBOLS = {"€": "EUR", "$": "USD", "US$": "USD", "£": "GBP"}
+NO_CURRENCY = "?"
+
+
+def currency_code(raw: object) -> str:
+    text = raw.strip() if isinstance(raw, str) else ""
+    if not text:
+        return NO_CURRENCY
+    return CURRENCY_SYMBOLS.get(text, text.upper())
+
+
+def _amount(value: Decimal) -> str:
+    """``120.5``, ``-30``, ``0``: two decimals at most, no trailing zeros."""
+    text = f"{value:.2f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
 
 
 @dataclass
 class Rollup:
     total_invoiced: float = 0.0
     last_invoice_date: str | None = None
-    paid: float = 0.0
-    invoiced_orders: set[str] = field(default_factory=set)
+    # per currency code: valid invoices minus every payment
+    balances: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
 
 
-def rollups(invoices: Iterable[Any], orders: Iterable[Any]) -> dict[str, dict[str, Any]]:
+def rollups(
+    invoices: Iterable[Any], payments: Iterable[Any], orders: Iterable[Any] = ()
+) -> dict[str, dict[str, Any]]:
     """Per customer: total invoiced and last invoice date (valid invoices), and the
-    open balance (invoiced minus the payments recorded on the customer's orders)."""
+    open balance per currency: valid invoices minus every payment Workadu records
+    for the customer (``GET /api/payments``: for orders, for invoices, general ones;
+    a negative one discards). A payment without ``customer_id`` counts for its
+    order's customer (``orders``); one with neither is left out.
+
+    ``open_balance`` and ``balance_currency`` hold the balance and its currency when
+    the customer's invoices and payments are in one currency; in several they are
+    empty (no sum across currencies), and ``open_balances`` lists each one
+    (``"EUR 120.5; USD -30"``), as it always does."""
     per: dict[str, Rollup] = defaultdict(Rollup)
     for invoice in invoices:
         if invoice.status != "VALID" or invoice.customer_id is None:
             continue
         entry = per[str(invoice.customer_id)]
         entry.total_invoiced += float(invoice.total_amount)
+        entry.balances[currency_code(invoice.currency)] += Decimal(str(invoice.total_amount))
         day = invoice.issue_date
         if day and (entry.last_invoice_date is None or str(day) > entry.last_invoice_date):
             entry.last_invoice_date = str(day)
-    for order in orders:
-        owed = per.get(str(order.customer_id))
-        if owed is not None:
-            owed.paid += float(order.paid_amount)
-    return {
-        cid: {
+    customer_of = {order.id: order.customer_id for order in orders}
+    for payment in payments:
+        owner = payment.customer_id or customer_of.get(payment.order_id)
+        if owner is None:
+            continue
+        entry = per[str(owner)]
+        entry.balances[currency_code(payment.currency)] -= Decimal(str(payment.amount))
+    table: dict[str, dict[str, Any]] = {}
+    for cid, r in per.items():
+        codes = sorted(r.balances)
+        single = codes[0] if len(codes) == 1 else None
+        table[cid] = {
             "total_invoiced": round(r.total_invoiced, 2),
             "last_invoice_date": r.last_invoice_date,
-            "open_balance": round(r.total_invoiced - r.paid, 2),
+            "open_balance": _amount(r.balances[single]) if single else None,
+            "balance_currency": single,
+            "open_balances": "; ".join(f"{c} {_amount(r.balances[c])}" for c in codes) or None,
         }
-        for cid, r in per.items()
-    }
+    return table
 
 
 def with_rollup(record: dict[str, Any], table: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     found = table.get(str(record.get("id")))
-    empty = {"total_invoiced": 0, "last_invoice_date": None, "open_balance": 0}
+    empty = {
+        "total_invoiced": 0,
+        "last_invoice_date": None,
+        "open_balance": 0,
+        "balance_currency": None,
+        "open_balances": None,
+    }
     return {**record, **(found or empty)}

@@ -30,7 +30,17 @@ from pydantic import (
 
 from syncworker.errors import RecordValidationError, SourceDataError, SourceNotFoundError
 
-__all__ = ["Customer", "Invoice", "Order", "Page", "WorkaduRecord", "parse_one", "parse_page"]
+__all__ = [
+    "Customer",
+    "Invoice",
+    "ListedPayment",
+    "Order",
+    "Page",
+    "WorkaduModel",
+    "WorkaduRecord",
+    "parse_one",
+    "parse_page",
+]
 
 # The spec's order statuses (filter[status]) and booking statuses (filter[booking_status]).
 ORDER_STATUSES = (
@@ -91,6 +101,9 @@ class _Model(BaseModel):
         validate_by_name=True,
         allow_inf_nan=False,
     )
+
+
+WorkaduModel = _Model  # what a list page may hold: records with an id, and payments
 
 
 class WorkaduRecord(_Model):
@@ -231,6 +244,30 @@ class Order(WorkaduRecord):
         return self.total_cost - self.paid_amount
 
 
+# ----------------------------------------------------------------------- payments
+def _digits_as_int(value: object) -> object:
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    return value
+
+
+class ListedPayment(_Model):
+    """One payment, as ``GET /api/payments`` lists it: for an order (``order_id``),
+    for invoices or general (no order). The spec gives a payment no id; a discarded
+    payment is a new one with a negative amount. ``currency`` is the company's
+    symbol in the spec's example (``"$"``), where invoices carry a code (``"EUR"``)."""
+
+    issue_date: IsoDate = None
+    customer_id: Annotated[int | None, BeforeValidator(_digits_as_int)] = None
+    series: str | None = None
+    # The spec's example spells the key "transaction_num," (comma included).
+    transaction_num: OptText = Field(default=None, alias="transaction_num,")
+    amount: Number
+    currency: str | None = None
+    comments: str | None = None
+    order_id: Annotated[int | None, BeforeValidator(_digits_as_int)] = None
+
+
 # ----------------------------------------------------------------------- invoices
 class Party(_Model):
     """An invoice's ``customer`` or ``user`` entry."""
@@ -289,7 +326,7 @@ class Invoice(WorkaduRecord):
 
 
 # ------------------------------------------------------------------------- pages
-T = TypeVar("T", bound=WorkaduRecord)
+T = TypeVar("T", bound=WorkaduModel)
 
 
 @dataclass(frozen=True)
@@ -311,13 +348,14 @@ class Page(Generic[T]):
 
     def record_ids(self) -> list[str]:
         """Ids of every record on the page that has one (valid or rejected)."""
-        ids = [str(item.id) for item in self.items]
+        ids = [str(i) for item in self.items if (i := getattr(item, "id", None)) is not None]
         ids.extend(err.record_id for err in self.rejected if err.record_id is not None)
         return ids
 
 
 # ----------------------------------------------------------------------- parsing
 R = TypeVar("R", bound=WorkaduRecord)
+M = TypeVar("M", bound=WorkaduModel)
 _TYPE_TAGS = frozenset(("int", "float", "str", "bool", "list", "dict", "none"))
 
 
@@ -403,13 +441,13 @@ def page_meta(body: dict[str, Any], where: str) -> PageMeta | None:
     return PageMeta(page, pages, total, per_page)
 
 
-def parse_page(body: dict[str, Any], model: type[R], *, where: str, number: int) -> Page[R]:
+def parse_page(body: dict[str, Any], model: type[M], *, where: str, number: int) -> Page[M]:
     """A list answer. Bad envelope: SourceDataError; bad record: ``rejected``."""
     records = records_of(body["data"], where)
     meta = page_meta(body, where)
     if meta is not None and len(records) > meta.per_page:
         raise SourceDataError(f"{where}: {len(records)} records exceed per_page {meta.per_page}")
-    items: list[R] = []
+    items: list[M] = []
     rejected: list[RecordValidationError] = []
     for position, raw in enumerate(records, start=1):
         try:

@@ -17,7 +17,7 @@ from syncworker.sources.workadu.mapping import (
 
 
 def _customer_rollups(client: Any) -> Callable[[Record], Record]:
-    table = rollups(client.iter_invoices(), client.iter_orders())
+    table = rollups(client.iter_invoices(), client.iter_payments(), client.iter_orders())
     return lambda record: with_rollup(record, table)
 
 
