@@ -1,10 +1,13 @@
 """Adopt what HubSpot already has: existing contacts found by e-mail.
 
 A real portal holds contacts before the first sync (marketing leads, imports,
-form fills). A stream that declares ``adopt_by_email`` (Workways users) looks
-up, in one batch read by ``idProperty=email`` per batch of new records, the
-contacts that already hold their e-mails (HubSpot compares e-mails
-case-insensitively). A contact holding no key of this stream is **adopted**:
+form fills). A stream that declares ``adopt_by_email`` (Workways users) sends
+its new records as usual; when HubSpot refuses such a batch because an e-mail
+of it belongs to a contact already (409), one batch read by
+``idProperty=email`` finds the contacts that hold the batch's e-mails (HubSpot
+compares e-mails case-insensitively), and the rest of the batch goes again. A
+batch HubSpot accepts costs nothing more, so a first sync into a clean portal
+makes no extra call. A contact holding no key of this stream is **adopted**:
 HubSpot's update by id gives it the record's key and mapped properties; it
 keeps its id and every property the mapping does not own (lifecycle stage,
 owner, lead status...). Adoption is counted (``adopted``), never a failure.
@@ -34,6 +37,7 @@ look-up is one search per batch (an ``IN`` filter on ``name``).
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -73,11 +77,14 @@ def adopt_by_email(
     state: RunState,
     batch: list[Pending],
     fail: Fail,
+    counts: Counter[str] | None = None,
 ) -> list[Pending]:
     """Adopt the contacts that already hold the batch's new e-mails; settle clashes.
-    Returns the rest of the batch for the upsert."""
+    Returns the rest of the batch for the upsert. ``counts`` (default: the run's)
+    receives what was adopted, clashed or failed: a push thread passes its own."""
     assert gateway is not None
-    stream, counts = state.stream, state.result.counts
+    stream = state.stream
+    counts = state.result.counts if counts is None else counts
     carrying = [p for p in batch if p.change.properties.get(EMAIL)]
     if not carrying:
         return batch
@@ -104,7 +111,7 @@ def adopt_by_email(
         else:  # an unkeyed contact, wanted by an older user of this batch or by an update
             clashing[source_id] = first if first != source_id else f"HubSpot {holder['id']}"
     if targets:
-        _adopt(store, gateway, state, {sid: own[sid] for sid in targets}, targets, fail)
+        _adopt(store, gateway, state, {sid: own[sid] for sid in targets}, targets, fail, counts)
     rest = []
     for pending in batch:
         source_id = pending.change.source_id
@@ -222,8 +229,10 @@ def _adopt(
     adopted: dict[str, Pending],
     targets: dict[str, str],
     fail: Fail,
+    counts: Counter[str] | None = None,
 ) -> None:
-    stream, counts = state.stream, state.result.counts
+    stream = state.stream
+    counts = state.result.counts if counts is None else counts
     outcomes = gateway.update_by_id(
         stream.object_type,
         [(targets[sid], dict(p.change.properties)) for sid, p in adopted.items()],

@@ -14,12 +14,10 @@ import logging
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING
 
-from syncworker.consent import CONSENT_KEY
-from syncworker.engine.adopt import adopt_by_email, adopt_by_name, adoptable
+from syncworker.engine.adopt import EMAIL, adopt_by_email, adopt_by_name, adoptable
 from syncworker.engine.merge import merge_by_email
 from syncworker.engine.plan import CREATE, PlannedChange
 from syncworker.engine.state import ConflictPolicy, Pending, RunState
@@ -165,17 +163,6 @@ class BatchPusher:
                 whole = change.properties == p.change.properties
                 resolved.append(Pending(change, p.hubspot_id, p.digest if whole else None))
             batch = resolved
-        if batch and stream.adopt_by_email:
-            # An adopted contact gets its consent on the next run (no digest kept).
-            held = {p.change.source_id: p for p in batch}
-            batch = adopt_by_email(
-                self.store,
-                self.gateway,
-                state,
-                [_without_consent(p) for p in batch],
-                partial(self.fail, state),
-            )
-            batch = [_consent_back(p, held[p.change.source_id]) for p in batch]
         if batch and stream.adopt_by_name and self.adopt_by_name:
             batch = adopt_by_name(self.store, self.gateway, state, batch, partial(self.fail, state))
         if batch and stream.merge_by_email:
@@ -193,6 +180,8 @@ class BatchPusher:
         wanted: dict[str, str] = {}
         if consent is not None:  # subscription statuses go their own way (consent/)
             batch, only, wanted = consent.split(batch)
+        if stream.adopt_by_email:
+            batch = self._settle_new_emails(state, batch, counts)
         by_key = {p.change.source_id: p.change for p in batch}
         digests = {p.change.source_id: p.digest for p in batch}
         # Keys stay with their records: a record HubSpot holds is updated by the id the
@@ -202,15 +191,7 @@ class BatchPusher:
         outcomes, lost = self._update_held(state, held) if held else ([], [])
         rehomed = {o.key for o in outcomes if o.ok and o.hubspot_id != _held_id(held, o.key)}
         fresh = [p for p in batch if not p.hubspot_id] + lost
-        outcomes += (
-            self.gateway.upsert(
-                stream.object_type,
-                stream.id_property,
-                [UpsertRecord(p.change.source_id, p.change.properties) for p in fresh],
-            )
-            if fresh
-            else []
-        )
+        outcomes += self._upsert_new(state, fresh, counts) if fresh else []
         confirmations = []
         for outcome in outcomes:
             change = by_key[outcome.key]
@@ -253,6 +234,44 @@ class BatchPusher:
             counts["failed"] += 1
             self.fail(state, source_id, "consent", message, category="CONSENT")
         return counts
+
+    def _settle_new_emails(
+        self, state: RunState, batch: list[Pending], counts: Counter[str]
+    ) -> list[Pending]:
+        """Known records whose e-mail changed: a contact may hold the new e-mail
+        already (a clash, see engine/adopt.py), so those few are looked up first."""
+        moving = [p for p in batch if p.hubspot_id and p.change.properties.get(EMAIL)]
+        if not moving:
+            return batch
+        fail = partial(self.fail, state)
+        settled = adopt_by_email(self.store, self.gateway, state, moving, fail, counts)
+        others = [p for p in batch if not (p.hubspot_id and p.change.properties.get(EMAIL))]
+        return others + settled
+
+    def _upsert_new(
+        self, state: RunState, fresh: list[Pending], counts: Counter[str]
+    ) -> list[RecordOutcome]:
+        """Upsert records HubSpot holds no object for. A stream that adopts by e-mail
+        sends them as they are; only a batch HubSpot refuses for an e-mail it holds
+        already (409) costs a look-up (see engine/adopt.py), then the rest goes again."""
+        assert self.gateway is not None
+        stream = state.stream
+
+        def upsert(pendings: list[Pending], *, split_conflicts: bool = True) -> list[RecordOutcome]:
+            assert self.gateway is not None
+            records = [UpsertRecord(p.change.source_id, p.change.properties) for p in pendings]
+            return self.gateway.upsert(
+                stream.object_type, stream.id_property, records, split_conflicts=split_conflicts
+            )
+
+        if not stream.adopt_by_email:
+            return upsert(fresh)
+        outcomes: list[RecordOutcome] = upsert(fresh, split_conflicts=False)
+        if not outcomes or not all(o.category == "CONFLICT" for o in outcomes):
+            return outcomes
+        fail = partial(self.fail, state)
+        rest = adopt_by_email(self.store, self.gateway, state, fresh, fail, counts)
+        return upsert(rest) if rest else []
 
     def _update_held(
         self, state: RunState, held: list[Pending]
@@ -306,25 +325,3 @@ class BatchPusher:
 
 def _held_id(held: list[Pending], key: str) -> str | None:
     return next((p.hubspot_id for p in held if p.change.source_id == key), None)
-
-
-def _without_consent(pending: Pending) -> Pending:
-    """The change without its subscription status (adoption sends properties only)."""
-    if CONSENT_KEY not in pending.change.properties:
-        return pending
-    props = {k: v for k, v in pending.change.properties.items() if k != CONSENT_KEY}
-    return Pending(replace(pending.change, properties=props), pending.hubspot_id, None)
-
-
-def _consent_back(pending: Pending, before: Pending) -> Pending:
-    """A change adoption passed on, with its subscription status (and digest, when
-    adoption left the rest as it was) again."""
-    if CONSENT_KEY not in before.change.properties:
-        return pending
-    whole = pending.change.properties == _without_consent(before).change.properties
-    props = {**pending.change.properties, CONSENT_KEY: before.change.properties[CONSENT_KEY]}
-    return Pending(
-        replace(pending.change, properties=props),
-        pending.hubspot_id,
-        before.digest if whole else None,
-    )

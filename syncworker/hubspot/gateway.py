@@ -289,13 +289,17 @@ class HubSpotGateway:
         records: Sequence[UpsertRecord],
         *,
         key_by_hubspot_id: dict[str, str] | None = None,
+        split_conflicts: bool = True,
     ) -> list[RecordOutcome]:
-        """Create or update ``records`` keyed on ``id_property``; one outcome each."""
+        """Create or update ``records`` keyed on ``id_property``; one outcome each.
+
+        Without ``split_conflicts``, a batch refused whole by a 409 is not split to
+        find the records at fault: each record gets the 409 (the caller resolves it)."""
         outcomes: list[RecordOutcome] = []
         for chunk in chunked(records, BATCH_LIMIT):
             budget = [ISOLATION_CALL_BUDGET]
             outcomes += self._upsert_isolating(
-                object_type, id_property, chunk, budget, key_by_hubspot_id or {}
+                object_type, id_property, chunk, budget, key_by_hubspot_id or {}, split_conflicts
             )
         by_key = {r.key: r for r in records}
         return [scrub_outcome(o, by_key[o.key]) if not o.ok else o for o in outcomes]
@@ -307,10 +311,13 @@ class HubSpotGateway:
         chunk: Sequence[UpsertRecord],
         budget: list[int],
         known_ids: dict[str, str],
+        split_conflicts: bool = True,
     ) -> list[RecordOutcome]:
         try:
             status, _, body = self._upsert_call(object_type, id_property, chunk)
         except (HubSpotBadRequestError, HubSpotConflictError) as exc:
+            if isinstance(exc, HubSpotConflictError) and not split_conflicts:
+                return [RecordOutcome.failed(r.key, exc) for r in chunk]  # the caller resolves
             budget[0] -= 1
             # A 422 is about the request as a whole: splitting it would not help.
             if len(chunk) == 1:  # isolated: this record's own refusal
