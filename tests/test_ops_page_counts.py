@@ -11,6 +11,7 @@ from starlette.testclient import TestClient
 from syncworker.app.container import Container
 from syncworker.config import Settings
 from syncworker.ops.app import ops_app
+from syncworker.ops.metrics import exposition
 from syncworker.store.database import make_engine, upgrade
 from syncworker.store.models import ConsentEvent, SyncedRecord, SyncRun
 
@@ -169,3 +170,35 @@ def test_an_empty_store_says_what_is_not_known(tmp_path: Path) -> None:
     assert "No drift repair (reconcile) has run yet." in drift
     assert "All reconcile runs: none." in drift
     assert "0 deleted for privacy in HubSpot, 0 merged" in drift
+
+
+def test_metrics_export_the_same_counts_without_personal_labels(tmp_path: Path) -> None:
+    services = services_at(tmp_path)
+    seed(services)
+    text = exposition(services.store.sessions).decode()
+    ours = {
+        line
+        for line in text.splitlines()
+        if line.startswith(
+            (
+                "syncworker_consent_decisions_total",
+                "syncworker_drift_repairs_total",
+                "syncworker_suppressed_records",
+            )
+        )
+    }
+    assert ours == {
+        'syncworker_consent_decisions_total{decision="subscribed",stream="workways.users"} 3.0',
+        'syncworker_consent_decisions_total{decision="unsubscribed",stream="workways.users"} 1.0',
+        'syncworker_consent_decisions_total{decision="conflict",stream="workways.users"} 2.0',
+        'syncworker_drift_repairs_total{kind="merged"} 1.0',
+        'syncworker_drift_repairs_total{kind="recreated"} 2.0',
+        'syncworker_drift_repairs_total{kind="rekeyed"} 0.0',
+        'syncworker_drift_repairs_total{kind="relinked"} 0.0',
+        'syncworker_drift_repairs_total{kind="stray"} 0.0',
+        'syncworker_drift_repairs_total{kind="suppressed"} 4.0',
+        'syncworker_suppressed_records{reason="merged"} 1.0',
+        'syncworker_suppressed_records{reason="privacy"} 3.0',
+    }
+    for record_id in ("u-1", "p-0", "m-1", "k-1", "901"):
+        assert record_id not in text
