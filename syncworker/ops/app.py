@@ -23,7 +23,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from syncworker.app.container import Container
-from syncworker.ops import instruments, page, queries
+from syncworker.ops import alerts, instruments, page, queries
 from syncworker.ops.auth import COOKIE, Access, OpsAuth, is_loopback
 from syncworker.ops.health import Readiness, readiness
 from syncworker.ops.metrics import exposition
@@ -56,13 +56,17 @@ class CountDeliveries:
         await self.app(scope, receive, counting_send)
 
 
-def snapshot(services: Container) -> page.Snapshot:
+DailyBudget = Callable[[], tuple[float, float] | None]
+
+
+def snapshot(services: Container, daily_budget: DailyBudget = alerts.daily_budget) -> page.Snapshot:
     sessions = services.store.sessions
+    now = datetime.now(UTC)
     last_runs = queries.last_run_per_stream(sessions)
     known = [name for name in STREAMS if name in last_runs or _configured(services, name)]
     streams = known + sorted(set(last_runs) - set(known))
     return page.Snapshot(
-        now=datetime.now(UTC),
+        now=now,
         streams=streams,
         last_runs=last_runs,
         fresh_as_of=queries.last_success_started(sessions),
@@ -70,6 +74,17 @@ def snapshot(services: Container) -> page.Snapshot:
         failures=queries.failures(sessions),
         outbox=queries.outbox(sessions),
         outbox_counts=queries.outbox_counts(sessions),
+        rate_budget=services.settings.rate_budget,
+        daily_headers=daily_budget(),
+        calls_today=queries.hubspot_calls_since(
+            sessions, now.replace(hour=0, minute=0, second=0, microsecond=0)
+        ),
+        last_calls_run=queries.last_run_with_calls(sessions),
+        consent_runs=queries.consent_runs(sessions),
+        consent_audit=queries.consent_audit(sessions),
+        last_reconcile=queries.last_reconcile(sessions),
+        repairs_total=queries.repairs_total(sessions),
+        suppressed=queries.suppressed_counts(sessions),
     )
 
 
@@ -91,7 +106,9 @@ async def _form(request: Request) -> dict[str, str]:
     return {k: v[-1] for k, v in fields.items()}
 
 
-def ops_routes(services: Container, auth: OpsAuth) -> list[BaseRoute]:
+def ops_routes(
+    services: Container, auth: OpsAuth, daily_budget: DailyBudget = alerts.daily_budget
+) -> list[BaseRoute]:
     def refused(request: Request, *, html: bool) -> Response:
         if auth.closed:
             text = "OPS_TOKEN is not set: /ops and /metrics are open on a loopback address only"
@@ -120,12 +137,12 @@ def ops_routes(services: Container, auth: OpsAuth) -> list[BaseRoute]:
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     async def ops_page(request: Request, access: Access) -> Response:
-        snap = await run_in_threadpool(snapshot, services)
+        snap = await run_in_threadpool(snapshot, services, daily_budget)
         html = page.page(snap, auth.csrf_token(), logout=access is Access.COOKIE)
         return HTMLResponse(html, headers=_no_store())
 
     async def fragment(request: Request, access: Access) -> Response:
-        snap = await run_in_threadpool(snapshot, services)
+        snap = await run_in_threadpool(snapshot, services, daily_budget)
         return HTMLResponse(page.main_content(snap, auth.csrf_token()), headers=_no_store())
 
     def release(
@@ -233,8 +250,15 @@ def probe_routes(services: Container) -> list[BaseRoute]:
     ]
 
 
-def ops_app(services: Container, *, host: str, receiver: ASGIApp | None = None) -> Starlette:
-    """The ops app bound to ``host``; ``receiver``: the webhook receiver, mounted at the root."""
+def ops_app(
+    services: Container,
+    *,
+    host: str,
+    receiver: ASGIApp | None = None,
+    daily_budget: DailyBudget = alerts.daily_budget,
+) -> Starlette:
+    """The ops app bound to ``host``; ``receiver``: the webhook receiver, mounted at the root;
+    ``daily_budget``: reads HubSpot's last daily-budget headers (``(remaining, limit)``)."""
     auth = OpsAuth(services.settings.ops_token, is_loopback(host))
     if auth.closed:
         log.warning(
@@ -242,7 +266,7 @@ def ops_app(services: Container, *, host: str, receiver: ASGIApp | None = None) 
             "every request",
             host,
         )
-    routes = probe_routes(services) + ops_routes(services, auth)
+    routes = probe_routes(services) + ops_routes(services, auth, daily_budget)
     if receiver is not None:
         routes.append(Mount("", app=CountDeliveries(receiver)))
     return Starlette(routes=routes)

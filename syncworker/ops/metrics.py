@@ -23,6 +23,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import REGISTRY, Collector
 from sqlalchemy.orm import Session, sessionmaker
 
+from syncworker.engine.reconcile import KINDS as REPAIR_KINDS
 from syncworker.ops import instruments, queries
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,9 @@ EXPORTED = (
     "syncworker_writeback_outbox",
     "syncworker_writeback_oldest_pending_age_seconds",
     "syncworker_database_up",
+    "syncworker_consent_decisions_total",
+    "syncworker_drift_repairs_total",
+    "syncworker_suppressed_records",
     "syncworker_hubspot_requests_total",
     "syncworker_hubspot_rate_limited_total",
     "syncworker_hubspot_daily_budget_remaining",
@@ -131,6 +135,37 @@ class DatabaseCollector(Collector):
             "Age of the oldest pending write-back intent (0 when none is pending).",
             value=age,
         )
+
+        consent = CounterMetricFamily(
+            "syncworker_consent_decisions",
+            "Newsletter consent decisions of sync runs, per stream and decision (subscribed, "
+            "unsubscribed, conflict: left alone), from the runs table.",
+            labels=["stream", "decision"],
+        )
+        for (stream, decision), n in sorted(queries.consent_by_stream(sessions).items()):
+            consent.add_metric([stream, decision], n)
+        yield consent
+
+        repairs = CounterMetricFamily(
+            "syncworker_drift_repairs",
+            "Drift repairs of reconcile runs, per kind, from the runs table.",
+            labels=["kind"],
+        )
+        totals = queries.repairs_total(sessions)
+        for kind in sorted({*REPAIR_KINDS, *totals}):
+            repairs.add_metric([kind], totals.get(kind, 0))
+        yield repairs
+
+        suppressed = GaugeMetricFamily(
+            "syncworker_suppressed_records",
+            "Records never pushed again, per reason (privacy: deleted for privacy in HubSpot; "
+            "merged: merged into another record's object).",
+            labels=["reason"],
+        )
+        held = queries.suppressed_counts(sessions)
+        for reason in sorted({"privacy", "merged", *held}):
+            suppressed.add_metric([reason], held.get(reason, 0))
+        yield suppressed
 
 
 def _bound(bound: float) -> str:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from html import escape
 
+from syncworker.config import RateBudget
 from syncworker.redaction import redact
 from syncworker.store.models import RecordFailure, SyncRun, WritebackIntent
 
@@ -31,6 +32,15 @@ class Snapshot:
     failures: Sequence[RecordFailure]
     outbox: Sequence[WritebackIntent]
     outbox_counts: dict[str, int]
+    rate_budget: RateBudget  # the configured 10-second and daily budgets
+    daily_headers: tuple[float, float] | None  # (remaining, limit): HubSpot's last daily headers
+    calls_today: int  # HubSpot calls of runs started since 00:00 UTC
+    last_calls_run: SyncRun | None  # the newest finished run that called HubSpot
+    consent_runs: Sequence[SyncRun]  # the newest runs with consent decisions
+    consent_audit: dict[tuple[str, str], int]  # (direction, action) -> consent_events rows
+    last_reconcile: SyncRun | None
+    repairs_total: dict[str, int]  # drift repairs by kind, over every reconcile run
+    suppressed: dict[str, int]  # suppressed people by reason
 
 
 def ago(now: datetime, then: datetime) -> str:
@@ -200,12 +210,111 @@ def outbox_section(snap: Snapshot, csrf: str) -> str:
     return f'<section id="outbox"><h2>Write-back outbox</h2>{summary}{table}</section>'
 
 
+def budget_section(snap: Snapshot) -> str:
+    """HubSpot's rate budget: what is known, and where each number comes from."""
+    budget = snap.rate_budget
+    window = f"{budget.window_seconds:g} s"
+    run = snap.last_calls_run
+    if run is None or run.finished_at is None:
+        last = "<p>No finished run has called HubSpot yet.</p>"
+    else:
+        took = (run.finished_at - run.started_at).total_seconds()
+        pace = (
+            f", on average {run.hubspot_calls * budget.window_seconds / took:.1f} per {window}"
+            if took > 0
+            else ""
+        )
+        last = (
+            f'<p class="last-calls">Last run that called HubSpot: #{run.id} {_e(run.stream)} '
+            f"made {run.hubspot_calls} calls in {_e(duration(run))}{_e(pace)}.</p>"
+        )
+    if snap.daily_headers is None:
+        daily = (
+            '<p class="daily">Today (HubSpot\'s count): not known yet: no HubSpot answer with '
+            "the X-HubSpot-RateLimit-Daily headers has been seen since the processes started."
+            "</p>"
+        )
+    else:
+        remaining, limit = snap.daily_headers
+        used = max(0.0, limit - remaining)
+        daily = (
+            f'<p class="daily">Today (HubSpot\'s count): {used:,.0f} of {limit:,.0f} requests '
+            f"used ({used / limit:.0%}), {remaining:,.0f} left, as HubSpot's last "
+            "X-HubSpot-RateLimit-Daily headers said.</p>"
+        )
+    return (
+        '<section id="budget"><h2>HubSpot rate budget</h2>'
+        f'<p class="window">Rolling {_e(window)}: the configured budget is '
+        f"{budget.per_window} requests per {_e(window)}; every HubSpot call waits for it "
+        "(use in the current window is not measured here).</p>"
+        f"{last}{daily}"
+        f'<p class="runs-today">Runs started since 00:00 UTC made {snap.calls_today:,} '
+        "HubSpot calls (HubSpot's day may start at another hour).</p></section>"
+    )
+
+
+def consent_section(snap: Snapshot) -> str:
+    rows = (
+        f'<tr data-consent-run="{r.id}"><td>{r.id}</td><td>{_e(r.stream)}</td>'
+        f"<td>{_when(r.started_at)}</td><td>{r.consent_subscribed}</td>"
+        f"<td>{r.consent_unsubscribed}</td><td>{r.consent_conflicts}</td></tr>"
+        for r in snap.consent_runs
+    )
+    table = _table(
+        ("run", "stream", "started (UTC)", "subscribed", "unsubscribed", "conflicts left alone"),
+        rows,
+        "no run has made a consent decision",
+    )
+    a = snap.consent_audit
+
+    def n(direction: str, action: str) -> int:
+        return a.get((direction, action), 0)
+
+    conflicts = sum(v for (_, action), v in a.items() if action == "conflict")
+    audit = (
+        f'<p class="audit">Audit (consent_events): in HubSpot {n("to-hubspot", "subscribed")} '
+        f"subscribed, {n('to-hubspot', 'unsubscribed')} unsubscribed; written back to Workways "
+        f"{n('to-workways', 'subscribed')} subscribed, {n('to-workways', 'unsubscribed')} "
+        f"unsubscribed; {conflicts} conflicts left alone.</p>"
+    )
+    return f'<section id="consent"><h2>Newsletter consent</h2>{audit}{table}</section>'
+
+
+def drift_section(snap: Snapshot) -> str:
+    def kinds(counts: dict[str, int]) -> str:
+        shown = ", ".join(f"{kind} {n}" for kind, n in sorted(counts.items()) if n)
+        return shown or "none"
+
+    run = snap.last_reconcile
+    if run is None:
+        last = '<p class="last-reconcile">No drift repair (reconcile) has run yet.</p>'
+    else:
+        error = f'<p class="error">{_e(redact(run.error))}</p>' if run.error else ""
+        repairs = {str(k): v for k, v in (run.repairs or {}).items() if isinstance(v, int)}
+        last = (
+            f'<p class="last-reconcile">Last reconcile run #{run.id} {_status(run.status)} '
+            f"{_when(run.started_at)} ({_e(ago(snap.now, run.started_at))}): checked {run.seen} "
+            f"records; repairs: {_e(kinds(repairs))}.</p>{error}"
+        )
+    s = snap.suppressed
+    return (
+        f'<section id="drift"><h2>Drift repair</h2>{last}'
+        f'<p class="repairs-total">All reconcile runs: {_e(kinds(snap.repairs_total))}.</p>'
+        f'<p class="suppressed">Suppressed people (never pushed again): {s.get("privacy", 0)} '
+        f"deleted for privacy in HubSpot, {s.get('merged', 0)} merged into another user's "
+        "contact.</p></section>"
+    )
+
+
 def main_content(snap: Snapshot, csrf: str) -> str:
     return (
         f'<p class="meta">As of {_when(snap.now)} UTC · <a href="/ops">Refresh</a></p>'
         + streams_section(snap)
         + failures_section(snap, csrf)
         + outbox_section(snap, csrf)
+        + budget_section(snap)
+        + consent_section(snap)
+        + drift_section(snap)
         + runs_section(snap)
     )
 
