@@ -73,6 +73,12 @@ beat_schedule: dict[str, dict[str, Any]] = {
         "kwargs": {"trigger": "beat"},
         "options": {"expires": _reconcile_interval},
     },
+    # Retention (RETENTION_DAYS): processed events, done write-backs, old task rows.
+    "purge-old-rows": {
+        "task": "syncworker.purge",
+        "schedule": 86_400.0,
+        "options": {"expires": 86_400.0},
+    },
 }
 
 __all__ = [

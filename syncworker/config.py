@@ -176,6 +176,7 @@ class Settings:
     push_concurrency: int = 8
     unit_concurrency: int = 3
     max_record_attempts: int = 5
+    retention_days: int = 30  # processed events, done intents, old task rows: then purged
     archive_guard_percent: int = 10  # a pass archiving more of a stream is held (100: never)
     adopt_companies_by_name: bool = False  # new organizations adopt a same-name company
     rate_budget: RateBudget = field(default_factory=RateBudget)
@@ -378,6 +379,7 @@ class Settings:
             push_concurrency=whole_number("HUBSPOT_CONCURRENCY", 8),
             unit_concurrency=whole_number("SYNC_UNIT_CONCURRENCY", 3),
             max_record_attempts=whole_number("MAX_RECORD_ATTEMPTS", 5),
+            retention_days=whole_number("RETENTION_DAYS", 30),
             archive_guard_percent=percent("ARCHIVE_GUARD_PERCENT", 10),
             adopt_companies_by_name=flag("ADOPT_COMPANIES_BY_NAME", False),
             rate_budget=budget,

@@ -273,6 +273,17 @@ def check_alerts_task(self: SyncWorkerTask) -> dict[str, Any]:
     return {"evaluated": True, "firing": report.firing, "sent": report.sent}
 
 
+@app.task(base=SyncWorkerTask, bind=True, name="syncworker.purge")
+def purge_task(self: SyncWorkerTask) -> dict[str, Any]:
+    """Beat, daily: delete the rows older than RETENTION_DAYS (syncworker.store.retention)."""
+    from syncworker.store.retention import purge
+
+    svc = services()
+    report = purge(svc.store.sessions, svc.settings.retention_days)
+    log.info("purged %d row(s) older than %s", report.total, report.cutoff.isoformat())
+    return report.as_dict()
+
+
 def _repair_events(event_ids: list[int]) -> None:
     """The lifecycle events (deletion, merge, restore, privacy deletion) among these,
     through drift repair, before the write-back marks them processed."""

@@ -131,3 +131,28 @@ def test_docker_compose_config_is_valid(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_docker_compose_publishes_on_loopback_and_takes_passwords_from_the_env() -> None:
+    """Plain YAML, no Docker: the ops app on 127.0.0.1 only, no service on another
+    address, and the PostgreSQL and Redis passwords from .env (required, never inline)."""
+    import yaml
+
+    text = (ROOT / "docker-compose.yml").read_text()
+    compose = yaml.safe_load(text)
+    services = compose["services"]
+    published = {name: svc.get("ports", []) for name, svc in services.items() if "ports" in svc}
+    assert published == {"ops": ["127.0.0.1:8000:8000"]}
+
+    postgres_password = "${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD in .env}"
+    redis_password = "${REDIS_PASSWORD:?set REDIS_PASSWORD in .env}"
+    assert services["postgres"]["environment"]["POSTGRES_PASSWORD"] == postgres_password
+    command = services["redis"]["command"]
+    assert command[command.index("--requirepass") + 1] == redis_password
+    for name in ("migrate", "worker", "beat", "ops"):
+        env = services[name]["environment"]
+        assert env["DATABASE_URL"] == (
+            "postgresql://syncworker:${POSTGRES_PASSWORD}@postgres:5432/syncworker"
+        )
+        assert env["REDIS_URL"] == "redis://:${REDIS_PASSWORD}@redis:6379/0"
+    assert "syncworker:syncworker@" not in text and "POSTGRES_PASSWORD: syncworker" not in text

@@ -271,13 +271,54 @@ def test_store_add_pending_get_mark(sessions: sessionmaker[Session]) -> None:
     assert len(ids) == 2 and ids == sorted(ids)
     rows = store.get([*reversed(ids), ids[0], 999_999_999])
     assert [r.id for r in rows] == ids
-    assert rows[0].raw == event(1) and rows[0].object_type == "contacts"
+    assert rows[0].raw == event(1, propertyValue=...) and rows[0].object_type == "contacts"
     assert rows[0].subscription_type == "contact.propertyChange" and rows[0].object_id == "5001"
     assert [r.id for r in store.pending(10)] == ids
     assert store.mark_processed([ids[0]]) == 1
     assert store.mark_processed([ids[0]]) == 0
     assert [r.id for r in store.pending(10)] == [ids[1]]
     assert store.add([]) == []
+
+
+def test_stored_raw_keeps_ids_type_and_property_but_no_value(
+    sessions: sessionmaker[Session],
+) -> None:
+    store = WebhookEventStore(sessions)
+    merge = {
+        "subscriptionType": "object.propertyChange",
+        "objectTypeId": "0-1",
+        "objectId": 9,
+        "propertyName": "phone",
+        "propertyValue": "+30 210 555 0100",
+        "newValue": "secret",
+        "mergedObjectIds": [7, 8],
+        "extra": {"oldValue": "x", "kept": 1},
+    }
+    parsed = parse_events(body_of(event(1), merge))
+    assert parsed[0].property_value == "person1@example.com"  # parsed, not stored
+    rows = store.get(store.add(parsed))
+    assert rows[0].raw == {
+        "eventId": 101,
+        "subscriptionId": 7,
+        "portalId": 62515,
+        "appId": 1160452,
+        "occurredAt": NOW - 1_000,
+        "subscriptionType": "contact.propertyChange",
+        "attemptNumber": 0,
+        "objectId": 5001,
+        "propertyName": "email",
+        "changeSource": "CRM_UI",
+        "sourceId": "userId:1",
+    }
+    assert rows[1].raw == {
+        "subscriptionType": "object.propertyChange",
+        "objectTypeId": "0-1",
+        "objectId": 9,
+        "propertyName": "phone",
+        "mergedObjectIds": [7, 8],
+        "extra": {"kept": 1},
+    }
+    assert "person1@example.com" not in json.dumps([r.raw for r in rows])
 
 
 # ------------------------------------------------------------------ over HTTP
@@ -373,7 +414,13 @@ def test_signed_delivery_is_stored_then_dispatched(receiver: Receiver) -> None:
     assert [r.id for r in rows] == ids
     assert [r.object_type for r in rows] == ["contacts", "companies", "contacts"]
     assert [r.object_id for r in rows] == ["5001", "5002", "77"]
-    assert [r.raw for r in rows] == [items[0], items[1], items[3]]
+    assert [r.raw for r in rows] == [
+        event(1, propertyValue=...),
+        event(2, subscriptionType="company.propertyChange", propertyName="name", propertyValue=...),
+        event(
+            4, subscriptionType=..., eventType="contact.creation", objectId="77", propertyValue=...
+        ),
+    ]
     assert receiver.count() == 3
 
 
@@ -463,7 +510,9 @@ def test_shuffled_and_duplicate_events_are_all_stored(receiver: Receiver) -> Non
     response = receiver.post(body_of(*items))
     assert response.json() == {"received": 15, "stored": 15}
     rows = receiver.store.get(receiver.dispatched[0])
-    assert [r.raw for r in rows] == items
+    assert [r.raw for r in rows] == [
+        {k: v for k, v in i.items() if k != "propertyValue"} for i in items
+    ]
 
 
 def test_oversized_bodies_get_413(receiver: Receiver) -> None:

@@ -116,6 +116,23 @@ def reconcile(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_FAILURES if failed else EXIT_OK
 
 
+def purge(args: argparse.Namespace, settings: Settings) -> int:
+    """``purge [--dry-run]``: the rows older than RETENTION_DAYS, deleted or counted."""
+    from syncworker.store.retention import purge as run
+
+    services = Container(settings)
+    services.check_database()
+    report = run(services.store.sessions, settings.retention_days, dry_run=args.dry_run)
+    verb = "would delete" if args.dry_run else "deleted"
+    print(
+        f"purge{' (dry run)' if args.dry_run else ''}: {verb} {report.webhook_events} "
+        f"processed webhook event(s), {report.writeback_intents} done or superseded "
+        f"write-back(s), {report.task_deliveries} task delivery row(s) older than "
+        f"{settings.retention_days} day(s) (before {report.cutoff:%Y-%m-%d %H:%M} UTC)"
+    )
+    return EXIT_OK
+
+
 def status(args: argparse.Namespace, settings: Settings) -> int:
     services = Container(settings)
     services.check_database()

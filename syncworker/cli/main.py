@@ -80,6 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="list the repairs; write nothing anywhere"
     )
 
+    purge = commands.add_parser(
+        "purge",
+        help="delete processed webhook events, done write-backs and old task rows "
+        "older than RETENTION_DAYS",
+    )
+    purge.add_argument("--dry-run", action="store_true", help="count them; delete nothing")
+
     status = commands.add_parser("status", help="recent runs, snapshot and failures")
     status.add_argument("--limit", type=int, default=10)
 
@@ -263,6 +270,7 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         "doctor": commands.doctor,
         "sync": commands.sync,
         "reconcile": commands.reconcile,
+        "purge": commands.purge,
         "status": commands.status,
         "failures": commands.failures,
         "writeback": commands.writeback,

@@ -7,6 +7,9 @@ and a ``subscriptionType`` (older payloads: ``eventType``) of the form
 ``objectTypeId``, ``0-1`` for contacts) from developer-platform apps'
 ``crmObjects`` subscriptions. Contact and company events are stored raw, one row each;
 events of other object types (deal, ticket…) are parsed but never stored.
+A stored event keeps its ids, type and property name but no value: the value a
+property changed to is personal data, and the worker re-reads HubSpot anyway
+(:func:`without_values`).
 HubSpot promises no order and no uniqueness: every event is stored as received,
 duplicates included, and the worker re-reads current state before acting.
 
@@ -200,6 +203,27 @@ def parse_events(body: bytes) -> list[ParsedEvent]:
 # ------------------------------------------------------------------------- store
 
 
+def is_value_key(key: str) -> bool:
+    """Whether a key names a value (``propertyValue``, ``newValue``, ``value``…)."""
+    return "value" in key.lower()
+
+
+def without_values(document: Any) -> Any:
+    """``document`` without the keys :func:`is_value_key` names, at any depth.
+
+    What is stored of an event: its ids, type and property name, not what the
+    property changed to (personal data the write-back re-reads from HubSpot)."""
+    if isinstance(document, dict):
+        return {
+            key: without_values(item)
+            for key, item in document.items()
+            if not (isinstance(key, str) and is_value_key(key))
+        }
+    if isinstance(document, list):
+        return [without_values(item) for item in document]
+    return document
+
+
 class WebhookEventStore:
     """The ``webhook_events`` table: one short transaction per call."""
 
@@ -224,7 +248,7 @@ class WebhookEventStore:
                 object_id=e.object_id,
                 property_name=e.property_name,
                 occurred_at=e.occurred_at,
-                raw=dict(e.raw),
+                raw=without_values(dict(e.raw)),
             )
             for e in events
             if e.object_type is not None
