@@ -562,6 +562,17 @@ class HubSpotGateway:
             "properties": [MERGED_IDS_PROPERTY],
             "limit": 10,
         }
+        results, _ = self._search(object_type, request)
+        for result in results:
+            listed = str((result.get("properties") or {}).get(MERGED_IDS_PROPERTY) or "")
+            if merged_id in listed.split(";") and result.get("id") is not None:
+                return str(result["id"])
+        return None
+
+    def _search(
+        self, object_type: str, request: dict[str, Any]
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One search call: (its results, the ``after`` of the next page, if any)."""
         _, _, body = self.send(
             "search",
             "POST",
@@ -569,11 +580,9 @@ class HubSpotGateway:
             request,
             limiter=self.search_limiter,
         )
-        for result in _results(body):
-            listed = str((result.get("properties") or {}).get(MERGED_IDS_PROPERTY) or "")
-            if merged_id in listed.split(";") and result.get("id") is not None:
-                return str(result["id"])
-        return None
+        paging = body.get("paging") if isinstance(body, dict) else None
+        after = ((paging or {}).get("next") or {}).get("after")
+        return _results(body), str(after) if after else None
 
     def search_equal(
         self, object_type: str, property_name: str, values: Sequence[str], properties: Iterable[str]
@@ -600,14 +609,7 @@ class HubSpotGateway:
                 }
                 if after:
                     request["after"] = after
-                _, _, body = self.send(
-                    "search",
-                    "POST",
-                    self.paths.objects(object_type, "search"),
-                    request,
-                    limiter=self.search_limiter,
-                )
-                results = _results(body)
+                results, after = self._search(object_type, request)
                 for result in results:
                     if result.get("id") is not None:
                         props = result.get("properties")
@@ -615,8 +617,6 @@ class HubSpotGateway:
                             "id": str(result["id"]),
                             "properties": props if isinstance(props, dict) else {},
                         }
-                paging = body.get("paging") if isinstance(body, dict) else None
-                after = ((paging or {}).get("next") or {}).get("after")
                 if not after or not results or int(after) >= 10_000:
                     break
         return list(found.values())
@@ -625,14 +625,7 @@ class HubSpotGateway:
         """At most one object of ``object_type``: the cheapest read HubSpot checks
         the objects' read scope on (``syncworker doctor``)."""
         request = {"filterGroups": [], "properties": ["hs_object_id"], "limit": 1}
-        _, _, body = self.send(
-            "search",
-            "POST",
-            self.paths.objects(object_type, "search"),
-            request,
-            limiter=self.search_limiter,
-        )
-        return _results(body)
+        return self._search(object_type, request)[0]
 
     def search_modified_since(
         self, object_type: str, since_ms: int, properties: Sequence[str]
@@ -655,17 +648,8 @@ class HubSpotGateway:
             }
             if after:
                 request["after"] = after
-            _, _, body = self.send(
-                "search",
-                "POST",
-                self.paths.objects(object_type, "search"),
-                request,
-                limiter=self.search_limiter,
-            )
-            results = _results(body)
+            results, after = self._search(object_type, request)
             yield from results
-            paging = body.get("paging") if isinstance(body, dict) else None
-            after = ((paging or {}).get("next") or {}).get("after")
             if not after or not results:
                 return
             if int(after) + 200 > 10_000:

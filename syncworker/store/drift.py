@@ -19,7 +19,8 @@ from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from syncworker.store.chunks import id_chunks
-from syncworker.store.models import SyncedRecord, SyncRun, utcnow
+from syncworker.store.models import SyncedRecord, SyncRun
+from syncworker.store.units import RunUnits
 
 PRIVACY, MERGED = "privacy", "merged"
 RECONCILE_STREAM = "reconcile"  # the stream name of a reconcile run's record
@@ -199,23 +200,11 @@ class DriftStore:
         error: str | None = None,
     ) -> int:
         """A reconcile run's record (``stream`` ``reconcile``): its repairs by kind."""
-        now = utcnow()
-        with self.sessions.begin() as session:
-            run = SyncRun(
-                stream=RECONCILE_STREAM,
-                trigger=trigger,
-                mode="reconcile",
-                status=status,
-                started_at=now,
-                finished_at=now,
-                seen=checked,
-                hubspot_calls=hubspot_calls,
-                repairs=dict(repairs),
-                error=error,
-            )
-            session.add(run)
-            session.flush()
-            return int(run.id)
+        runs = RunUnits(self.sessions)
+        run_id = runs.start(RECONCILE_STREAM, trigger, "reconcile")
+        counts = {"seen": checked, "hubspot_calls": hubspot_calls}
+        runs.finish(run_id, status, counts, error, repairs=dict(repairs))
+        return run_id
 
     def last_run(self) -> dict[str, Any] | None:
         with self.sessions() as session:

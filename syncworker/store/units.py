@@ -400,15 +400,24 @@ class RunUnits:
             return [(child, bool(done)) for child, done in rows]
 
     def finish(
-        self, run_id: int, status: str, counts: Mapping[str, int], error: str | None = None
+        self,
+        run_id: int,
+        status: str,
+        counts: Mapping[str, int],
+        error: str | None = None,
+        *,
+        repairs: Mapping[str, int] | None = None,
     ) -> None:
-        """Record a run's end: its status, totals and (redacted) error."""
+        """Record a run's end: its status, totals, (redacted) error and, for a
+        reconcile run, its repairs by kind."""
         with self.sessions.begin() as session:
             run = session.get_one(SyncRun, run_id)
             run.status, run.finished_at = status, self._clock()
             run.error = redact(error) if error else None
             for name, value in counts.items():
                 setattr(run, name, value)
+            if repairs is not None:
+                run.repairs = dict(repairs)
 
     def get_run(self, run_id: int) -> SyncRun:
         with self.sessions() as session:
