@@ -41,7 +41,7 @@ def _configure_logging(**_: Any) -> None:
 @worker_init.connect  # before the pool forks (and the solo pool's own process)
 @worker_process_init.connect
 def _tune_worker_process(**_: Any) -> None:
-    """A worker syncs thousands of records per unit: see runtime.py."""
+    """A worker syncs thousands of records per partition: see runtime.py."""
     tune_garbage_collector()
 
 

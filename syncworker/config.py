@@ -174,7 +174,7 @@ class Settings:
     source_concurrency: int = 8
     detail_concurrency: int = 16
     push_concurrency: int = 8
-    unit_concurrency: int = 3
+    partition_concurrency: int = 3
     max_record_attempts: int = 5
     retention_days: int = 30  # processed events, done intents, old task rows: then purged
     archive_guard_percent: int = 10  # a pass archiving more of a stream is held (100: never)
@@ -377,7 +377,9 @@ class Settings:
             source_concurrency=whole_number("SOURCE_CONCURRENCY", 8),
             detail_concurrency=whole_number("SOURCE_DETAIL_CONCURRENCY", 16),
             push_concurrency=whole_number("HUBSPOT_CONCURRENCY", 8),
-            unit_concurrency=whole_number("SYNC_UNIT_CONCURRENCY", 3),
+            partition_concurrency=whole_number(  # (its name until December 2026 still works)
+                "SYNC_PARTITION_CONCURRENCY", whole_number("SYNC_UNIT_CONCURRENCY", 3)
+            ),
             max_record_attempts=whole_number("MAX_RECORD_ATTEMPTS", 5),
             retention_days=whole_number("RETENTION_DAYS", 30),
             archive_guard_percent=percent("ARCHIVE_GUARD_PERCENT", 10),

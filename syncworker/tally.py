@@ -1,6 +1,6 @@
-"""Calls counted per unit of work, across the threads the unit uses.
+"""Calls counted per partition of a run, across the threads the partition uses.
 
-Units of several runs may share one process (and its clients) at once, so a
+Partitions of several runs may share one process (and its clients) at once, so a
 client's own counter cannot say which run a call belonged to. Clients call
 :func:`count` for each request sent; :func:`tallying` collects the counts of
 the code it wraps, including work it hands to threads through :func:`carried`.

@@ -17,7 +17,7 @@ from typing import Any
 from celery import Task, chain
 
 from syncworker.app.container import Container
-from syncworker.app.sync import interleave, run_units, select
+from syncworker.app.sync import interleave, run_partitions, select
 from syncworker.app.writeback import process_events, write_back
 from syncworker.celery_app import app
 from syncworker.config import Settings
@@ -73,9 +73,9 @@ def sync_stream(
 ) -> dict[str, Any]:
     """Sync one entity of one source (organizations, users, customers, orders, all).
 
-    The runs of the first source's streams are planned here and their units
-    handed to any worker (``sync_unit``); this task works on their first units
-    itself (side by side, on ``SYNC_UNIT_CONCURRENCY`` threads) and then helps.
+    The runs of the first source's streams are planned here and their partitions
+    handed to any worker (``sync_partition``); this task works on their first ones
+    itself (side by side, on ``SYNC_PARTITION_CONCURRENCY`` threads) and then helps.
     Each later source goes the same way in a ``sync_source`` task, once the
     runs of the sources before it have ended."""
     return start_sync(
@@ -108,7 +108,7 @@ def start_sync(
 def _start_runs(
     svc: Container, streams: list[Stream], full: bool, trigger: str, allow_mass_archive: bool
 ) -> tuple[dict[str, Any], list[StartedRun]]:
-    """Plan a run of each stream and hand its units to any worker."""
+    """Plan a run of each stream and hand its partitions to any worker."""
     outcome: dict[str, Any] = {}
     started = []
     for stream in streams:
@@ -120,31 +120,31 @@ def _start_runs(
         except RunInProgressError as exc:
             log.info("skipped: %s", exc)
             outcome[stream.name] = {"skipped": "run in progress"}
-    for unit in interleave([run.units for run in started]):
-        sync_unit.delay(unit)  # each brings one more worker to the runs
+    for partition in interleave([run.partitions for run in started]):
+        sync_partition.delay(partition)  # each brings one more worker to the runs
     for run in started:
-        units = len(run.units) + (run.first_unit is not None)
-        outcome[run.stream.name] = {"run_id": run.run_id, "units": units}
+        count = len(run.partitions) + (run.first_partition is not None)
+        outcome[run.stream.name] = {"run_id": run.run_id, "partitions": count}
     return outcome, started
 
 
 def _work_on(svc: Container, started: list[StartedRun]) -> dict[str, Any]:
-    """The first units (their pages are read already) side by side, as the CLI does,
+    """The first partitions (their pages are read already) side by side, as the CLI does,
     then help with what is left until the runs are done."""
-    return {result.stream: _summary(result) for result in run_units(svc, started)}
+    return {result.stream: _summary(result) for result in run_partitions(svc, started)}
 
 
-@app.task(base=SyncWorkerTask, bind=True, name="syncworker.sync_unit")
-def sync_unit(self: SyncWorkerTask, unit_id: int) -> dict[str, Any]:
-    """One unit of work of a run (a range of source pages); may finish runs."""
+@app.task(base=SyncWorkerTask, bind=True, name="syncworker.sync_partition")
+def sync_partition(self: SyncWorkerTask, partition_id: int) -> dict[str, Any]:
+    """One partition of a run (a range of source pages); may finish runs."""
     try:
-        finished = services().fanout.run_unit(unit_id)
+        finished = services().fanout.run_partition(partition_id)
     except LeaseLostError as exc:
-        log.warning("unit %s dropped: %s", unit_id, exc)
-        return {"unit": unit_id, "dropped": "a newer run holds the stream"}
-    if finished:  # this unit ended runs
+        log.warning("partition %s dropped: %s", partition_id, exc)
+        return {"partition": partition_id, "dropped": "a newer run holds the stream"}
+    if finished:  # this partition ended runs
         check_alerts(services())
-    return {"unit": unit_id, **{r.stream: _summary(r) for r in finished}}
+    return {"partition": partition_id, **{r.stream: _summary(r) for r in finished}}
 
 
 @app.task(base=SyncWorkerTask, bind=True, name="syncworker.sync_source", max_retries=720)
@@ -162,7 +162,7 @@ def sync_source(
     svc = services()
     streams = [s for s in select(svc.settings, entity, source).streams]
     earlier = list(SOURCES)[: list(SOURCES).index(source)]
-    if any(svc.units.active_run(s.name) for name in earlier for s in SOURCES[name]):
+    if any(svc.partitions.active_run(s.name) for name in earlier for s in SOURCES[name]):
         raise self.retry(countdown=WAIT_FOR_EARLIER_RUNS_SECONDS)
     outcome, started = _start_runs(svc, streams, full, trigger, allow_mass_archive)
     try:

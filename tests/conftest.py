@@ -32,8 +32,8 @@ from syncworker.locks import StreamLeases
 from syncworker.sources.streams import Stream
 from syncworker.sources.workways.client import WorkwaysClient
 from syncworker.store.database import make_engine, scratch_run_tables, session_factory, upgrade
+from syncworker.store.partitions import Partitions
 from syncworker.store.snapshots import SnapshotStore
-from syncworker.store.units import RunUnits
 
 IN_CI = os.environ.get("CI") == "true"
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -223,7 +223,7 @@ class Wired:
         """Runs as the product runs them, on the test's store and sandboxes."""
         return FanOut(
             self.store,
-            RunUnits(runs or self.store.sessions),
+            Partitions(runs or self.store.sessions),
             leases or StreamLeases(None),
             lambda _stream: self.engine(**kw),
             dry_run=dry_run,

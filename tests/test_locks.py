@@ -51,11 +51,11 @@ def test_a_run_with_a_stale_token_stops_before_writing(
     leases = StreamLeases(redis_client)
     runs = wired.fanout(leases=leases)
     started = runs.start(WORKWAYS_ORGANIZATIONS)  # takes the lock, with its fencing token
-    lease_token = runs.units.get(started.run_id).fence
+    lease_token = runs.partitions.get(started.run_id).fence
     assert lease_token is not None
     wired.store.claim_fence(WORKWAYS_ORGANIZATIONS.name, lease_token + 1)  # a newer holder
     with pytest.raises(LeaseLostError):
-        runs.run_units([started])
+        runs.run_partitions([started])
     assert hubspot_by_key(wired.boxes, "companies", "workways_org_id") == {}
     redis_client.flushdb()  # the lock expired
     wired.fanout(leases=leases).run_here((WORKWAYS_ORGANIZATIONS,))

@@ -131,7 +131,7 @@ def test_the_installed_package_migrates_and_runs_a_worker_outside_the_checkout(
     with sqlite3.connect(database) as db:
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
         (version,) = db.execute("SELECT version_num FROM alembic_version").fetchone()
-    assert {"alembic_version", "sync_runs", "synced_records", "run_units"} <= tables
+    assert {"alembic_version", "sync_runs", "synced_records", "run_partitions"} <= tables
     assert version == SCHEMA_HEAD
 
     name = f"packaging-{uuid.uuid4().hex[:8]}"

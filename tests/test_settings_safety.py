@@ -34,7 +34,7 @@ WHOLE_NUMBERS = [
     "SOURCE_CONCURRENCY",
     "SOURCE_DETAIL_CONCURRENCY",
     "HUBSPOT_CONCURRENCY",
-    "SYNC_UNIT_CONCURRENCY",
+    "SYNC_PARTITION_CONCURRENCY",
     "MAX_RECORD_ATTEMPTS",
     "HUBSPOT_RATE_LIMIT_PER_10S",
 ]
@@ -96,10 +96,10 @@ def test_a_duration_may_be_a_fraction() -> None:
 def test_the_cli_exits_2_with_one_line_naming_a_zero_setting(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("SYNC_UNIT_CONCURRENCY", "0")
+    monkeypatch.setenv("SYNC_PARTITION_CONCURRENCY", "0")
     assert main(["status"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "SYNC_UNIT_CONCURRENCY" in err
+    assert err.count("\n") == 1 and "SYNC_PARTITION_CONCURRENCY" in err
     assert "Traceback" not in err
 
 

@@ -19,8 +19,8 @@ from syncworker.sources.registry import STREAMS
 from syncworker.sources.workadu.mapping import DEAL_STAGES
 from syncworker.sources.workadu.streams import WORKADU_STREAMS
 from syncworker.sources.workways.streams import WORKWAYS_STREAMS
+from syncworker.store.partitions import Partitions
 from syncworker.store.snapshots import SnapshotStore
-from syncworker.store.units import RunUnits
 from tests.checks import hubspot_by_key
 from tests.test_sync import RecordingGateway, write_calls
 
@@ -40,7 +40,7 @@ class Both:
         clients = {"workways": self.workways, "workadu": self.workadu}
         runs = FanOut(
             self.store,
-            RunUnits(self.store.sessions),
+            Partitions(self.store.sessions),
             StreamLeases(None),
             lambda stream: SyncEngine(self.store, clients[stream.source], self.gateway),
         )

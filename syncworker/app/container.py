@@ -33,8 +33,8 @@ from syncworker.redaction import register_secret
 from syncworker.sources.streams import Stream
 from syncworker.sources.workways.client import WorkwaysClient
 from syncworker.store.database import make_engine, pending_migrations, session_factory
+from syncworker.store.partitions import Partitions
 from syncworker.store.snapshots import SnapshotStore
-from syncworker.store.units import RunUnits
 from syncworker.webhooks.events import WebhookEventStore
 from syncworker.writeback.conflicts import ConflictResolver
 from syncworker.writeback.outbox import Outbox
@@ -112,8 +112,10 @@ class Container:
             budget=budget,
             api_version=self.settings.hubspot_api_version,
             timeout=self.settings.http_timeout_seconds,
-            # every unit thread may have HUBSPOT_CONCURRENCY batches in flight
-            max_connections=self.settings.push_concurrency * self.settings.unit_concurrency + 4,
+            # every partition thread may have HUBSPOT_CONCURRENCY batches in flight
+            max_connections=(
+                self.settings.push_concurrency * self.settings.partition_concurrency + 4
+            ),
         )
 
     @cached_property
@@ -170,17 +172,17 @@ class Container:
         return self.workways()
 
     @cached_property
-    def units(self) -> RunUnits:
+    def partitions(self) -> Partitions:
         ttl = timedelta(seconds=self.settings.lock_ttl_seconds)
-        return RunUnits(self.store.sessions, stale_after=ttl)
+        return Partitions(self.store.sessions, stale_after=ttl)
 
     @cached_property
     def fanout(self) -> FanOut:
-        """Runs split into units of work (one per process: it knows the runs it started)."""
+        """Runs over partitions (one per process: it knows the runs it started)."""
         leases = StreamLeases(self.redis, self.settings.lock_ttl_seconds)
         return FanOut(
             self.store,
-            self.units,
+            self.partitions,
             leases,
             self.engine_for,
             archive_guard_percent=self.settings.archive_guard_percent,
@@ -191,7 +193,7 @@ class Container:
         :func:`~syncworker.store.database.scratch_run_tables`)."""
         return FanOut(
             self.store,
-            RunUnits(scratch),
+            Partitions(scratch),
             StreamLeases(None),
             partial(self.engine_for, dry_run=True),
             dry_run=True,

@@ -73,9 +73,8 @@ def sync_streams(
     """Run ``streams`` (or the streams of an entity name) here, in order, each
     under its cluster-wide lock.
 
-    Streams that split into units run their units on ``SYNC_UNIT_CONCURRENCY``
-    threads (interleaved, so one stream's source reads overlap another's
-    HubSpot writes); the others run in one piece after them."""
+    Every run's partitions go on ``SYNC_PARTITION_CONCURRENCY`` threads (side
+    by side, so one stream's source reads overlap another's HubSpot writes)."""
     if isinstance(streams, str):
         streams = select(container.settings, streams, source).streams
     container.check_database()
@@ -94,7 +93,7 @@ def _sync(
     progress: Callable[[Progress], None] | None,
     allow_mass_archive: bool = False,
 ) -> list[RunResult]:
-    width = container.settings.unit_concurrency
+    width = container.settings.partition_concurrency
     if container.settings.newsletter_subscription is None:
         log.info("newsletter consent is not synced (HUBSPOT_NEWSLETTER_SUBSCRIPTION is not set)")
     elif not dry_run:
@@ -108,10 +107,11 @@ def _sync(
         return runs.run_here(chosen, full, trigger, totals, width, allow_mass_archive)
 
 
-def run_units(container: Container, started: list[StartedRun]) -> list[RunResult]:
-    """Every unit of ``started`` runs, here (helped by any idle worker); the runs
-    they finished."""
-    return container.fanout.run_units(started, width=container.settings.unit_concurrency)
+def run_partitions(container: Container, started: list[StartedRun]) -> list[RunResult]:
+    """Every partition of ``started`` runs, here (helped by any idle worker); the
+    runs they finished."""
+    width = container.settings.partition_concurrency
+    return container.fanout.run_partitions(started, width=width)
 
 
 T = TypeVar("T")
@@ -127,19 +127,19 @@ _GAP: Any = object()
 
 
 class ProgressTotals:
-    """Progress of units running side by side, summed per stream for one printer."""
+    """Progress of partitions running side by side, summed per stream for one printer."""
 
     def __init__(self, printer: Callable[[Progress], None]) -> None:
         self.printer = printer
         self.lock = threading.Lock()
-        self.units: dict[str, dict[int, Counter[str]]] = {}
+        self.parts: dict[str, dict[int, Counter[str]]] = {}
         self.pages: Counter[str] = Counter()
 
     def __call__(self, event: Progress) -> None:
         with self.lock:
-            self.units.setdefault(event.stream, {})[id(event.counts)] = Counter(event.counts)
+            self.parts.setdefault(event.stream, {})[id(event.counts)] = Counter(event.counts)
             self.pages[event.stream] += 1
-            total = sum(self.units[event.stream].values(), Counter[str]())
+            total = sum(self.parts[event.stream].values(), Counter[str]())
             self.printer(
                 Progress(event.stream, self.pages[event.stream], event.pages, total, event.queued)
             )

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from syncworker.engine.plan import PlannedChange
 from syncworker.sources.streams import Record, Stream
@@ -69,6 +69,26 @@ class Pending:
     # The source record's digest, stored with the snapshot once HubSpot confirmed
     # every property the change sends (see ObjectMapping.source_digest).
     digest: str | None = None
+
+    def hand_over(self) -> dict[str, Any]:
+        """The change as a JSON payload, for a run's finish to push (see
+        store/partitions.py)."""
+        change = self.change
+        return {
+            "action": change.action,
+            "properties": dict(change.properties),
+            "previous": dict(change.previous),
+            "hubspot_id": self.hubspot_id,
+            "digest": self.digest,
+        }
+
+    @classmethod
+    def handed_over(cls, stream: str, source_id: str, payload: Mapping[str, Any]) -> Pending:
+        """The change a partition handed over (:meth:`hand_over`)."""
+        change = PlannedChange(
+            stream, source_id, payload["action"], payload["properties"], payload["previous"]
+        )
+        return cls(change, payload["hubspot_id"], payload.get("digest"))
 
 
 @dataclass

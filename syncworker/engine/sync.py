@@ -1,7 +1,7 @@
 """The sync engine: source pages in, only what changed out to HubSpot.
 
 No Celery here. A run (see ``engine/fanout.py``, the one way every stream runs)
-hands each page of each of its units to :meth:`SyncEngine.process_page`:
+hands each page of each of its partitions to :meth:`SyncEngine.process_page`:
 
 1. compare each record, property by property, with its snapshot; queue what
    changed and push it in batches of 100;
@@ -113,7 +113,7 @@ class SyncEngine:
         records, as_sent = self._records(state, page)
         state.seen.update(records)
         counts["seen"] += len(records)
-        if state.holds_quarantined is None:  # asked once per run (or unit), not per page
+        if state.holds_quarantined is None:  # asked once per partition, not per page
             state.holds_quarantined = self.store.failures.has_quarantined(stream.name)
         held = (
             self.store.failures.quarantined(stream.name, records)

@@ -84,7 +84,7 @@ class PageNumberPaginator(Generic[P]):
         at a time, and still yielded (and guarded) in order.
 
         By default the walk learns from page 1 how many pages there are and reads
-        them all. A walk of ``pages`` only (a range of a run split into units) is
+        them all. A walk of ``pages`` only (a partition of a run) is
         guarded against what the run's first page ``announced`` (pages, total)."""
         self._fetch = fetch
         self._source = source

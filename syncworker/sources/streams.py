@@ -86,13 +86,13 @@ class Stream:
     # letter case) and no key of this stream, when ADOPT_COMPANIES_BY_NAME is on.
     adopt_by_name: bool = False
     # One page by number (``page(client, n)``): a run of the stream can then be
-    # split into units of ``pages_per_unit`` pages that many workers share.
+    # split into partitions of ``pages_per_partition`` pages that many workers share.
     page: Callable[[Any, int], SourcePage] | None = None
-    pages_per_unit: int = 5
+    pages_per_partition: int = 5
 
     @property
     def splits(self) -> bool:
-        """Whether a run of this stream is split into units of work."""
+        """Whether a run of this stream is split into partitions (else it is one)."""
         return self.page is not None and self.prepare is None
 
     @property

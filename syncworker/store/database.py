@@ -24,7 +24,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 from syncworker.errors import ConfigError
-from syncworker.store.models import Base, RunItem, RunUnit, StreamFence, SyncRun
+from syncworker.store.models import Base, RunItem, RunPartition, StreamFence, SyncRun
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -45,7 +45,7 @@ def _migrations_folder() -> Path:
 
 
 MIGRATIONS = _migrations_folder()
-SCHEMA_HEAD = "0014"  # the newest revision in migrations/versions
+SCHEMA_HEAD = "0015"  # the newest revision in migrations/versions
 
 
 def _json_text(value: Any) -> str:
@@ -127,11 +127,11 @@ def migration_heads() -> set[str]:
 def scratch_run_tables() -> Iterator[sessionmaker[Session]]:
     """A throwaway SQLite database holding only the tables that record runs.
 
-    A dry run keeps its run, units and hand-over items there: it goes through
+    A dry run keeps its run, partitions and hand-over rows there: it goes through
     the very code of a real run and leaves nothing behind."""
     with tempfile.TemporaryDirectory(prefix="syncworker-dry-run-") as folder:
         engine = make_engine(f"sqlite:///{folder}/runs.db")
-        names = (SyncRun, RunUnit, RunItem, StreamFence)
+        names = (SyncRun, RunPartition, RunItem, StreamFence)
         tables = [Base.metadata.tables[model.__tablename__] for model in names]
         try:
             Base.metadata.create_all(engine, tables=tables)

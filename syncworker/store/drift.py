@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from syncworker.store.chunks import id_chunks
 from syncworker.store.models import SyncedRecord, SyncRun
-from syncworker.store.units import RunUnits
+from syncworker.store.runs import RunRecords
 
 PRIVACY, MERGED = "privacy", "merged"
 RECONCILE_STREAM = "reconcile"  # the stream name of a reconcile run's record
@@ -200,7 +200,7 @@ class DriftStore:
         error: str | None = None,
     ) -> int:
         """A reconcile run's record (``stream`` ``reconcile``): its repairs by kind."""
-        runs = RunUnits(self.sessions)
+        runs = RunRecords(self.sessions)
         run_id = runs.start(RECONCILE_STREAM, trigger, "reconcile")
         counts = {"seen": checked, "hubspot_calls": hubspot_calls}
         runs.finish(run_id, status, counts, error, repairs=dict(repairs))

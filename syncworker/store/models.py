@@ -90,7 +90,7 @@ class SyncRun(Base):
     __tablename__ = "sync_runs"
     __table_args__ = (
         Index("ix_sync_runs_stream_started", "stream", "started_at"),
-        # workers look for the units of active runs: without it, every claim scans all units
+        # workers look for the partitions of active runs: without it, every claim scans all
         Index("ix_sync_runs_status", "status"),
     )
 
@@ -118,27 +118,26 @@ class SyncRun(Base):
     hubspot_calls: Mapped[int] = mapped_column(Integer, default=0)
     source_calls: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)  # redacted
-    # Runs split into units of work (see syncworker.engine.fanout):
-    units_total: Mapped[int] = mapped_column(Integer, default=0)
+    # Runs of a stream, split into partitions (see syncworker/store/partitions.py):
+    partitions_total: Mapped[int] = mapped_column(Integer, default=0)
     planned_pages: Mapped[int | None]  # what the first source page announced
     planned_total: Mapped[int | None]
     fence: Mapped[int | None] = mapped_column(BigInteger)  # the stream lock's fencing token
     lease: Mapped[str | None] = mapped_column(String(64))  # the stream lock's value (no secret)
-    after_run_id: Mapped[int | None]  # the parent stream's run its associations wait for
     incomplete: Mapped[bool] = mapped_column(default=False)  # a page was unreadable
-    units_done_at: Mapped[datetime | None]
+    partitions_done_at: Mapped[datetime | None]
     finishing_at: Mapped[datetime | None]
-    # work done for the run outside its units (a parent run's finish linking its moves)
+    # work done for the run outside its partitions (reading page 1 to plan them)
     outside_counts: Mapped[dict[str, Any] | None]
     allow_mass_archive: Mapped[bool] = mapped_column(default=False)  # a person confirmed it
     repairs: Mapped[dict[str, Any] | None]  # a reconcile run's repairs, by kind
 
 
-class RunUnit(Base):
-    """A unit of work of a run: a range of source pages, processed by any worker."""
+class RunPartition(Base):
+    """A partition of a run: a range of source pages, processed by any worker."""
 
-    __tablename__ = "run_units"
-    __table_args__ = (UniqueConstraint("run_id", "seq", name="uq_run_units_seq"),)
+    __tablename__ = "run_partitions"
+    __table_args__ = (UniqueConstraint("run_id", "seq", name="uq_run_partitions_seq"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[int] = mapped_column(Integer, index=True)
@@ -157,7 +156,8 @@ class RunUnit(Base):
 
 
 class RunItem(Base):
-    """Work a unit hands to its run's finish: changes short of a full batch, parent moves."""
+    """What a partition hands to its run's finish: changes short of a full batch, and
+    parent moves whose parent HubSpot does not hold yet."""
 
     __tablename__ = "run_items"
 

@@ -16,8 +16,8 @@ from syncworker.hubspot.responses import epoch_ms
 from syncworker.sources.streams import Stream
 from syncworker.sources.workways.client import WorkwaysClient
 from syncworker.sources.workways.streams import WORKWAYS_ORGANIZATIONS, WORKWAYS_USERS
+from syncworker.store.runs import RunRecords
 from syncworker.store.snapshots import SnapshotStore
-from syncworker.store.units import RunUnits
 from syncworker.writeback.outbox import Outbox
 from syncworker.writeback.values import UnwritableValue, hubspot_value, workways_argument
 
@@ -197,7 +197,7 @@ class WritebackService:
         the record, and leaves every intent pending (none is failed for it)."""
         result = WritebackResult()
         self._trigger = trigger
-        runs = RunUnits(self.store.sessions)
+        runs = RunRecords(self.store.sessions)
         run_id = runs.start(WRITEBACK_STREAM, trigger, "writeback")
         status, error = "aborted", None
         try:

@@ -29,7 +29,7 @@ WORKWAYS_ORGANIZATIONS = Stream(
     pages=_organization_pages,
     detail=_organization_detail,
     page=lambda client, number: client.organization_page(number),
-    pages_per_unit=1,  # each record costs a detail call: small units spread the work
+    pages_per_partition=1,  # each record costs a detail call: small partitions spread them
     adopt_by_name=True,  # HubSpot has no domain from Workways: by name, when opted in
 )
 
@@ -40,9 +40,9 @@ WORKWAYS_USERS = Stream(
     mapping=CONTACT_MAPPING,
     pages=_user_pages,
     page=lambda client, number: client.user_page(number),
-    # 1,000 users. Units of 10 pages halve the bookkeeping of a run with nothing to
-    # push, but an initial sync then ends later (fewer, longer units: a slower tail).
-    pages_per_unit=5,
+    # 2,000 users: a partition links its users to their companies itself, and 2,000
+    # is what one association call takes (engine/fanout.py).
+    pages_per_partition=10,
     association=Association(WORKWAYS_ORGANIZATIONS.name, "workways_organization_id"),
     adopt_by_email=True,
 )

@@ -1,6 +1,6 @@
-"""The pages of one unit of work: the source's page walker (``sources/pages.py``,
-the one loop guard) over the unit's range, checked against what the run's first
-page announced. Repeated record ids across units are checked when the run
+"""The pages of one partition: the source's page walker (``sources/pages.py``, the
+one loop guard) over the partition's range, checked against what the run's first
+page announced. Repeated record ids across partitions are checked when the run
 finishes (``page_fingerprint``)."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from syncworker.engine.sync import SyncEngine
 from syncworker.errors import RecordValidationError, SourceDataError
 from syncworker.sources.pages import PageNumberPaginator, fingerprint
 from syncworker.sources.streams import SourcePage, Stream
-from syncworker.store.run_views import UnitClaim
+from syncworker.store.partitions import Claim
 from syncworker.tally import carried
 
 
@@ -35,10 +35,10 @@ def page_fingerprint(page: SourcePage) -> str:
     return fingerprint(ids).hex()[:32] if ids else f"empty-{page.page}"
 
 
-def unit_pages(
-    engine: SyncEngine, stream: Stream, claim: UnitClaim, first: SourcePage | None
+def partition_pages(
+    engine: SyncEngine, stream: Stream, claim: Claim, first: SourcePage | None
 ) -> Iterator[SourcePage]:
-    """The unit's pages in order, fetched ``source_concurrency`` at a time."""
+    """The partition's pages in order, fetched ``source_concurrency`` at a time."""
     assert stream.page is not None
     fetch_page, source = stream.page, engine.source
 
