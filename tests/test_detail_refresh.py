@@ -12,17 +12,24 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select, update
+from starlette.testclient import TestClient
+from syncworker_sandbox.runner import Sandboxes
 
+from syncworker.app.container import Container
+from syncworker.cli.main import main
 from syncworker.config import Settings
 from syncworker.engine.details import DetailRefresh
 from syncworker.errors import ConfigError
 from syncworker.hubspot.gateway import HubSpotGateway
 from syncworker.hubspot.responses import RecordOutcome, UpsertRecord
+from syncworker.ops.app import ops_app
 from syncworker.sources.workways.streams import WORKWAYS_ORGANIZATIONS
+from syncworker.store.database import make_engine
 from syncworker.store.models import SyncedRecord, SyncRun
 from syncworker.store.snapshots import SnapshotStore
 from tests.checks import hubspot_by_key
@@ -290,3 +297,58 @@ def test_detail_refresh_hours_refuses_what_is_not_a_whole_hour_count(value: str)
     with pytest.raises(ConfigError) as caught:
         Settings.from_env({"DETAIL_REFRESH_HOURS": value})
     assert caught.value.variable == "DETAIL_REFRESH_HOURS"
+
+
+# ------------------------------------------------------- where run history is shown
+
+
+def test_the_cli_and_the_ops_page_show_the_refreshes(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    with Sandboxes(users=10, orgs=8, seed=5) as boxes:
+        for name, value in boxes.environment(url).items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.delenv("REDIS_URL", raising=False)
+        # 8 organizations, a run every 900 s, due at 1 hour: ceil(8 x 900 / 3600) = 2 a run
+        monkeypatch.setenv("DETAIL_REFRESH_HOURS", "2")
+        monkeypatch.setenv("SYNC_INTERVAL_SECONDS", "900")
+        assert main(["db", "upgrade"]) == 0
+        assert main(["sync", "--entity", "organizations", "--quiet"]) == 0
+        # As after the upgrade that added details_at: no age known, all due.
+        engine = make_engine(url)
+        with engine.begin() as connection:
+            connection.execute(update(SyncedRecord).values(details_at=None))
+        engine.dispose()
+        first = min(o["_id"] for o in boxes.workways.organizations())
+        org = next(o for o in boxes.workways.organizations() if o["_id"] == first)
+        locker = {
+            "id": 9,
+            "name": "Casier",
+            "key": "locker",
+            "quantity": 1,
+            "price": 12,
+            "pricePromo": None,
+            "startDate": "2027-01-01",
+            "endDate": "",
+        }
+        boxes.workways.update_organization(
+            first, contractOptions=[locker], updatedAt=org["updatedAt"]
+        )
+        capsys.readouterr()
+        assert main(["sync", "--entity", "organizations"]) == 0
+        out = capsys.readouterr().out
+        assert "updated 1, unchanged 7," in out
+        assert ", details refreshed 2 (1 changed)" in out
+        assert main(["status"]) == 0
+        assert "      └ details refreshed 2 (1 changed)" in capsys.readouterr().out
+
+        services = Container(Settings.from_env(boxes.environment(url)))
+        with TestClient(ops_app(services, host="127.0.0.1", daily_budget=lambda: None)) as web:
+            html = web.get("/ops").text
+        card = html[html.index('data-stream="workways.organizations"') :]
+        card = card[: card.index("</article>")]
+        assert (
+            "seen 8, created 0, updated 1, unchanged 7, archived 0, failed 0, "
+            "details refreshed 2 (1 changed)" in card
+        )
