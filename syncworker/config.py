@@ -27,6 +27,8 @@ HUBSPOT_API_VERSIONS = ("2026-09", "2026-03")
 DEFAULT_HEARTBEAT_FILE = "/tmp/syncworker-worker.heartbeat"  # noqa: S108 (a liveness stamp)
 # The largest whole-number setting: beyond it intervals overflow datetime arithmetic.
 MAX_SETTING = 1_000_000_000
+# DETAIL_REFRESH_HOURS is subtracted from today's date: ten years at most.
+MAX_DETAIL_REFRESH_HOURS = 87_600
 
 # SHA-256 fingerprints of the sandboxes' published credentials (the constants of
 # sandbox/syncworker_sandbox/__init__.py and workadu.py, listed in the README's
@@ -178,6 +180,9 @@ class Settings:
     max_record_attempts: int = 5
     retention_days: int = 30  # processed events, done intents, old task rows: then purged
     archive_guard_percent: int = 10  # a pass archiving more of a stream is held (100: never)
+    # Every organization's details (rooms, sites, options) are fetched again at least
+    # this often, even when none of its listed fields changed (see engine/details.py).
+    detail_refresh_hours: int = 24
     adopt_companies_by_name: bool = False  # new organizations adopt a same-name company
     rate_budget: RateBudget = field(default_factory=RateBudget)
     log_level: str = "INFO"
@@ -292,6 +297,14 @@ class Settings:
         def whole_number(name: str, default: int) -> int:
             return whole_number_setting(env, name, default)
 
+        def hours(name: str, default: int, most: int) -> int:
+            number = whole_number(name, default)
+            if number > most:
+                raise ConfigError(
+                    name, f"must be a number of hours from 1 to {most:_}, got {number}"
+                )
+            return number
+
         def percent(name: str, default: int) -> int:
             number = whole_number(name, default)
             if number > 100:
@@ -383,6 +396,7 @@ class Settings:
             max_record_attempts=whole_number("MAX_RECORD_ATTEMPTS", 5),
             retention_days=whole_number("RETENTION_DAYS", 30),
             archive_guard_percent=percent("ARCHIVE_GUARD_PERCENT", 10),
+            detail_refresh_hours=hours("DETAIL_REFRESH_HOURS", 24, MAX_DETAIL_REFRESH_HOURS),
             adopt_companies_by_name=flag("ADOPT_COMPANIES_BY_NAME", False),
             rate_budget=budget,
             log_level=choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper(),

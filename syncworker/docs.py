@@ -20,8 +20,9 @@ def _row(f: FieldMap, detail: bool) -> str:
         notes.append("personal data")
     if f.writeback:
         notes.append(f"two-way: `{f.writeback}`")
-    if detail:
-        notes.append("single-mode detail, summarised")
+    if detail:  # the summariser's docstring says what a line holds
+        how = (f.summarise.__doc__ or "").strip().splitlines() if f.summarise else []
+        notes.append("single-mode detail, summarised" + (f": {how[0]}" if how else ""))
     if f.passenger:
         notes.append("sent with other changes only")
     if f.yields_to_owner:

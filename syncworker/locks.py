@@ -40,7 +40,7 @@ class RunLease:
 class StreamLeases:
     """The stream locks: one run per stream at a time, across every machine.
 
-    Without Redis, leases are local: the one process running the units
+    Without Redis, leases are local: the one process running the partitions
     serialises them."""
 
     def __init__(self, client: redis.Redis[bytes] | None, ttl: int = LOCK_TTL_SECONDS) -> None:

@@ -16,7 +16,10 @@ The rules, from the spec's field types:
   ``12.5`` as ``"12.5"``;
 - dates: ``YYYY-MM-DD`` (the spec's own format);
 - the organization's detail arrays (``allocatedRooms``, ``accessibleSites``,
-  ``contractOptions``, single mode only): one line per item.
+  ``contractOptions``, single mode only): one line per item, ending with the
+  ids the spec gives the item, in square brackets named by kind (README's
+  mapping notes): a room's ``_id`` and ``siteId``, a site's ``_id``, an
+  option's ``key`` and ``id`` (unique within its organization only).
 
 ``tests/test_oracle.py`` shows that a swapped or a dropped field fails these
 checks, and pins the rules on the spec's own example records.
@@ -77,30 +80,47 @@ def _per_month(price: Any) -> str:
     return "" if price is None else f", {number(price)} €/month"
 
 
+def _tag(named: list[str]) -> str:
+    """`` [room A, site B]``, of the parts present; nothing when none is."""
+    return " [" + ", ".join(named) + "]" if named else ""
+
+
 def rooms(items: Any) -> str:
-    """``Bureau Premium A12 (until 2025-12-31), 850 €/month``; each part optional."""
+    """``Bureau Premium A12 (until 2025-12-31), 850 €/month [room <_id>, site <siteId>]``;
+    each part optional."""
 
     def line(room: Mapping[str, Any]) -> str:
         until = f" (until {room['contractEndDate']})" if room.get("contractEndDate") else ""
-        return f"{room.get('name', '')}{until}{_per_month(room.get('price'))}"
+        named = [f"room {room['_id']}"] if room.get("_id") else []
+        named += [f"site {room['siteId']}"] if room.get("siteId") else []
+        return f"{room.get('name', '')}{until}{_per_month(room.get('price'))}{_tag(named)}"
 
     return _lines(items, line)
 
 
 def sites(items: Any) -> str:
-    """``Workways Paris (FR)``."""
-    return _lines(items, lambda s: f"{s.get('name', '')} ({(s.get('country') or '').upper()})")
+    """``Workways Paris (FR) [site <_id>]``."""
+
+    def line(site: Mapping[str, Any]) -> str:
+        named = [f"site {site['_id']}"] if site.get("_id") else []
+        return f"{site.get('name', '')} ({(site.get('country') or '').upper()}){_tag(named)}"
+
+    return _lines(items, line)
 
 
 def options(items: Any) -> str:
-    """``Place de parking ×2, 150 €/month [from 2024-01-01]`` or ``[start → end]``."""
+    """``Place de parking ×2, 150 €/month [from 2024-01-01] [option parking #1]``, or
+    ``[start → end]``; the last brackets name the option by its key and id."""
 
     def line(option: Mapping[str, Any]) -> str:
         start, end = option.get("startDate") or "", option.get("endDate") or ""
         period = f" [{start} → {end}]" if end else (f" [from {start}]" if start else "")
+        label = [option["key"]] if option.get("key") else []
+        label += [f"#{option['id']}"] if option.get("id") is not None else []
+        named = ["option " + " ".join(label)] if label else []
         return (
             f"{option.get('name', '')} ×{option.get('quantity', 1)}"
-            f"{_per_month(option.get('price'))}{period}"
+            f"{_per_month(option.get('price'))}{period}{_tag(named)}"
         )
 
     return _lines(items, line)

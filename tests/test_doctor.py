@@ -103,7 +103,7 @@ def test_all_checks_pass_and_nothing_is_written(
 
     assert lines == [
         "✓ settings parse (HUBSPOT_API_VERSION 2026-09)",
-        "✓ database (sqlite) reachable and migrated (revision 0015)",
+        "✓ database (sqlite) reachable and migrated (revision 0016)",
         "✓ Redis reachable",
         "✓ Workways token accepted",
         "✓ HubSpot credential accepted; API version 2026-09 served",
@@ -170,7 +170,7 @@ def test_database_one_migration_behind(
     engine.dispose()
     code, lines = doctor(capsys)
     at = lines.index(
-        "✗ database (sqlite) reachable but not migrated: at revision 0005, this version needs 0015"
+        "✗ database (sqlite) reachable but not migrated: at revision 0005, this version needs 0016"
     )
     assert lines[at + 1] == "    fix: run `syncworker db upgrade`"
     assert code == 1

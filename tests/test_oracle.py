@@ -191,12 +191,19 @@ ACME_IN_HUBSPOT = {
     "workways_contact_name": "Jean Dupont",
     "workways_contact_phone": "+33 1 23 45 67 89",
     "workways_updated_at": "2025-01-15",
-    "workways_allocated_rooms": "Bureau Premium A12 (until 2025-12-31), 850 €/month\nBox 3",
-    "workways_accessible_sites": "Workways Paris (FR)\nWorkways Lyon (FR)",
+    "workways_allocated_rooms": (
+        "Bureau Premium A12 (until 2025-12-31), 850 €/month "
+        "[room 507f191e810c19729de860ea, site 507f1f77bcf86cd799439022]\n"
+        "Box 3 [room 507f191e810c19729de860eb]"
+    ),
+    "workways_accessible_sites": (
+        "Workways Paris (FR) [site 507f1f77bcf86cd799439022]\n"
+        "Workways Lyon (FR) [site 507f1f77bcf86cd799439033]"
+    ),
     "workways_contract_options": (
-        "Place de parking ×2, 150 €/month [from 2024-01-01]\n"
-        "Location téléviseur ×1, 29.5 €/month [2024-02-01 → 2024-12-31]\n"
-        "Forfait salles ×1"
+        "Place de parking ×2, 150 €/month [from 2024-01-01] [option parking #1]\n"
+        "Location téléviseur ×1, 29.5 €/month [2024-02-01 → 2024-12-31] [option #2]\n"
+        "Forfait salles ×1 [option #3]"
     ),
 }
 

@@ -22,6 +22,7 @@ from syncworker.config import Settings, url_passwords
 from syncworker.consent.audit import ConsentAudit
 from syncworker.consent.subscription import Subscription, resolve_subscription
 from syncworker.consent.sync import ConsentSync
+from syncworker.engine.details import DetailRefresh
 from syncworker.engine.fanout import FanOut
 from syncworker.engine.sync import SyncEngine
 from syncworker.errors import ConfigError
@@ -227,4 +228,8 @@ class Container:
             schema_memo=self.schema_memo,
             consent=None if dry_run else self.consent(),
             adopt_by_name=self.settings.adopt_companies_by_name,
+            detail_refresh=DetailRefresh(
+                every=timedelta(hours=self.settings.detail_refresh_hours),
+                interval=timedelta(seconds=self.settings.sync_interval_seconds),
+            ),
         )

@@ -80,7 +80,8 @@ def summary(result: RunResult) -> str:
         f"unchanged {c['unchanged']}, archived {c['archived']}, failed {c['failed']}"
         + (f", quarantined (skipped) {c['quarantined']}" if c["quarantined"] else "")
         + (f", adopted {c['adopted']}" if c["adopted"] else "")
-        + (f", e-mail clashes {c['clashes']}" if c["clashes"] else ""),
+        + (f", e-mail clashes {c['clashes']}" if c["clashes"] else "")
+        + (f", {details}" if (details := details_counts(c)) else ""),
         f"  HubSpot calls: {sum(result.hubspot_calls.values())} ({calls}); "
         f"{result.stream.split('.')[0].capitalize()} calls: {result.source_calls}",
     ]
@@ -133,9 +134,24 @@ def runs_table(runs: Iterable[SyncRun]) -> str:
             }
         ):
             rows.append(f"      └ newsletter consent: {consent}")
+        if details := details_counts(
+            {
+                "details_refreshed": r.details_refreshed or 0,
+                "details_changed": r.details_changed or 0,
+            }
+        ):
+            rows.append(f"      └ {details}")
         if r.error:
             rows.append(f"      └ {r.error}")
     return "\n".join(rows)
+
+
+def details_counts(counts: Mapping[str, int]) -> str:
+    """Old details a run fetched again, in words ("" when it refreshed none)."""
+    refreshed = counts.get("details_refreshed", 0)
+    if not refreshed:
+        return ""
+    return f"details refreshed {refreshed} ({counts.get('details_changed', 0)} changed)"
 
 
 def consent_counts(counts: Mapping[str, int]) -> str:

@@ -192,6 +192,8 @@ class BatchPusher:
         rehomed = {o.key for o in outcomes if o.ok and o.hubspot_id != _held_id(held, o.key)}
         fresh = [p for p in batch if not p.hubspot_id] + lost
         outcomes += self._upsert_new(state, fresh, counts) if fresh else []
+        # A change carrying a detail property carries the details as just fetched.
+        details = frozenset(f.target for f in stream.mapping.detail_fields)
         confirmations = []
         for outcome in outcomes:
             change = by_key[outcome.key]
@@ -224,6 +226,7 @@ class BatchPusher:
                     change.properties,
                     replace=anew,
                     source_digest=None if anew else digests[outcome.key],
+                    details=not details.isdisjoint(change.properties),
                 )
             )
         refused: dict[str, str] = {}

@@ -26,6 +26,10 @@ COUNTERS = (
     "consent_subscribed",
     "consent_unsubscribed",
     "consent_conflicts",
+    # details fetched again because they were old (engine/details.py), and of those
+    # the ones whose details had changed
+    "details_refreshed",
+    "details_changed",
 )
 
 

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from syncworker.engine.details import DetailRefresh
 from syncworker.engine.links import link_records
 from syncworker.engine.plan import PlannedChange, plan_record
 from syncworker.engine.pushes import BatchPusher
@@ -64,8 +65,11 @@ class SyncEngine:
         schema_memo: SharedSchemaMemo | None = None,
         consent: ConsentSync | None = None,
         adopt_by_name: bool = False,
+        detail_refresh: DetailRefresh | None = None,
     ) -> None:
         self.store = store
+        # DETAIL_REFRESH_HOURS: details fetched again, a few per run (engine/details.py)
+        self.detail_refresh = detail_refresh or DetailRefresh()
         self.source = source
         self.gateway = gateway
         self.progress = progress
@@ -134,15 +138,25 @@ class SyncEngine:
         consent = self.consent if self.consent and self.consent.covers(stream.name) else None
         if consent is not None:
             digests = {sid: consent.salt(d) for sid, d in digests.items()}
-        if digests and not state.full:
+        due: set[str] = set()  # records whose details are old: fetched again
+        if self._refreshes(state) and wanted:
+            current, ages = self.store.current_and_ages(stream.name, digests, wanted)
+            due = self.detail_refresh.due(ages, len(wanted), self.store.now())
+            current = {sid: parent for sid, parent in current.items() if sid not in due}
+        elif digests and not state.full:
             current = self.store.current(stream.name, digests)
+        else:
+            current = {}
+        if current:
             counts["unchanged"] += len(current)
             self._moves_as_sent(state, wanted, current)
             wanted = {sid: rec for sid, rec in wanted.items() if sid not in current}
         listed = self._mapped(state, wanted)
         wanted = {sid: rec for sid, rec in wanted.items() if sid in listed}
         snapshots = self.store.load(stream.name, wanted) if wanted else {}
-        details = self._details(state, listed, snapshots)
+        details = self._details(state, listed, snapshots, due)
+        detail_targets = frozenset(f.target for f in mapping.detail_fields)
+        fresh: dict[str, str] = {}  # details fetched, HubSpot holds them: content hash read
         noted: dict[str, tuple[str, str]] = {}  # unchanged, digest not noted yet
         for source_id, record in wanted.items():
             snapshot = snapshots.get(source_id)
@@ -157,6 +171,11 @@ class SyncEngine:
             change = plan_record(
                 stream.name, source_id, desired, snapshot, full=state.full, passengers=passengers
             )
+            if details.get(source_id) is not None and snapshot is not None:
+                if change is None or detail_targets.isdisjoint(change.properties):
+                    fresh[source_id] = snapshot.content_hash  # (else confirm notes it)
+                elif source_id in due:
+                    counts["details_changed"] += 1
             if change is None:
                 counts["unchanged"] += 1
                 if digest and snapshot is not None and snapshot.source_digest != digest:
@@ -171,6 +190,8 @@ class SyncEngine:
                     state.moves[source_id] = (current_parent, parent)
         if noted and not state.dry_run:
             self.store.record_digests(stream.name, noted, fence=state.fence)
+        if fresh and not state.dry_run:
+            self.store.record_details(stream.name, fresh, fence=state.fence)
         self.flush(state)
         if self.progress:
             self.progress(Progress(stream.name, page.page, page.pages, counts, len(state.pending)))
@@ -229,11 +250,22 @@ class SyncEngine:
             or any(snapshot.properties.get(k) != v for k, v in desired.items())
         )
 
+    @staticmethod
+    def _refreshes(state: RunState) -> bool:
+        """Whether the run fetches old details again (a full run fetches them all)."""
+        stream = state.stream
+        return stream.detail is not None and bool(stream.mapping.detail_fields) and not state.full
+
     def _details(
-        self, state: RunState, listed: dict[str, dict[str, str]], snapshots: dict[str, Snapshot]
+        self,
+        state: RunState,
+        listed: dict[str, dict[str, str]],
+        snapshots: dict[str, Snapshot],
+        due: Collection[str] = (),
     ) -> dict[str, Mapping[str, Any] | None]:
-        """Detail records, fetched only for records whose listed fields changed
-        (one call each, ``detail_concurrency`` at a time); None where unavailable."""
+        """Detail records, fetched only for records whose listed fields changed and
+        those ``due`` (old details, see engine/details.py): one call each,
+        ``detail_concurrency`` at a time; None where unavailable."""
         stream = state.stream
         fetch = stream.detail
         if fetch is None or not stream.mapping.detail_fields:
@@ -241,7 +273,7 @@ class SyncEngine:
         needed = [
             sid
             for sid, desired in listed.items()
-            if self._listed_changed(state, desired, snapshots.get(sid))
+            if sid in due or self._listed_changed(state, desired, snapshots.get(sid))
         ]
 
         def one(source_id: str) -> Mapping[str, Any] | None:
@@ -256,6 +288,9 @@ class SyncEngine:
         with ThreadPoolExecutor(self.detail_concurrency, thread_name_prefix="details") as pool:
             found = dict(zip(needed, pool.map(carried(one), needed), strict=True))
         state.result.counts["failed"] += sum(1 for d in found.values() if d is None)
+        state.result.counts["details_refreshed"] += sum(
+            1 for sid in due if found.get(sid) is not None
+        )
         return found
 
     def _desired(

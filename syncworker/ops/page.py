@@ -92,9 +92,14 @@ def _status(status: str) -> str:
 
 
 def _counts(run: SyncRun) -> str:
+    refreshed = (
+        f", details refreshed {run.details_refreshed} ({run.details_changed or 0} changed)"
+        if run.details_refreshed
+        else ""
+    )
     return (
         f"seen {run.seen}, created {run.created}, updated {run.updated}, "
-        f"unchanged {run.unchanged}, archived {run.archived}, failed {run.failed}"
+        f"unchanged {run.unchanged}, archived {run.archived}, failed {run.failed}{refreshed}"
     )
 
 

@@ -45,7 +45,7 @@ def _migrations_folder() -> Path:
 
 
 MIGRATIONS = _migrations_folder()
-SCHEMA_HEAD = "0015"  # the newest revision in migrations/versions
+SCHEMA_HEAD = "0016"  # the newest revision in migrations/versions
 
 
 def _json_text(value: Any) -> str:

@@ -77,6 +77,10 @@ class SyncedRecord(Base):
     # A digest of the source record whose properties HubSpot confirmed (see
     # ObjectMapping.source_digest); None when unknown. Equal digest: nothing to map.
     source_digest: Mapped[str | None] = mapped_column(String(32))
+    # When the record's details (an organization's rooms, sites, options: one source
+    # call each) were last fetched and found as HubSpot holds them; None: not known.
+    # Records whose details are older are refreshed a few per run (engine/details.py).
+    details_at: Mapped[datetime | None]
     first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_pushed_at: Mapped[datetime | None]
     # Never pushed again (see syncworker.engine.reconcile): "privacy" (deleted in
@@ -115,6 +119,10 @@ class SyncRun(Base):
     consent_subscribed: Mapped[int] = mapped_column(Integer, default=0)
     consent_unsubscribed: Mapped[int] = mapped_column(Integer, default=0)
     consent_conflicts: Mapped[int] = mapped_column(Integer, default=0)
+    # records whose details were fetched again because they were old (not because a
+    # listed field changed), and of those, the ones whose details had changed
+    details_refreshed: Mapped[int] = mapped_column(Integer, default=0)
+    details_changed: Mapped[int] = mapped_column(Integer, default=0)
     hubspot_calls: Mapped[int] = mapped_column(Integer, default=0)
     source_calls: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)  # redacted

@@ -48,6 +48,8 @@ class Confirmation:
     # The digest of the source record these properties came from, when HubSpot now
     # holds all its properties (None: unknown, the next run maps the record again).
     source_digest: str | None = None
+    # The properties hold the record's details as just fetched (details_at moves).
+    details: bool = False
 
 
 _RECORDS = cast(Table, SyncedRecord.__table__)
@@ -74,6 +76,19 @@ _CURRENT = select(_RECORDS.c.source_id, _RECORDS.c.source_digest, _RECORDS.c.ass
     _RECORDS.c.source_digest.is_not(None),
 )
 
+# The same for a stream whose records have details: with every row HubSpot holds,
+# and when its details were last found as HubSpot holds them.
+_CURRENT_AGES = select(
+    _RECORDS.c.source_id,
+    _RECORDS.c.source_digest,
+    _RECORDS.c.associated_to,
+    _RECORDS.c.details_at,
+).where(
+    _RECORDS.c.stream == bindparam("stream"),
+    _RECORDS.c.source_id.in_(bindparam("ids", expanding=True)),
+    _RECORDS.c.hubspot_id.is_not(None),
+)
+
 
 class SnapshotStore:
     def __init__(self, sessions: sessionmaker[Session], clock: Callable[[], datetime] = utcnow):
@@ -81,6 +96,10 @@ class SnapshotStore:
         self._clock = clock
         self.failures = RecordFailures(sessions, clock)  # records that could not be synced
         self.reports = IdentityReports(sessions, clock)  # clashes reported once
+
+    def now(self) -> datetime:
+        """The store's clock (injectable: tests move time without sleeping)."""
+        return self._clock()
 
     # ---------------------------------------------------------------- snapshots
     def load(self, stream: str, source_ids: Collection[str]) -> dict[str, Snapshot]:
@@ -104,6 +123,45 @@ class SnapshotStore:
                 rows = session.execute(_CURRENT, {"stream": stream, "ids": chunk})
                 found.update((sid, parent) for sid, held, parent in rows if digests[sid] == held)
         return found
+
+    def current_and_ages(
+        self, stream: str, digests: Mapping[str, str], ids: Collection[str]
+    ) -> tuple[dict[str, str | None], dict[str, datetime | None]]:
+        """:meth:`current` for ``digests``, and of ``ids`` (a page's records), those
+        HubSpot holds with when their details were last found as it holds them (None:
+        not known), in one query."""
+        current: dict[str, str | None] = {}
+        ages: dict[str, datetime | None] = {}
+        with self.sessions() as session:
+            for chunk in id_chunks(ids):
+                rows = session.execute(_CURRENT_AGES, {"stream": stream, "ids": chunk})
+                for sid, held, parent, at in rows:
+                    ages[sid] = at  # UTC-aware: the column's type converts it
+                    if held is not None and digests.get(sid) == held:
+                        current[sid] = parent
+        return current, ages
+
+    def record_details(
+        self, stream: str, hashes: Mapping[str, str], fence: int | None = None
+    ) -> None:
+        """Note that the details of these records (source id → content hash read) were
+        just fetched and found as HubSpot holds them; a row whose properties moved since
+        is left alone."""
+        if not hashes:
+            return
+        now = self._clock()
+        with self.sessions.begin() as session:
+            self._check_fence(session, stream, fence)
+            session.execute(
+                _RECORDS.update()
+                .where(
+                    _RECORDS.c.stream == stream,
+                    _RECORDS.c.source_id == bindparam("b_sid"),
+                    _RECORDS.c.content_hash == bindparam("b_hash"),
+                )
+                .values(details_at=now),
+                [{"b_sid": sid, "b_hash": read} for sid, read in hashes.items()],
+            )
 
     def record_digests(
         self, stream: str, digests: Mapping[str, tuple[str, str]], fence: int | None = None
@@ -195,12 +253,12 @@ class SnapshotStore:
         with self.sessions.begin() as session:
             self._check_fence(session, stream, fence)
             rows = {
-                sid: (pk, props, merged)
+                sid: (pk, props, merged, details_at)
                 for chunk in id_chunks(items)
-                for sid, pk, props, merged in session.execute(
-                    select(cols.source_id, cols.id, cols.properties, cols.merged).where(
-                        cols.stream == stream, cols.source_id.in_(chunk)
-                    )
+                for sid, pk, props, merged, details_at in session.execute(
+                    select(
+                        cols.source_id, cols.id, cols.properties, cols.merged, cols.details_at
+                    ).where(cols.stream == stream, cols.source_id.in_(chunk))
                 )
             }
             inserts: list[dict[str, object]] = []
@@ -218,6 +276,8 @@ class SnapshotStore:
                     "archived": any(merged.get(p) == "true" for p in ARCHIVE_PROPERTIES),
                     "last_pushed_at": now,
                     "source_digest": item.source_digest,
+                    # (every row of one executemany names the same columns)
+                    "details_at": now if item.details else (row[3] if row is not None else None),
                 }
                 if row is None:
                     values.update(

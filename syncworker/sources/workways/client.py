@@ -154,7 +154,7 @@ class WorkwaysClient(SourceClient):
         return self._pages(ORGANIZATION_INFO, WorkwaysOrganization, params)
 
     def user_page(self, number: int) -> Page[WorkwaysUser]:
-        """Page ``number`` of ``GET /api/user-info`` alone (runs split into units)."""
+        """Page ``number`` of ``GET /api/user-info`` alone (a run split into partitions)."""
         return self._page(USER_INFO, WorkwaysUser, {}, number)
 
     def organization_page(self, number: int) -> Page[WorkwaysOrganization]:
