@@ -129,12 +129,12 @@ def _epoch(moment: Any) -> float:
     return float(moment.timestamp())
 
 
-def workers_scenario(opts: Options, stores: Stores, n: int, say: Say) -> Result:
+def workers_scenario(opts: Options, stores: Stores, n: int, say: Say, attempt: int = 1) -> Result:
     result = Result(f"workers-{n}", f"5. {n} worker process{'es' if n > 1 else ''}")
     say(f"{n} Celery worker(s): fresh sandboxes ({opts.users:,} users, {opts.orgs:,} orgs)")
     _flush(opts.redis_url)
     with sandbox(opts, opts.users, opts.orgs) as box:
-        database = stores.new(f"workers{n}")
+        database = stores.new(f"workers{n}_{attempt}")
         env = {
             **sync_env(box, database, opts),
             "REDIS_URL": opts.redis_url,
@@ -148,7 +148,7 @@ def workers_scenario(opts: Options, stores: Stores, n: int, say: Say) -> Result:
         result.workways_lb = pages(len(users)) + pages(len(orgs)) + len(orgs)
         result.floor = result.needed / opts.per_second
 
-        logs = stores.folder / f"workers{n}"
+        logs = stores.folder / f"workers{n}_{attempt}"
         logs.mkdir(exist_ok=True)
         workers = [
             start_group(_worker_args(f"bench{i}"), env, logs / f"worker{i}.log") for i in range(n)

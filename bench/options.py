@@ -118,8 +118,8 @@ def parse(argv: list[str]) -> Options:
         type=int,
         default=3,
         metavar="N",
-        help="no-change runs and paging references, measured alternately; the median "
-        "of each is reported (3)",
+        help="no-change runs and paging references (measured alternately), and each "
+        "worker scenario: how many times; the median of each is reported (3)",
     )
     parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
     args = parser.parse_args(argv)

@@ -303,10 +303,11 @@ def targets(opts: Options, res: dict[str, Result], skipped: dict[str, str]) -> l
     return lines
 
 
-def _repeats(r: Result) -> str:
+def _repeats(r: Result, alternating: bool = True) -> str:
     walls = ", ".join(fmt_seconds(w) for w in r.extra["walls"])
     count = len(r.extra["walls"])
-    return f"Measured {count} times, alternating with the other: {walls}; the median run is shown."
+    how = ", alternating with the other" if alternating else ", each from fresh sandboxes"
+    return f"Measured {count} times{how}: {walls}; the median run is shown."
 
 
 def _details(opts: Options, res: dict[str, Result]) -> list[str]:
@@ -404,6 +405,7 @@ def _details(opts: Options, res: dict[str, Result]) -> list[str]:
             + " (Celery main + pool child) from sending the tasks to the end of the last run "
             f"({r.extra['cpu_lifetime']:.1f} s with start-up and shut-down); peak RSS: "
             "the largest process."
+            + (f" {_repeats(r, alternating=False)}" if r.extra.get("walls") else "")
         )
     r = res.get("webhooks")
     if r:
@@ -475,8 +477,10 @@ def render(
         "- Calls are counted from the sandboxes' request logs: every request they served, "
         "429s included (so a retried request counts twice).",
         f"- The no-change run (2) and the paging reference run {opts.repeat} times each, "
-        "alternately; each row shows its median run (all wall times are under Scenario "
-        "details). Every other scenario runs once.",
+        f"alternately, and each worker scenario (5) {opts.repeat} times, from fresh sandboxes "
+        "and store each time (several processes on a shared 2-core machine vary by a second "
+        "or more from one try to the next); each row shows its median run (all wall times "
+        "are under Scenario details). Every other scenario runs once.",
         "",
         "Definitions:",
         "",

@@ -109,7 +109,7 @@ def _measure_paging(
     return reference
 
 
-def _median(tries: list[Result]) -> Result:
+def median(tries: list[Result]) -> Result:
     """The run of median wall time, noting every run's (a failed run counts as slowest)."""
     ranked = sorted(
         tries,
@@ -154,7 +154,7 @@ def sync_scenarios(opts: Options, stores: Stores, say: Say) -> dict[str, Result]
                 nochange.floor = 0.0
                 runs.append(_measure_sync(box, env, nochange, say))
                 references.append(_measure_paging(box, env, source_pages, say))
-            out["nochange"], out["paging"] = _median(runs), _median(references)
+            out["nochange"], out["paging"] = median(runs), median(references)
 
         if opts.wants("changed"):
             rng = random.Random(opts.seed)
