@@ -12,6 +12,7 @@ from contextlib import contextmanager
 
 import httpx
 import pytest
+import redis
 from syncworker_sandbox import SANDBOX_HUBSPOT_CLIENT_SECRET
 from syncworker_sandbox.runner import Sandboxes
 from syncworker_sandbox.server import free_port
@@ -19,9 +20,12 @@ from syncworker_sandbox.server import free_port
 from syncworker.app.container import Container
 from syncworker.app.sync import sync_streams
 from syncworker.config import Secret, Settings
+from syncworker.locks import StreamLeases
 from syncworker.webhooks.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_v3
+from syncworker.writeback.service import WRITEBACK_STREAM
 from tests.checks import hubspot_by_key
 from tests.integration import (
+    CELERY,
     ROOT,
     celery_process,
     send_task,
@@ -165,4 +169,56 @@ def test_webhook_to_workways_and_survival_of_an_outage(broker: str, database: st
             )
         done = [i.source_id for i in services.outbox.listing(status="done")]
         assert users[1]["_id"] in done
+        services.db.dispose()
+
+
+def scheduled_tasks(broker: str) -> list[str]:
+    """Names of the tasks the workers hold for later (a retry's countdown), asked
+    from another process as an operator would (``celery inspect scheduled``)."""
+    answer = subprocess.run(
+        [*CELERY, "-b", broker, "inspect", "scheduled", "--timeout=1", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    lines = [line for line in answer.stdout.splitlines() if line.startswith(("{", "["))]
+    if answer.returncode != 0 or not lines:
+        return []
+    by_worker = json.loads(lines[-1])
+    return [entry["request"]["name"] for entries in by_worker.values() for entry in entries]
+
+
+def test_a_delivery_finding_the_write_back_lock_taken_is_tried_again_shortly(
+    broker: str, database: str
+) -> None:
+    """No poll runs here (no beat): only the delivery's own retry can write it back."""
+    with Sandboxes(users=20, orgs=4, seed=23) as boxes:
+        env = {**boxes.environment(database), "REDIS_URL": broker}
+        services = Container(Settings.from_env(env))
+        sync_streams(services, "all", trigger="cli")
+        user = next(u for u in boxes.workways.users() if not u["isUserArchived"])
+        # Another write-back pass holds the lock (as a concurrent delivery would).
+        leases = StreamLeases(redis.Redis.from_url(broker))
+        lease = leases.acquire(WRITEBACK_STREAM)
+        with celery_process(worker_args("busy1"), env), receiver(env) as url:
+            wait_until(lambda: workers_ready(broker) == 1, 60, "the worker to be ready")
+            contact_id, value = flip_optin(boxes, user)
+            assert deliver(url, [optin_event(contact_id, value, 1)]).status_code == 200
+            wait_until(
+                lambda: "syncworker.process_webhook_events" in scheduled_tasks(broker),
+                30,
+                "the delivery to find the lock taken and be queued again",
+            )
+            assert boxes.workways.get_user(user["_id"])["newsOptin"] is not (value == "true")
+            assert len(services.webhook_events.pending()) == 1
+            leases.release(WRITEBACK_STREAM, lease.value)
+            wait_until(
+                lambda: (
+                    boxes.workways.get_user(user["_id"])["newsOptin"] is (value == "true")
+                    and services.webhook_events.pending() == []
+                ),
+                30,
+                "the retried delivery to write the opt-in back",
+            )
         services.db.dispose()
