@@ -91,17 +91,23 @@ def celery_process(
 CELERY = (sys.executable, "-m", "celery", "-A", "syncworker.celery_app")
 
 
-def workers_ready(broker: str) -> int:
-    """Workers answering a ping (asked from another process, as an operator would)."""
+def inspect(broker: str, command: str) -> dict[str, Any]:
+    """``celery inspect <command>``, asked from another process as an operator would:
+    each worker's answer by name ({} when none answered)."""
     answer = subprocess.run(
-        [*CELERY, "-b", broker, "inspect", "ping", "--timeout=1", "--json"],
+        [*CELERY, "-b", broker, "inspect", command, "--timeout=1", "--json"],
         capture_output=True,
         text=True,
         cwd=ROOT,
         check=False,
     )
     lines = [line for line in answer.stdout.splitlines() if line.startswith(("{", "["))]
-    return len(json.loads(lines[-1])) if answer.returncode == 0 and lines else 0
+    return dict(json.loads(lines[-1])) if answer.returncode == 0 and lines else {}
+
+
+def workers_ready(broker: str) -> int:
+    """Workers answering a ping."""
+    return len(inspect(broker, "ping"))
 
 
 def send_task(broker_url: str, name: str, **kwargs: object) -> str:

@@ -238,7 +238,9 @@ def test_interrupted_sync_converges_on_rerun(wired: Wired, spy: RecordingGateway
         return progress
 
     wired.workways.page_size = 8  # 3 pages of organizations, 15 of users
-    users = dataclasses.replace(WORKWAYS_USERS, pages_per_partition=15)  # one partition of 120 users
+    users = dataclasses.replace(
+        WORKWAYS_USERS, pages_per_partition=15
+    )  # one partition of 120 users
     with pytest.raises(KeyboardInterrupt):
         wired.run(WORKWAYS_ORGANIZATIONS, progress=crash_on(2))
     wired.run(WORKWAYS_ORGANIZATIONS)  # resumes and completes, so users find their companies

@@ -25,9 +25,9 @@ from syncworker.webhooks.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, si
 from syncworker.writeback.service import WRITEBACK_STREAM
 from tests.checks import hubspot_by_key
 from tests.integration import (
-    CELERY,
     ROOT,
     celery_process,
+    inspect,
     send_task,
     stop,
     wait_until,
@@ -173,19 +173,8 @@ def test_webhook_to_workways_and_survival_of_an_outage(broker: str, database: st
 
 
 def scheduled_tasks(broker: str) -> list[str]:
-    """Names of the tasks the workers hold for later (a retry's countdown), asked
-    from another process as an operator would (``celery inspect scheduled``)."""
-    answer = subprocess.run(
-        [*CELERY, "-b", broker, "inspect", "scheduled", "--timeout=1", "--json"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=False,
-    )
-    lines = [line for line in answer.stdout.splitlines() if line.startswith(("{", "["))]
-    if answer.returncode != 0 or not lines:
-        return []
-    by_worker = json.loads(lines[-1])
+    """Names of the tasks the workers hold for later (a retry's countdown)."""
+    by_worker = inspect(broker, "scheduled")
     return [entry["request"]["name"] for entries in by_worker.values() for entry in entries]
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Table, bindparam, delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -147,28 +147,26 @@ class SnapshotStore:
         """Note that the details of these records (source id → content hash read) were
         just fetched and found as HubSpot holds them; a row whose properties moved since
         is left alone."""
-        if not hashes:
-            return
-        now = self._clock()
-        with self.sessions.begin() as session:
-            self._check_fence(session, stream, fence)
-            session.execute(
-                _RECORDS.update()
-                .where(
-                    _RECORDS.c.stream == stream,
-                    _RECORDS.c.source_id == bindparam("b_sid"),
-                    _RECORDS.c.content_hash == bindparam("b_hash"),
-                )
-                .values(details_at=now),
-                [{"b_sid": sid, "b_hash": read} for sid, read in hashes.items()],
-            )
+        rows = [{"b_sid": sid, "b_hash": read} for sid, read in hashes.items()]
+        self._note_unmoved(stream, fence, {"details_at": self._clock()}, rows)
 
     def record_digests(
         self, stream: str, digests: Mapping[str, tuple[str, str]], fence: int | None = None
     ) -> None:
         """Note the source digest of records found unchanged (source id → (digest,
         content hash read)); a row whose properties moved since is left alone."""
-        if not digests:
+        rows = [
+            {"b_sid": sid, "b_digest": digest, "b_hash": read}
+            for sid, (digest, read) in digests.items()
+        ]
+        self._note_unmoved(stream, fence, {"source_digest": bindparam("b_digest")}, rows)
+
+    def _note_unmoved(
+        self, stream: str, fence: int | None, values: dict[str, Any], rows: list[dict[str, Any]]
+    ) -> None:
+        """Write ``values`` on the rows (``b_sid``) whose properties are still as read
+        (``b_hash``): a row that moved meanwhile is left alone."""
+        if not rows:
             return
         with self.sessions.begin() as session:
             self._check_fence(session, stream, fence)
@@ -179,11 +177,8 @@ class SnapshotStore:
                     _RECORDS.c.source_id == bindparam("b_sid"),
                     _RECORDS.c.content_hash == bindparam("b_hash"),
                 )
-                .values(source_digest=bindparam("b_digest")),
-                [
-                    {"b_sid": sid, "b_digest": digest, "b_hash": read}
-                    for sid, (digest, read) in digests.items()
-                ],
+                .values(**values),
+                rows,
             )
 
     def hubspot_ids(self, stream: str, source_ids: Collection[str]) -> dict[str, str]:
