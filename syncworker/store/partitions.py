@@ -8,14 +8,15 @@ it in one transaction: the stream's fencing token is checked (a run a newer one
 took over writes nothing), the partition's counts, page fingerprints and the
 source ids it saw are recorded, and what must wait for the whole run is handed
 over as ``run_items`` of two kinds: ``change`` (a change short of a full batch,
-one row per record) and ``move`` (parent moves whose parent HubSpot does not
-hold yet, one row per partition). The completion that leaves no partition to
-do marks the run ready, and the run is finished exactly once
-(:meth:`Partitions.claim_finish`), never while a live run of its parent stream
-may still create the parents its moves need. Every step is one short
-transaction, so a worker killed anywhere leaves a state another worker resumes,
-and a partition repeated repeats no effect: HubSpot writes go by key or id,
-snapshots move only once HubSpot confirmed, and hand-over rows are keyed.
+one row per record) and ``move`` (parent moves that cannot be linked yet: the
+parent or the record itself is not in HubSpot yet; one row per partition). The
+completion that leaves no partition to do marks the run ready, and the run is
+finished exactly once (:meth:`Partitions.claim_finish`), never while a live run
+of its parent stream may still create the parents its moves need. Every step is
+one short transaction, so a worker killed anywhere leaves a state another
+worker resumes, and a partition repeated repeats no effect: HubSpot writes go
+by key or id, snapshots move only once HubSpot confirmed, and hand-over rows
+are keyed.
 """
 
 from __future__ import annotations
