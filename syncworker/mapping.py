@@ -158,6 +158,10 @@ class ObjectMapping:
     def passenger_properties(self) -> frozenset[str]:
         return frozenset(f.target for f in self.all_fields if f.passenger)
 
+    def detail_properties(self) -> frozenset[str]:
+        """The properties filled from a record's detail (one source call each)."""
+        return frozenset(f.target for f in self.detail_fields)
+
     def yielding_properties(self) -> frozenset[str]:
         return frozenset(f.target for f in self.all_fields if f.yields_to_owner)
 

@@ -6,6 +6,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, TextIO
 
+from syncworker.engine.details import refreshed_in_words
 from syncworker.engine.state import Progress, RunResult
 from syncworker.errors import (
     HubSpotAuthError,
@@ -134,12 +135,7 @@ def runs_table(runs: Iterable[SyncRun]) -> str:
             }
         ):
             rows.append(f"      └ newsletter consent: {consent}")
-        if details := details_counts(
-            {
-                "details_refreshed": r.details_refreshed or 0,
-                "details_changed": r.details_changed or 0,
-            }
-        ):
+        if details := refreshed_in_words(r.details_refreshed or 0, r.details_changed or 0):
             rows.append(f"      └ {details}")
         if r.error:
             rows.append(f"      └ {r.error}")
@@ -148,10 +144,7 @@ def runs_table(runs: Iterable[SyncRun]) -> str:
 
 def details_counts(counts: Mapping[str, int]) -> str:
     """Old details a run fetched again, in words ("" when it refreshed none)."""
-    refreshed = counts.get("details_refreshed", 0)
-    if not refreshed:
-        return ""
-    return f"details refreshed {refreshed} ({counts.get('details_changed', 0)} changed)"
+    return refreshed_in_words(counts.get("details_refreshed", 0), counts.get("details_changed", 0))
 
 
 def consent_counts(counts: Mapping[str, int]) -> str:

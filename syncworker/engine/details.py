@@ -30,6 +30,11 @@ from datetime import UTC, datetime, timedelta
 _NEVER = datetime.min.replace(tzinfo=UTC)
 
 
+def refreshed_in_words(refreshed: int, changed: int) -> str:
+    """A run's detail refreshes in words ("" when it made none)."""
+    return f"details refreshed {refreshed} ({changed} changed)" if refreshed else ""
+
+
 @dataclass(frozen=True)
 class DetailRefresh:
     """How often records' details are fetched again although nothing listed changed."""

@@ -112,7 +112,7 @@ class FanOut:
         self.leases = leases
         self.engine_for = engine_for
         self.local = LocalRuns(dry_run)
-        self.finisher = RunFinisher(store, partitions, leases, engine_for, self.local)
+        self.finisher = RunFinisher(store, partitions, self.runs, leases, engine_for, self.local)
         self.finisher.archive_guard_percent = archive_guard_percent
 
     # ------------------------------------------------------------------ start

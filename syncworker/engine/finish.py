@@ -62,13 +62,14 @@ class RunFinisher:
         self,
         store: SnapshotStore,
         partitions: Partitions,
+        runs: RunRecords,
         leases: StreamLeases,
         engine_for: Callable[[Stream], SyncEngine],
         local: LocalRuns,
     ) -> None:
         self.store = store
         self.partitions = partitions
-        self.runs = RunRecords(partitions.sessions)
+        self.runs = runs
         self.leases = leases
         self.engine_for = engine_for
         self.local = local

@@ -193,7 +193,7 @@ class BatchPusher:
         fresh = [p for p in batch if not p.hubspot_id] + lost
         outcomes += self._upsert_new(state, fresh, counts) if fresh else []
         # A change carrying a detail property carries the details as just fetched.
-        details = frozenset(f.target for f in stream.mapping.detail_fields)
+        details = stream.mapping.detail_properties()
         confirmations = []
         for outcome in outcomes:
             change = by_key[outcome.key]

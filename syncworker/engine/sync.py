@@ -155,7 +155,7 @@ class SyncEngine:
         wanted = {sid: rec for sid, rec in wanted.items() if sid in listed}
         snapshots = self.store.load(stream.name, wanted) if wanted else {}
         details = self._details(state, listed, snapshots, due)
-        detail_targets = frozenset(f.target for f in mapping.detail_fields)
+        detail_targets = mapping.detail_properties()
         fresh: dict[str, str] = {}  # details fetched, HubSpot holds them: content hash read
         noted: dict[str, tuple[str, str]] = {}  # unchanged, digest not noted yet
         for source_id, record in wanted.items():

@@ -14,6 +14,7 @@ from datetime import datetime
 from html import escape
 
 from syncworker.config import RateBudget
+from syncworker.engine.details import refreshed_in_words
 from syncworker.redaction import redact
 from syncworker.store.models import RecordFailure, SyncRun, WritebackIntent
 
@@ -92,11 +93,8 @@ def _status(status: str) -> str:
 
 
 def _counts(run: SyncRun) -> str:
-    refreshed = (
-        f", details refreshed {run.details_refreshed} ({run.details_changed or 0} changed)"
-        if run.details_refreshed
-        else ""
-    )
+    refreshed = refreshed_in_words(run.details_refreshed or 0, run.details_changed or 0)
+    refreshed = f", {refreshed}" if refreshed else ""
     return (
         f"seen {run.seen}, created {run.created}, updated {run.updated}, "
         f"unchanged {run.unchanged}, archived {run.archived}, failed {run.failed}{refreshed}"
