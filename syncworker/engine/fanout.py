@@ -242,10 +242,23 @@ class FanOut:
         alongside = width >= len(first)  # every first partition gets a thread of its own
         finished: list[RunResult] = []
         with ThreadPoolExecutor(width, "partition") as pool:
-            futures = [
-                pool.submit(run.run_first, self, progress, keep_going=alongside, runs=ids)
-                for run in first
-            ]
+            if alongside:
+                # Claimed here, before a helper thread looks for work, so that each is
+                # read by the thread holding its first page (read at planning).
+                claims = [
+                    (self.partitions.claim(r.first_partition), r)
+                    for r in started
+                    if r.first_partition is not None
+                ]
+                futures = [
+                    pool.submit(self._work_from, claim, run.first_page, progress, runs=ids)
+                    for claim, run in claims
+                ]
+            else:  # one after the other; the one helper thread queues behind them
+                futures = [
+                    pool.submit(run.run_first, self, progress, keep_going=False, runs=ids)
+                    for run in first
+                ]
             futures += [
                 pool.submit(self.run_partition, None, None, progress, runs=ids)
                 for _ in range((width - len(first) if alongside else 1) if ids else 0)
@@ -277,8 +290,20 @@ class FanOut:
         Partitions are claimed in the database, so a worker keeps a run going even
         if the broker lost the tasks naming them, and a task whose partition is
         taken helps with another one."""
-        finished: list[RunResult] = []
         claim = self.partitions.claim(partition_id) if partition_id is not None else None
+        return self._work_from(claim, first_page, progress, keep_going=keep_going, runs=runs)
+
+    def _work_from(
+        self,
+        claim: Claim | None,
+        first_page: SourcePage | None,
+        progress: Callable[[Any], None] | None,
+        *,
+        keep_going: bool = True,
+        runs: Collection[int] | None = None,
+    ) -> list[RunResult]:
+        """Work on ``claim`` (when made), then as :meth:`run_partition` says."""
+        finished: list[RunResult] = []
         prefer = claim.run_id if claim is not None else None
         while True:
             if claim is None:
