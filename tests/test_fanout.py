@@ -18,7 +18,7 @@ from syncworker.app.sync import interleave, run_partitions, sync_streams
 from syncworker.config import Settings
 from syncworker.engine.fanout import PARENT_STREAMS, FanOut
 from syncworker.engine.sync import SyncEngine
-from syncworker.errors import PaginationLoopError, RunInProgressError
+from syncworker.errors import PaginationLoopError, RunInProgressError, SourceAuthError
 from syncworker.locks import StreamLeases
 from syncworker.sources.streams import Stream
 from syncworker.sources.workways.streams import WORKWAYS_ORGANIZATIONS, WORKWAYS_USERS
@@ -181,6 +181,33 @@ def test_moves_to_companies_not_in_hubspot_yet_wait_for_the_companies_run(
     with database_store.sessions() as session:
         assert session.scalars(select(RunItem)).first() is None  # hand-over rows go with the run
     assert_converged(boxes, database_store)
+    services.close()
+    services.db.dispose()
+
+
+def test_a_run_that_waited_for_its_parent_run_is_finished_when_the_parent_aborts(
+    boxes: Sandboxes, database: str, database_store: SnapshotStore
+) -> None:
+    """The companies' run aborts (the Workways token is refused while it reads the
+    organizations' details): the users' run that waited for it is finished then, its
+    moves to companies not in HubSpot failed by name, not left "running"."""
+    services = services_for(boxes, database)
+    fanout = services.fanout
+    orgs = fanout.start(WORKWAYS_ORGANIZATIONS)
+    users = fanout.start(dataclasses.replace(WORKWAYS_USERS, pages_per_partition=3))
+    assert users.run_first(fanout, keep_going=True, runs={users.run_id}) == []  # waits
+    _, moves = fanout.partitions.handed_over(users.run_id)
+    assert len(moves) > 1000
+    boxes.workways.token = "another-token"  # the account's token was changed
+    with pytest.raises(SourceAuthError):
+        orgs.run_first(fanout, keep_going=True, runs={orgs.run_id})
+    by_stream = {r.stream: r for r in runs(database_store)}
+    assert by_stream[WORKWAYS_ORGANIZATIONS.name].status == "aborted"
+    users_run = by_stream[WORKWAYS_USERS.name]
+    assert users_run.status == "finished_with_failures"
+    assert users_run.failed == len(moves) and users_run.created == 1500
+    assert boxes.hubspot.count(path_contains="/associate/") == 0
+    assert services.partitions.active_run(WORKWAYS_USERS.name) is None
     services.close()
     services.db.dispose()
 

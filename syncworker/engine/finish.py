@@ -6,7 +6,8 @@ parents HubSpot did not hold during their partition (so a child stream's run
 finishes after the run of its parent stream), flags what a complete pass did
 not see as archived (unless that is a mass archive no person confirmed), sums
 the partitions' counts into the run's record and frees the stream's lock. The
-parent run's finish then finishes the child runs that waited for it.
+parent run's end (its finish, or its abort) then finishes the child runs that
+waited for it.
 """
 
 from __future__ import annotations
@@ -83,11 +84,26 @@ class RunFinisher:
         parent = stream.association.parent_stream if stream.association else None
         if not self.partitions.claim_finish(run_id, parent, self._alive):
             return []
-        finished = [self._finish(run_id)]
-        for name in CHILDREN.get(stream.name, ()):
+        try:
+            finished = self._finish(run_id)
+        except BaseException:
+            self.finish_children(stream.name)  # they waited for this run, which has ended
+            raise
+        return [finished, *self.finish_children(stream.name)]
+
+    def finish_children(self, stream_name: str) -> list[RunResult]:
+        """Finish the runs of child streams that waited for a run of ``stream_name``,
+        now that it has ended (finished or aborted). A child's failure is its own: it
+        is logged here, not raised into the parent's."""
+        finished: list[RunResult] = []
+        for name in CHILDREN.get(stream_name, ()):
             child = self.partitions.active_run(name)
-            if child is not None:
+            if child is None:
+                continue
+            try:
                 finished.extend(self.finish_ready(child.run_id, self.local.stream(name)))
+            except Exception:
+                log.exception("run %s of %s: its finish failed", child.run_id, name)
         return finished
 
     def result_of(self, run_id: int) -> RunResult:
