@@ -147,6 +147,13 @@ def sync_partition(self: SyncWorkerTask, partition_id: int) -> dict[str, Any]:
     return {"partition": partition_id, **{r.stream: _summary(r) for r in finished}}
 
 
+@app.task(base=SyncWorkerTask, bind=True, name="syncworker.sync_unit")
+def sync_unit(self: SyncWorkerTask, unit_id: int) -> dict[str, Any]:
+    """The earlier name of :func:`sync_partition`, for its messages still queued when
+    a worker is upgraded (migration 0015 kept the ids of units as partition ids)."""
+    return sync_partition(unit_id)
+
+
 @app.task(base=SyncWorkerTask, bind=True, name="syncworker.sync_source", max_retries=720)
 def sync_source(
     self: SyncWorkerTask,

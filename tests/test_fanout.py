@@ -447,3 +447,23 @@ def test_two_worker_processes_share_the_partitions_of_one_run(broker: str, datab
         workers = {p.worker for p in partitions_of(store, users.id)}
         assert len(workers) == 2, workers  # 6,000 users = 30 pages = 3 partitions, on both
         assert boxes.hubspot.count(path_contains=CONTACT_UPSERTS) == 60
+
+
+def test_a_sync_unit_message_queued_before_the_upgrade_runs_its_partition(
+    broker: str, database: str
+) -> None:
+    """``syncworker.sync_unit`` was the task's name before units became partitions
+    (migration 0015 kept their ids): such a message still in the queue runs."""
+    store = SnapshotStore(session_factory(make_engine(database)))
+    with Sandboxes(users=30, orgs=5, seed=9) as boxes:
+        env = {**boxes.environment(database), "REDIS_URL": broker}
+        services = Container(Settings.from_env(env))
+        run = services.fanout.start(WORKWAYS_ORGANIZATIONS)
+        with celery_process(worker_args("unit1"), env):
+            wait_until(lambda: workers_ready(broker) == 1, 60, "the worker to be ready")
+            send_task(broker, "syncworker.sync_unit", unit_id=run.first_partition)
+            wait_until(lambda: runs(store)[0].status != "running", 60, "the run to end")
+        assert runs(store)[0].status == "succeeded"
+        assert len(hubspot_by_key(boxes, "companies", "workways_org_id")) == 5
+        services.close()
+        services.db.dispose()
