@@ -151,7 +151,7 @@ def sync_partition(self: SyncWorkerTask, partition_id: int) -> dict[str, Any]:
 def sync_unit(self: SyncWorkerTask, unit_id: int) -> dict[str, Any]:
     """The earlier name of :func:`sync_partition`, for its messages still queued when
     a worker is upgraded (migration 0015 kept the ids of units as partition ids)."""
-    return sync_partition(unit_id)
+    return sync_partition(unit_id)  # type: ignore[no-any-return]
 
 
 @app.task(base=SyncWorkerTask, bind=True, name="syncworker.sync_source", max_retries=720)
