@@ -26,7 +26,9 @@ from bench.measure import (
     HubSpotLog,
     ProcessStats,
     WorkwaysLog,
+    ceil_div,
     group_cpu,
+    pages,
     percentile,
     start_group,
     stop_group,
@@ -35,8 +37,6 @@ from bench.options import Options
 from bench.results import Result
 from bench.scenarios import (
     ASSOCIATION_BATCH_MAX,
-    ceil_div,
-    pages,
     record_cpu,
     sandbox,
     sync_env,

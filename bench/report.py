@@ -129,7 +129,8 @@ def kinds_table(rows: list[Result]) -> list[str]:
     for r in rows:
         if r.hubspot is None and r.workways is None:
             continue
-        ww = ", ".join(f"{k} {v:,}" for k, v in sorted(r.workways.kinds.items())) or "none"
+        ww_kinds = r.workways.kinds if r.workways else {}
+        ww = ", ".join(f"{k} {v:,}" for k, v in sorted(ww_kinds.items())) or "none"
         floor = "–" if r.floor is None else f"{r.needed:,} ({fmt_seconds(r.floor)})"
         if r.key == "naive":
             floor = f"{r.extra['calls_full']:,} ({fmt_seconds(r.floor)})"
@@ -422,7 +423,9 @@ def _details(opts: Options, res: dict[str, Result]) -> list[str]:
             f"HubSpot calls during the {e['events']} events: "
             + ", ".join(f"{k} {v}" for k, v in sorted(r.kinds.items()))
             + " (the updates are the benchmark's own edits); Workways: "
-            + ", ".join(f"{k} {v}" for k, v in sorted(r.workways.kinds.items()) if r.workways)
+            + ", ".join(
+                f"{k} {v}" for k, v in sorted((r.workways.kinds if r.workways else {}).items())
+            )
             + "."
         )
     return [line for line in out if line]
