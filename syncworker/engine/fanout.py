@@ -386,7 +386,7 @@ class FanOut:
                 partition_id,
                 error,
             )
-            self.finisher.finish_children(stream.name)  # runs that waited for this one
+            self.finisher.finish_children_after_abort(stream.name)
             raise
         return self.finisher.finish_ready(claim.run_id, stream) if last else []
 

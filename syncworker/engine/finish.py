@@ -87,24 +87,28 @@ class RunFinisher:
         try:
             finished = self._finish(run_id)
         except BaseException:
-            self.finish_children(stream.name)  # they waited for this run, which has ended
+            self.finish_children_after_abort(stream.name)
             raise
         return [finished, *self.finish_children(stream.name)]
 
     def finish_children(self, stream_name: str) -> list[RunResult]:
         """Finish the runs of child streams that waited for a run of ``stream_name``,
-        now that it has ended (finished or aborted). A child's failure is its own: it
-        is logged here, not raised into the parent's."""
+        now that it has ended."""
         finished: list[RunResult] = []
         for name in CHILDREN.get(stream_name, ()):
             child = self.partitions.active_run(name)
-            if child is None:
-                continue
-            try:
+            if child is not None:
                 finished.extend(self.finish_ready(child.run_id, self.local.stream(name)))
-            except Exception:
-                log.exception("run %s of %s: its finish failed", child.run_id, name)
         return finished
+
+    def finish_children_after_abort(self, stream_name: str) -> None:
+        """:meth:`finish_children` once a run of ``stream_name`` aborted: the children
+        must not wait for it, and a child's own failure is logged (and recorded on its
+        run), so that the parent's error is the one raised."""
+        try:
+            self.finish_children(stream_name)
+        except Exception:
+            log.exception("%s: the finish of a run that waited for it failed", stream_name)
 
     def result_of(self, run_id: int) -> RunResult:
         """What a run did, read back from the database (a run another worker finished)."""
