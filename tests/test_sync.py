@@ -204,6 +204,25 @@ def test_dry_run_lists_changed_fields(wired: Wired) -> None:
     assert "phone (changed)" in line and "11 22 33" not in line
 
 
+def test_dry_run_plans_a_move_to_a_new_company_without_calling_it_a_failure(
+    wired: Wired,
+) -> None:
+    """A real run creates the company before it links the user: the dry run, which
+    creates nothing, plans the link instead of failing it."""
+    wired.sync_all()
+    ww = wired.boxes.workways
+    org_id = ww.add_organization(name="Atelier Nouveau")
+    user = next(u for u in ww.users() if not u["isUserArchived"] and u.get("organizationId"))
+    ww.update_user(user["_id"], organizationId=org_id)
+    orgs, users = wired.sync_all(dry_run=True)
+    assert [(c.source_id, c.action) for c in orgs.planned] == [(org_id, "create")]
+    assert users.counts["failed"] == 0 and users.status == "succeeded"
+    assert ("associate", {"workways_organization_id": org_id}) in [
+        (c.action, c.properties) for c in users.planned if c.source_id == user["_id"]
+    ]
+    assert wired.store.failures.rows() == []
+
+
 def test_full_resync_rewrites_every_record(wired: Wired) -> None:
     wired.sync_all()
     results = wired.sync_all(full=True)

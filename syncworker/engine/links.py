@@ -13,6 +13,8 @@ from syncworker.hubspot.gateway import HubSpotGateway
 from syncworker.sources.registry import STREAMS
 from syncworker.store.snapshots import SnapshotStore
 
+SINGULAR = {"companies": "company", "contacts": "contact", "deals": "deal"}
+
 
 def link_records(
     store: SnapshotStore,
@@ -25,6 +27,15 @@ def link_records(
     batches at a time."""
     link = state.stream.association
     if link is None or not state.moves:
+        return
+    if state.dry_run:
+        # Nothing was created: a record or parent not in HubSpot yet would be by then.
+        for source_id, (_, new) in state.moves.items():
+            state.result.planned.append(
+                PlannedChange(
+                    state.stream.name, source_id, "associate", {link.parent_property: new or ""}
+                )
+            )
         return
     from_type, to_type = state.stream.object_type, STREAMS[link.parent_stream].object_type
     children = store.hubspot_ids(state.stream.name, state.moves)
@@ -50,16 +61,9 @@ def link_records(
             fail(
                 source_id,
                 "associate",
-                f"its {to_type[:-1]} ({link.parent_stream} {new}) is not in HubSpot yet",
+                f"its {SINGULAR.get(to_type, to_type)} ({link.parent_stream} {new}) "
+                "is not in HubSpot yet",
             )
-    if state.dry_run:
-        for source_id, (_, new) in state.moves.items():
-            state.result.planned.append(
-                PlannedChange(
-                    state.stream.name, source_id, "associate", {link.parent_property: new or ""}
-                )
-            )
-        return
     assert gateway is not None
     try:
         if removals:
