@@ -252,10 +252,13 @@ def test_open_balance_is_invoices_minus_every_payment_per_currency(small: Both) 
     assert one["workadu_open_balance_currency"] == "EUR"
     assert one["workadu_open_balances"] == "EUR 170"
     assert one["workadu_total_invoiced"] == "420.5"
+    assert one["workadu_totals_invoiced"] == "EUR 420.5"
     two = contacts[str(mixed)]["properties"]
     assert two.get("workadu_open_balance") in (None, "")  # two currencies: no one number
     assert two.get("workadu_open_balance_currency") in (None, "")
     assert two["workadu_open_balances"] == "EUR 50; USD -20"
+    assert two.get("workadu_total_invoiced") in (None, "")  # nor 280 of nothing
+    assert two["workadu_totals_invoiced"] == "EUR 200; USD 80"
 
     # A later general payment moves the balance on the next pass.
     wa.add_payment(euro, 70)

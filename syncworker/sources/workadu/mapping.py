@@ -79,6 +79,7 @@ CUSTOMER_MAPPING = ObjectMapping(
         FieldMap("birthdate", "workadu_birth_date", D, "Workadu birth date", personal=True),
         FieldMap("comments", "workadu_comments", T, "Workadu comments"),
         FieldMap("total_invoiced", "workadu_total_invoiced", N, "Workadu total invoiced"),
+        FieldMap("totals_invoiced", "workadu_totals_invoiced", S, "Workadu totals invoiced"),
         FieldMap("last_invoice_date", "workadu_last_invoice_date", D, "Workadu last invoice"),
         FieldMap("open_balance", "workadu_open_balance", N, "Workadu open balance"),
         FieldMap(
@@ -168,17 +169,28 @@ def _amount(value: Decimal) -> str:
 
 @dataclass
 class Rollup:
-    total_invoiced: float = 0.0
     last_invoice_date: str | None = None
-    # per currency code: valid invoices minus every payment
+    # per currency code: valid invoices; valid invoices minus every payment
+    invoiced: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
     balances: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+
+
+def _one_or_each(amounts: Mapping[str, Decimal]) -> tuple[str | None, str | None, str | None]:
+    """(the amount, its currency) when ``amounts`` hold one currency, else (None, None);
+    and every currency's amount, ``"EUR 120.5; USD -30"``."""
+    codes = sorted(amounts)
+    each = "; ".join(f"{c} {_amount(amounts[c])}" for c in codes) or None
+    if len(codes) != 1:
+        return None, None, each
+    return _amount(amounts[codes[0]]), codes[0], each
 
 
 def rollups(
     invoices: Iterable[Any], payments: Iterable[Any], orders: Iterable[Any] = ()
 ) -> dict[str, dict[str, Any]]:
-    """Per customer: total invoiced and last invoice date (valid invoices), and the
-    open balance per currency: valid invoices minus every payment Workadu records
+    """Per customer: the total invoiced per currency and the last invoice date (valid
+    invoices), and the open balance per currency: valid invoices minus every payment
+    Workadu records
     for the customer (``GET /api/payments``: for orders, for invoices, general ones;
     a negative one discards). A payment without ``customer_id`` counts for its
     order's customer (``orders``); one with neither is left out.
@@ -186,14 +198,16 @@ def rollups(
     ``open_balance`` and ``balance_currency`` hold the balance and its currency when
     the customer's invoices and payments are in one currency; in several they are
     empty (no sum across currencies), and ``open_balances`` lists each one
-    (``"EUR 120.5; USD -30"``), as it always does."""
+    (``"EUR 120.5; USD -30"``), as it always does. ``total_invoiced`` and
+    ``totals_invoiced`` do the same for the valid invoices alone."""
     per: dict[str, Rollup] = defaultdict(Rollup)
     for invoice in invoices:
         if invoice.status != "VALID" or invoice.customer_id is None:
             continue
         entry = per[str(invoice.customer_id)]
-        entry.total_invoiced += float(invoice.total_amount)
-        entry.balances[currency_code(invoice.currency)] += Decimal(str(invoice.total_amount))
+        code, amount = currency_code(invoice.currency), Decimal(str(invoice.total_amount))
+        entry.invoiced[code] += amount
+        entry.balances[code] += amount
         day = invoice.issue_date
         if day and (entry.last_invoice_date is None or str(day) > entry.last_invoice_date):
             entry.last_invoice_date = str(day)
@@ -206,14 +220,15 @@ def rollups(
         entry.balances[currency_code(payment.currency)] -= Decimal(str(payment.amount))
     table: dict[str, dict[str, Any]] = {}
     for cid, r in per.items():
-        codes = sorted(r.balances)
-        single = codes[0] if len(codes) == 1 else None
+        balance, currency, balances = _one_or_each(r.balances)
+        total, _, totals = _one_or_each(r.invoiced)
         table[cid] = {
-            "total_invoiced": round(r.total_invoiced, 2),
+            "total_invoiced": total if r.invoiced else 0,
+            "totals_invoiced": totals,
             "last_invoice_date": r.last_invoice_date,
-            "open_balance": _amount(r.balances[single]) if single else None,
-            "balance_currency": single,
-            "open_balances": "; ".join(f"{c} {_amount(r.balances[c])}" for c in codes) or None,
+            "open_balance": balance,
+            "balance_currency": currency,
+            "open_balances": balances,
         }
     return table
 
@@ -222,6 +237,7 @@ def with_rollup(record: dict[str, Any], table: Mapping[str, Mapping[str, Any]]) 
     found = table.get(str(record.get("id")))
     empty = {
         "total_invoiced": 0,
+        "totals_invoiced": None,
         "last_invoice_date": None,
         "open_balance": 0,
         "balance_currency": None,
