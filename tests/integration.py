@@ -8,11 +8,12 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -67,21 +68,33 @@ def holds(check: Callable[[], None]) -> Callable[[], bool]:
     return condition
 
 
+_OUTPUT: dict[int, IO[bytes]] = {}
+
+
+def spawn(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """``command`` in its own process group, from the checkout, with ``env`` added.
+
+    Its output goes to a temporary file that :func:`stop` returns: a pipe nobody
+    reads fills up after 64 KiB, and a busy worker would then block on its log."""
+    output = tempfile.TemporaryFile()  # noqa: SIM115  (closed by stop)
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
+        start_new_session=True,
+        stdout=output,
+        stderr=subprocess.STDOUT,
+    )
+    _OUTPUT[process.pid] = output
+    return process
+
+
 @contextmanager
 def celery_process(
     args: tuple[str, ...], env: dict[str, str], app: str = "syncworker.celery_app"
 ) -> Iterator[subprocess.Popen[bytes]]:
     """``celery -A <app> <args>`` in its own process group, stopped on exit."""
-    command = [sys.executable, "-m", "celery", "-A", app, *args]
-    full_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(
-        command,
-        cwd=ROOT,
-        env=full_env,
-        start_new_session=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    process = spawn([sys.executable, "-m", "celery", "-A", app, *args], env)
     try:
         yield process
     finally:
@@ -138,7 +151,13 @@ def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> str:
             process.wait(timeout=10)
     with contextlib.suppress(ProcessLookupError):  # pool children left behind
         os.killpg(process.pid, signal.SIGKILL)
-    out = process.stdout.read() if process.stdout else b""
+    output = _OUTPUT.pop(process.pid, None)
+    if output is None:
+        out = process.stdout.read() if process.stdout else b""
+    else:
+        with output:
+            output.seek(0)
+            out = output.read()
     return out.decode(errors="replace")
 
 

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
 
-from tests.integration import ROOT, stop, wait_until
+from tests.integration import spawn, stop, wait_until
 
 
 def free_port() -> int:
@@ -24,13 +22,9 @@ def free_port() -> int:
 def serve_process(env: dict[str, str], host: str = "127.0.0.1") -> Iterator[str]:
     """``syncworker serve`` on a free port; yields its base URL once /healthz answers."""
     port = free_port()
-    process = subprocess.Popen(
+    process = spawn(
         [sys.executable, "-m", "syncworker.cli.main", "serve", "--host", host, "--port", str(port)],
-        cwd=ROOT,
-        env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
-        start_new_session=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        env,
     )
     base = f"http://{host}:{port}"
 

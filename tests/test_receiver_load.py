@@ -1,5 +1,7 @@
-"""The webhook receiver under load and abuse, on a real ``syncworker serve`` process
-(issue 19, point 3). Loopback only; counts and durations bounded."""
+"""The webhook receiver under abuse, on a real ``syncworker serve`` process (issue
+19, point 3). Loopback only; counts and durations bounded. Its load (200 concurrent
+deliveries of 100 events, handled by Celery workers) is tested end to end in
+``test_writeback_worker.py``."""
 
 from __future__ import annotations
 
@@ -12,7 +14,6 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,8 +33,7 @@ from tests.conftest import fresh_database
 from tests.integration import wait_until
 from tests.opsproc import serve_process
 
-SLOW_CLIENTS = 20
-DELIVERIES, EVENTS_EACH = 50, 20
+SLOW_CLIENTS = 50  # issue 19: 50 slow clients
 
 
 @dataclass
@@ -174,23 +174,6 @@ def test_slow_clients_do_not_stop_a_signed_delivery_and_are_cut_off(served: Serv
         for s in slow:
             s.close()
     assert served.count() == 1  # nothing half-sent was stored
-
-
-def test_many_concurrent_deliveries_are_all_stored(served: Served) -> None:
-    def deliver(n: int) -> tuple[int, Any]:
-        with httpx.Client(timeout=30) as client:
-            answer = served.post(client, events(10_000 + n * EVENTS_EACH, EVENTS_EACH))
-            return answer.status_code, answer.json()
-
-    with ThreadPoolExecutor(25) as pool:
-        answers = list(pool.map(deliver, range(DELIVERIES)))
-    assert answers == [(200, {"received": 20, "stored": 20})] * DELIVERIES
-    assert served.count() == 1000
-    wait_until(
-        lambda: all(e.processed_at is not None for e in served.stored()),
-        60,
-        "every stored event to be processed",
-    )
 
 
 def test_uvicorn_logs_go_through_the_redacting_handler() -> None:

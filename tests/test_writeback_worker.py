@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import httpx
 import pytest
 import redis
+from sqlalchemy import func, select
 from syncworker_sandbox import SANDBOX_HUBSPOT_CLIENT_SECRET
 from syncworker_sandbox.runner import Sandboxes
 from syncworker_sandbox.server import free_port
@@ -21,14 +21,15 @@ from syncworker.app.container import Container
 from syncworker.app.sync import sync_streams
 from syncworker.config import Secret, Settings
 from syncworker.locks import StreamLeases
+from syncworker.store.models import WebhookEvent
 from syncworker.webhooks.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_v3
 from syncworker.writeback.service import WRITEBACK_STREAM
 from tests.checks import hubspot_by_key
 from tests.integration import (
-    ROOT,
     celery_process,
     inspect,
     send_task,
+    spawn,
     stop,
     wait_until,
     worker_args,
@@ -42,13 +43,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 @contextmanager
 def receiver(env: dict[str, str]) -> Iterator[str]:
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "syncworker", "webhooks", "serve", "--port", str(port)],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        start_new_session=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+    process = spawn(
+        [sys.executable, "-m", "syncworker", "webhooks", "serve", "--port", str(port)], env
     )
     url = f"http://127.0.0.1:{port}"
 
@@ -210,4 +206,55 @@ def test_a_delivery_finding_the_write_back_lock_taken_is_tried_again_shortly(
                 30,
                 "the retried delivery to write the opt-in back",
             )
+        services.db.dispose()
+
+
+DELIVERIES, EVENTS_EACH = 200, 100
+
+
+def test_200_concurrent_deliveries_of_100_events_are_all_stored_and_written_back_once(
+    broker: str, database: str
+) -> None:
+    """Issue 19, point 3: 200 signed deliveries of 100 events each, sent 25 at a time to
+    a real receiver, handled by two worker processes that contend for the write-back
+    lock. Every event is stored and processed, and every opt-in flipped in HubSpot
+    reaches Workways with one `set-optin` call, however many events name it."""
+    with Sandboxes(users=300, orgs=10, seed=29) as boxes:
+        env = {**boxes.environment(database), "REDIS_URL": broker}
+        services = Container(Settings.from_env(env))
+        sync_streams(services, "all", trigger="cli")
+        contacts = hubspot_by_key(boxes, "contacts", "workways_user_id")
+        users = [u for u in boxes.workways.users() if str(u["_id"]) in contacts]
+        assert len(users) > 200
+        flipped = {str(u["_id"]): flip_optin(boxes, u) for u in users}
+        ids = [contact_id for contact_id, _ in flipped.values()]
+        boxes.workways.clear_log()
+
+        def send(k: int) -> int:
+            batch = [
+                optin_event(ids[(k * EVENTS_EACH + i) % len(ids)], "true", k * EVENTS_EACH + i + 1)
+                for i in range(EVENTS_EACH)
+            ]
+            return deliver(url, batch).status_code
+
+        with (
+            celery_process(worker_args("many1", concurrency=2), env),
+            receiver(env) as url,
+        ):
+            wait_until(lambda: workers_ready(broker) == 1, 60, "the worker to be ready")
+            with ThreadPoolExecutor(25) as pool:
+                answers = list(pool.map(send, range(DELIVERIES)))
+            assert answers == [200] * DELIVERIES
+
+            def landed() -> bool:
+                now = {str(u["_id"]): u["newsOptin"] for u in boxes.workways.users()}
+                return services.webhook_events.pending() == [] and all(
+                    now[uid] is (value == "true") for uid, (_, value) in flipped.items()
+                )
+
+            wait_until(landed, 240, "every event processed and every opt-in in Workways")
+        with services.store.sessions() as session:
+            stored = session.scalar(select(func.count()).select_from(WebhookEvent))
+        assert stored == DELIVERIES * EVENTS_EACH
+        assert boxes.workways.count(method="POST", path="/api/set-optin") == len(flipped)
         services.db.dispose()
