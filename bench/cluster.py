@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections import Counter
@@ -41,6 +42,7 @@ from bench.scenarios import (
     sandbox,
     sync_env,
 )
+from bench.slow_clients import SlowClients
 from bench.stores import Stores
 
 Say = Callable[[str], None]
@@ -275,7 +277,7 @@ def _flip_in_hubspot(http: httpx.Client, box: Any, contact_id: str, value: str) 
     body = {"inputs": [{"id": contact_id, "properties": {"workways_newsletter_optin": value}}]}
     for _ in range(30):
         response = http.post(
-            f"{box.hubspot_url}/crm/v3/objects/contacts/batch/update",
+            f"{box.hubspot_url}/crm/objects/2026-09/contacts/batch/update",
             json=body,
             headers={"Authorization": f"Bearer {SANDBOX_HUBSPOT_TOKEN}"},
         )
@@ -328,11 +330,14 @@ def webhooks_scenario(opts: Options, stores: Stores, say: Say) -> Result:
         answered: list[float] = []  # the receiver's 200, from the edit
         failures: Counter[str] = Counter()
         http = httpx.Client(timeout=10)
+        stack = contextlib.ExitStack()
+        slow = SlowClients("127.0.0.1", port, opts.slow_clients)
         try:
             _wait_for_workers(opts.redis_url, 1)
             _wait_http(http, f"{url}/healthz")
             box.clear_logs()
             began = time.monotonic()
+            stack.enter_context(slow)  # held while every event is timed
             for n, user in enumerate(chosen, start=1):
                 want = not bool(box.workways_get("users", user["_id"])["newsOptin"])
                 value = "true" if want else "false"
@@ -354,6 +359,7 @@ def webhooks_scenario(opts: Options, stores: Stores, say: Say) -> Result:
                 latencies.append(seen - edited)
             result.wall = time.monotonic() - began
         finally:
+            stack.close()
             http.close()
             stop_group(worker[0], worker[1])
             stop_group(receiver[0], receiver[1])
@@ -368,6 +374,8 @@ def webhooks_scenario(opts: Options, stores: Stores, say: Say) -> Result:
         max=max(latencies) if latencies else float("nan"),
         p50_receiver=percentile(answered, 50),
         p95_receiver=percentile(answered, 95),
+        slow_clients=opts.slow_clients,
+        slow_reopened=slow.reopened,
     )
     say(
         f"  write-back: p50 {result.extra['p50'] * 1000:.0f} ms, "

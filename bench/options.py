@@ -27,6 +27,7 @@ class Options:
     webhook_events: int
     webhook_users: int
     webhook_orgs: int
+    slow_clients: int
     change_share: float
     repeat: int
     output: Path
@@ -101,6 +102,12 @@ def parse(argv: list[str]) -> Options:
         "--webhook-events", type=int, default=200, help="write-back events timed (200)"
     )
     parser.add_argument(
+        "--slow-clients",
+        type=int,
+        default=50,
+        help="connections trickling a body to the receiver while write-back is timed (50)",
+    )
+    parser.add_argument(
         "--webhook-users",
         type=int,
         default=1_000,
@@ -152,6 +159,7 @@ def parse(argv: list[str]) -> Options:
         webhook_events=args.webhook_events,
         webhook_users=args.webhook_users,
         webhook_orgs=args.webhook_orgs,
+        slow_clients=args.slow_clients,
         change_share=args.change_share,
         repeat=args.repeat,
         output=args.output,
