@@ -212,6 +212,30 @@ def test_a_run_that_waited_for_its_parent_run_is_finished_when_the_parent_aborts
     services.db.dispose()
 
 
+@pytest.mark.parametrize("help_others", [False, True], ids=["cli", "worker"])
+def test_a_worker_whose_runs_are_done_helps_with_the_runs_of_others(
+    boxes: Sandboxes, database: str, database_store: SnapshotStore, help_others: bool
+) -> None:
+    """Two workers each planned one run (the second found the first's stream held).
+    A worker's threads with nothing left of its own run take the other run's
+    partitions; the CLI's (``help_others`` off) leave them to their owner."""
+    services = services_for(boxes, database)
+    by_3 = dataclasses.replace(WORKWAYS_USERS, pages_per_partition=3)  # 8 pages: 3
+    users = services.fanout.start(by_3)  # planned by the other worker, not worked on yet
+    orgs = services.fanout.start(WORKWAYS_ORGANIZATIONS)
+    finished = services.fanout.run_partitions([orgs], width=3, help_others=help_others)
+    by_stream = {r.stream: r.status for r in finished}
+    if help_others:
+        assert by_stream == {WORKWAYS_ORGANIZATIONS.name: "succeeded", by_3.name: "succeeded"}
+        assert [p.status for p in partitions_of(database_store, users.run_id)] == ["done"] * 3
+        assert_converged(boxes, database_store)
+    else:
+        assert by_stream == {WORKWAYS_ORGANIZATIONS.name: "succeeded"}
+        assert [p.status for p in partitions_of(database_store, users.run_id)] == ["pending"] * 3
+    services.close()
+    services.db.dispose()
+
+
 def test_idle_workers_take_partitions_of_runs_others_wait_for_first(
     boxes: Sandboxes, database: str
 ) -> None:

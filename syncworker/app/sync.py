@@ -111,7 +111,7 @@ def run_partitions(container: Container, started: list[StartedRun]) -> list[RunR
     """Every partition of ``started`` runs, here (helped by any idle worker); the
     runs they finished."""
     width = container.settings.partition_concurrency
-    return container.fanout.run_partitions(started, width=width)
+    return container.fanout.run_partitions(started, width=width, help_others=True)
 
 
 T = TypeVar("T")

@@ -234,11 +234,15 @@ class FanOut:
         started: Sequence[StartedRun],
         progress: Callable[[Progress], None] | None = None,
         width: int = 1,
+        *,
+        help_others: bool = False,
     ) -> list[RunResult]:
         """Every partition of ``started``, here on ``width`` threads; the runs they
-        finished."""
+        finished. With ``help_others`` (a worker), threads with no partition of
+        ``started`` left take those of any run, the runs others wait for first."""
         first = [run for run in started if run.first_partition is not None]
-        ids = {run.run_id for run in started}
+        own = {run.run_id for run in started}
+        ids = None if help_others else own
         alongside = width >= len(first)  # every first partition gets a thread of its own
         finished: list[RunResult] = []
         with ThreadPoolExecutor(width, "partition") as pool:
@@ -261,7 +265,7 @@ class FanOut:
                 ]
             futures += [
                 pool.submit(self.run_partition, None, None, progress, runs=ids)
-                for _ in range((width - len(first) if alongside else 1) if ids else 0)
+                for _ in range((width - len(first) if alongside else 1) if own else 0)
             ]
             try:
                 for future in futures:
