@@ -108,8 +108,8 @@ def _sync(
 
 
 def run_partitions(container: Container, started: list[StartedRun]) -> list[RunResult]:
-    """Every partition of ``started`` runs, here (helped by any idle worker); the
-    runs they finished."""
+    """Every partition of ``started`` runs, here (helped by any idle worker), then
+    those of any other run still going; the runs they finished."""
     width = container.settings.partition_concurrency
     return container.fanout.run_partitions(started, width=width, help_others=True)
 

@@ -190,10 +190,9 @@ def rollups(
 ) -> dict[str, dict[str, Any]]:
     """Per customer: the total invoiced per currency and the last invoice date (valid
     invoices), and the open balance per currency: valid invoices minus every payment
-    Workadu records
-    for the customer (``GET /api/payments``: for orders, for invoices, general ones;
-    a negative one discards). A payment without ``customer_id`` counts for its
-    order's customer (``orders``); one with neither is left out.
+    Workadu records for the customer (``GET /api/payments``: for orders, for invoices,
+    general ones; a negative one discards). A payment without ``customer_id`` counts
+    for its order's customer (``orders``); one with neither is left out.
 
     ``open_balance`` and ``balance_currency`` hold the balance and its currency when
     the customer's invoices and payments are in one currency; in several they are
